@@ -1,0 +1,163 @@
+"""Input checks shared by the attention mechanisms.
+
+Every public function converts its inputs with :func:`as_float` (which names the
+argument in any error), agrees on a compute dtype with :func:`compute_dtype`, and
+checks shapes with the helpers below. Errors are :class:`~generator.errors.ShapeError`
+for shapes and :class:`~generator.errors.AtlasError` for values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from generator.errors import AtlasError, ShapeError
+
+Array = NDArray[Any]
+
+
+def as_array(x: ArrayLike, name: str) -> Array:
+    """Return ``x`` as a real numeric ndarray (no copy when it already is one)."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be a numeric array, could not convert it ({exc})"
+        raise AtlasError(msg) from exc
+    if arr.dtype.kind not in "iuf":
+        msg = f"{name} must hold real numbers, got dtype {arr.dtype} (shape {arr.shape})"
+        raise AtlasError(msg)
+    return arr
+
+
+def compute_dtype(*arrays: Array) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """Return ``(work, result)`` dtypes for a computation over ``arrays``.
+
+    Integers promote to float64; float16 is computed in float32 and the result is
+    returned as float16; float32 and float64 are kept.
+    """
+    result = np.result_type(*[a.dtype for a in arrays])
+    if result.kind != "f":
+        result = np.dtype(np.float64)
+    work = np.dtype(np.float32) if result.itemsize < 4 else result
+    return work, result
+
+
+def check_finite(x: Array, name: str, *, allow_neg_inf: bool = False) -> None:
+    """Raise AtlasError naming ``name`` if ``x`` holds NaN or infinity."""
+    if x.dtype.kind != "f" or x.size == 0:
+        return
+    # A finite sum proves every entry finite (NaN and inf propagate, inf - inf is
+    # NaN): one reduction, no temporary array. A non-finite sum may be overflow of
+    # huge finite values, so only then look element by element.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(x)
+    if np.isfinite(total):
+        return
+    bad = np.isnan(x) | np.isposinf(x)
+    if not allow_neg_inf:
+        bad |= np.isneginf(x)
+    if not bad.any():
+        return
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    value = x[where]
+    msg = (
+        f"{name} must be finite but holds {value} at index {where} "
+        f"({int(bad.sum())} bad value(s), {name} {x.shape})"
+    )
+    raise AtlasError(msg)
+
+
+def float_input(x: ArrayLike, name: str, work: np.dtype[Any] | None = None) -> Array:
+    """Convert, check finiteness and cast to ``work`` (no copy when it already matches)."""
+    arr = as_array(x, name)
+    check_finite(arr, name)
+    if work is not None:
+        arr = arr.astype(work, copy=False)
+    return arr
+
+
+def check_ndim(x: Array, name: str, min_ndim: int, what: str) -> None:
+    """Require ``x.ndim >= min_ndim``; ``what`` spells the expected shape."""
+    if x.ndim < min_ndim:
+        msg = f"{name} must have shape {what}, got {x.shape} ({x.ndim}-D)"
+        raise ShapeError(msg)
+
+
+def check_exact(x: Array, name: str, shape: tuple[int, ...], what: str) -> None:
+    """Require ``x.shape == shape``; ``what`` spells the expected shape with letters."""
+    if x.shape != shape:
+        msg = f"{name} must have shape {what} = {shape}, got {x.shape}"
+        raise ShapeError(msg)
+
+
+def check_last(a: Array, a_name: str, b: Array, b_name: str, what: str, axis: int = -1) -> None:
+    """Require equal sizes along ``axis`` (features, positions, ...)."""
+    na, nb = a.shape[axis], b.shape[axis]
+    if na != nb:
+        msg = (
+            f"{a_name} {_verb(a_name)} {na} {what} but {b_name} {_verb(b_name)} {nb} "
+            f"({a_name} {a.shape}, {b_name} {b.shape})"
+        )
+        raise ShapeError(msg)
+
+
+def _verb(name: str) -> str:
+    return "have" if name.endswith("s") else "has"
+
+
+def batch_shape(*named: tuple[str, Array, int]) -> tuple[int, ...]:
+    """Broadcast the leading batch dims of several arrays.
+
+    Each item is ``(name, array, core_ndim)``; the batch dims are everything before
+    the last ``core_ndim`` axes.
+    """
+    shapes = [a.shape[: a.ndim - core] for _, a, core in named]
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        listing = ", ".join(f"{n} {a.shape}" for n, a, _ in named)
+        msg = f"leading batch dims do not broadcast: {listing}"
+        raise ShapeError(msg) from None
+
+
+def as_mask(mask: ArrayLike, target: tuple[int, ...], what: str, name: str = "mask") -> Array:
+    """Return a boolean mask that broadcasts to ``target`` (True means may attend)."""
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        msg = (
+            f"{name} must be boolean (True = may attend), got dtype {m.dtype}; "
+            f"use {name}.astype(bool) or a comparison"
+        )
+        raise AtlasError(msg)
+    try:
+        shape = np.broadcast_shapes(m.shape, target)
+    except ValueError:
+        shape = None
+    if shape != tuple(target):
+        msg = f"{name} must broadcast to {what} = {tuple(target)}, got {m.shape}"
+        raise ShapeError(msg)
+    return m
+
+
+def resolve_scale(scale: float | None, d_k: int, name: str = "scale") -> float:
+    """Return ``scale`` or the default ``1 / sqrt(d_k)``, rejecting non-finite values."""
+    if scale is None:
+        return 1.0 / float(np.sqrt(d_k)) if d_k > 0 else 1.0
+    value = float(scale)
+    if not np.isfinite(value):
+        msg = f"{name} must be a finite number, got {scale!r}"
+        raise AtlasError(msg)
+    return value
+
+
+def positive_int(value: int, name: str) -> int:
+    """Return ``value`` as an int, requiring it to be >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        msg = f"{name} must be a positive integer, got {value!r}"
+        raise AtlasError(msg)
+    if value < 1:
+        msg = f"{name} must be a positive integer, got {value}"
+        raise AtlasError(msg)
+    return int(value)

@@ -1,0 +1,325 @@
+"""Scaled dot-product attention and single-head self-attention.
+
+Shape letters: N query positions, M key/value positions, d_k query/key width,
+d_v value width, D model width; ``...`` is any number of leading batch dims,
+broadcast like ``matmul``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from generator.attention._checks import (
+    as_mask,
+    batch_shape,
+    check_exact,
+    check_last,
+    check_ndim,
+    compute_dtype,
+    float_input,
+    resolve_scale,
+)
+from generator.attention.softmax import exp_fits, softmax_inplace
+
+__all__ = [
+    "SelfAttention",
+    "attention_weights",
+    "scaled_dot_product_attention",
+    "self_attention",
+]
+
+Array = NDArray[Any]
+
+
+#: Maps at least this big per batch item are computed one item at a time, so each
+#: item's map stays in cache between the matmul, the exp and the normalisation.
+_ITEM_BYTES = 256 * 2**10
+
+
+def _item(a: Array, index: tuple[int, ...]) -> Array:
+    """The (core) matrix of ``a`` at batch ``index``, honouring broadcasting."""
+    lead = a.ndim - 2
+    tail = index[len(index) - lead :] if lead else ()
+    return a[tuple(0 if a.shape[i] == 1 else j for i, j in enumerate(tail))]
+
+
+def _kernel(
+    q: Array, k: Array, v: Array | None, mask: Array | None, scale: float
+) -> tuple[Array | None, Array]:
+    """Unchecked kernel: ``weights = softmax(scale q k^T, mask)`` and ``weights v``.
+
+    ``q`` (..., N, d_k), ``k`` (..., M, d_k) and ``v`` (..., M, d_v) share one
+    float dtype; ``mask`` is boolean and broadcastable to (..., N, M). The scale
+    is folded into ``q`` (an (N, d_k) product instead of an (N, M) one) and the
+    softmax runs in place on the ``matmul`` output, so the only large allocation
+    is the map itself. Without a mask, cheap norm bounds
+    (:func:`~generator.attention.softmax.exp_fits`) usually show that the per-row
+    max subtraction can be skipped, saving two passes over the map. Large maps
+    are processed one batch item (for example one head) at a time: a loop over
+    batch items, never over queries or keys.
+    """
+    shift_free = mask is None and exp_fits(q, k, scale)
+    name = "scores (scaled q k^T)"
+    kt = np.swapaxes(k, -1, -2)  # (..., d_k, M), a view
+    n, m = q.shape[-2], k.shape[-2]
+    shapes = [q.shape[:-2], k.shape[:-2]] + ([] if v is None else [v.shape[:-2]])
+    if mask is not None and mask.ndim > 2:
+        shapes.append(mask.shape[:-2])
+    batch = tuple(np.broadcast_shapes(*shapes))
+    items = int(np.prod(batch, dtype=np.int64))
+    factor = q.dtype.type(scale)
+    if items <= 1 or n * m * q.dtype.itemsize < _ITEM_BYTES:
+        weights = np.matmul(q if scale == 1.0 else q * factor, kt)  # (..., N, M)
+        softmax_inplace(weights, mask, name=name, shift_free=shift_free)
+        return (None if v is None else np.matmul(weights, v)), weights
+    weights = np.empty((*batch, n, m), dtype=q.dtype)
+    out = None if v is None else np.empty((*batch, n, v.shape[-1]), dtype=q.dtype)
+    for index in np.ndindex(*batch):  # batch items (heads), each a whole (N, M) map
+        w = weights[index]
+        q_item = _item(q, index)
+        np.matmul(q_item if scale == 1.0 else q_item * factor, _item(kt, index), out=w)
+        part = None
+        if mask is not None:
+            part = _item(mask, index) if mask.ndim >= 2 else mask
+        softmax_inplace(w, part, name=name, shift_free=shift_free)
+        if out is not None and v is not None:
+            np.matmul(w, _item(v, index), out=out[index])
+    return out, weights
+
+
+def scaled_softmax(q: Array, k: Array, mask: Array | None, scale: float) -> Array:
+    """Unchecked kernel: the (..., N, M) map ``softmax(scale q k^T, mask)``."""
+    return _kernel(q, k, None, mask, scale)[1]
+
+
+def attend(q: Array, k: Array, v: Array, mask: Array | None, scale: float) -> tuple[Array, Array]:
+    """Unchecked kernel: ``(softmax(scale q k^T, mask) v, weights)``; see :func:`_kernel`."""
+    out, weights = _kernel(q, k, v, mask, scale)
+    if out is None:  # only when v is None
+        raise TypeError("v is required")
+    return out, weights
+
+
+def _prepare(
+    q: ArrayLike, k: ArrayLike, v: ArrayLike, mask: ArrayLike | None
+) -> tuple[Array, Array, Array, Array | None, np.dtype[Any], bool]:
+    """Convert and check q, k, v and mask; return them with the result dtype."""
+    qa = float_input(q, "q")
+    ka = float_input(k, "k")
+    va = ka if v is k else float_input(v, "v")
+    work, result = compute_dtype(qa, ka, va)
+    check_ndim(qa, "q", 1, "(..., N, d_k) or (d_k,)")
+    check_ndim(ka, "k", 2, "(..., M, d_k)")
+    check_ndim(va, "v", 2, "(..., M, d_v)")
+    check_last(qa, "q", ka, "k", "features (d_k)")
+    check_last(ka, "k", va, "v", "positions (M)", axis=-2)
+    single = qa.ndim == 1
+    if single:
+        qa = qa[None, :]
+    batch = batch_shape(("q", qa, 2), ("k", ka, 2), ("v", va, 2))
+    m = None
+    if mask is not None:
+        target = (*batch, qa.shape[-2], ka.shape[-2])
+        if single:
+            m = as_mask(mask, target[:-2] + target[-1:], "(..., M) for a 1-D q")
+            m = m[..., None, :]
+        else:
+            m = as_mask(mask, target, "(..., N, M)")
+    return (
+        qa.astype(work, copy=False),
+        ka.astype(work, copy=False),
+        va.astype(work, copy=False),
+        m,
+        result,
+        single,
+    )
+
+
+def scaled_dot_product_attention(
+    q: ArrayLike,
+    k: ArrayLike,
+    v: ArrayLike,
+    mask: ArrayLike | None = None,
+    scale: float | None = None,
+) -> tuple[Array, Array]:
+    """Scaled dot-product attention, returning the output and the weights.
+
+    Parameters
+    ----------
+    q : ndarray, shape (..., N, d_k) or (d_k,)
+        Queries. A 1-D ``q`` is one query; the N axis is then dropped from both
+        results.
+    k : ndarray, shape (..., M, d_k)
+        Keys.
+    v : ndarray, shape (..., M, d_v)
+        Values.
+    mask : ndarray of bool, broadcastable to (..., N, M), optional
+        True where query n may attend to key m. A row with nothing to attend gets
+        all-zero weights and a zero output row.
+    scale : float, optional
+        Multiplies the scores; defaults to ``1 / sqrt(d_k)``. Use ``scale=1`` for
+        plain dot-product attention.
+
+    Returns
+    -------
+    out : ndarray, shape (..., N, d_v)
+        Each row is the weights-weighted sum of the value rows.
+    weights : ndarray, shape (..., N, M)
+        ``softmax(scale q k^T)`` with masked entries exactly 0; rows sum to 1.
+
+    Raises
+    ------
+    ShapeError
+        Feature or position counts disagree, batch dims do not broadcast, or the
+        mask does not broadcast to (..., N, M).
+    AtlasError
+        An input holds NaN or infinity.
+
+    Notes
+    -----
+    ``out = softmax(scale Q K^T + log mask) V``. Two ``matmul`` calls cost
+    O(N M (d_k + d_v)); the softmax is O(N M) and runs in place, so peak extra
+    memory is about one (..., N, M) array. float16 inputs are computed in float32
+    and returned as float16; integers give float64.
+
+    Examples
+    --------
+    >>> keys = [[3, 12, 45], [59, 2, 5], [1, 43, 5], [4, 3, 45.3]]
+    >>> out, weights = scaled_dot_product_attention([5, 1, 20], keys, keys, scale=1)
+    >>> weights.round(4).tolist()
+    [0.1192, 0.0, 0.0, 0.8808]
+    """
+    qa, ka, va, m, result, single = _prepare(q, k, v, mask)
+    out, weights = attend(qa, ka, va, m, resolve_scale(scale, qa.shape[-1]))
+    if single:
+        out, weights = out[..., 0, :], weights[..., 0, :]
+    return out.astype(result, copy=False), weights.astype(result, copy=False)
+
+
+def attention_weights(
+    q: ArrayLike,
+    k: ArrayLike,
+    mask: ArrayLike | None = None,
+    scale: float | None = None,
+) -> Array:
+    """Only the attention map ``softmax(scale q k^T)``, without values or output.
+
+    Parameters
+    ----------
+    q : ndarray, shape (..., N, d_k) or (d_k,)
+    k : ndarray, shape (..., M, d_k)
+    mask : ndarray of bool, broadcastable to (..., N, M), optional
+        True where query n may attend to key m.
+    scale : float, optional
+        Defaults to ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    weights : ndarray, shape (..., N, M)
+        The same array :func:`scaled_dot_product_attention` returns as weights.
+
+    Notes
+    -----
+    One ``matmul``, O(N M d_k), and an in-place softmax, O(N M); peak extra
+    memory is about the weights array. Use it when only the map is drawn.
+    """
+    qa, ka, _, m, result, single = _prepare(q, k, k, mask)
+    weights = scaled_softmax(qa, ka, m, resolve_scale(scale, qa.shape[-1]))
+    if single:
+        weights = weights[..., 0, :]
+    return weights.astype(result, copy=False)
+
+
+@dataclass(frozen=True)
+class SelfAttention:
+    """Every intermediate of one self-attention head, as a visualisation needs.
+
+    Attributes
+    ----------
+    q : ndarray, shape (..., N, d_k)
+        Queries ``x W_q``.
+    k : ndarray, shape (..., N, d_k)
+        Keys ``x W_k``.
+    v : ndarray, shape (..., N, d_v)
+        Values ``x W_v``.
+    scores : ndarray, shape (..., N, N)
+        Scaled scores ``q k^T * scale`` before masking and softmax.
+    weights : ndarray, shape (..., N, N)
+        ``softmax(scores)`` with masked entries exactly 0 (the matrix to read).
+    out : ndarray, shape (..., N, d_v)
+        ``weights v``, the layer output (often called Z).
+    """
+
+    q: Array
+    k: Array
+    v: Array
+    scores: Array
+    weights: Array
+    out: Array
+
+
+def self_attention(
+    x: ArrayLike,
+    w_q: ArrayLike,
+    w_k: ArrayLike,
+    w_v: ArrayLike,
+    mask: ArrayLike | None = None,
+    scale: float | None = None,
+) -> SelfAttention:
+    """Single-head self-attention of a sequence with itself, keeping intermediates.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., N, D)
+        Input sequence, one row per position.
+    w_q : ndarray, shape (D, d_k)
+    w_k : ndarray, shape (D, d_k)
+    w_v : ndarray, shape (D, d_v)
+    mask : ndarray of bool, broadcastable to (..., N, N), optional
+        True where position n may attend to position m (for example a causal
+        mask ``np.tril(np.ones((N, N), bool))``).
+    scale : float, optional
+        Defaults to ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    SelfAttention
+        ``q, k, v, scores, weights, out`` (see the class).
+
+    Notes
+    -----
+    ``Q = X W_q, K = X W_k, V = X W_v, Z = softmax(scale Q K^T) V``. Cost
+    O(N D (2 d_k + d_v)) for the projections and O(N^2 (d_k + d_v)) for the
+    attention; keeping ``scores`` next to ``weights`` doubles the (N, N) memory.
+    Permuting the rows of ``x`` (and the mask) permutes ``out`` the same way.
+    """
+    xa = float_input(x, "x")
+    wq = float_input(w_q, "w_q")
+    wk = float_input(w_k, "w_k")
+    wv = float_input(w_v, "w_v")
+    work, result = compute_dtype(xa, wq, wk, wv)
+    check_ndim(xa, "x", 2, "(..., N, D)")
+    d_model = xa.shape[-1]
+    check_ndim(wq, "w_q", 2, "(D, d_k)")
+    check_exact(wq, "w_q", (d_model, wq.shape[-1]), "(D, d_k)")
+    check_exact(wk, "w_k", wq.shape, "(D, d_k)")
+    check_ndim(wv, "w_v", 2, "(D, d_v)")
+    check_exact(wv, "w_v", (d_model, wv.shape[-1]), "(D, d_v)")
+    n = xa.shape[-2]
+    m = None if mask is None else as_mask(mask, (*xa.shape[:-2], n, n), "(..., N, N)")
+    xa, wq, wk, wv = (a.astype(work, copy=False) for a in (xa, wq, wk, wv))
+    q, k, v = xa @ wq, xa @ wk, xa @ wv
+    s = resolve_scale(scale, wq.shape[-1])
+    scores = np.matmul(q * q.dtype.type(s), np.swapaxes(k, -1, -2))  # (..., N, N)
+    shift_free = m is None and exp_fits(q, k, s)
+    weights = softmax_inplace(scores.copy(), m, name="scores (scaled q k^T)", shift_free=shift_free)
+    out = weights @ v
+
+    def cast(a: Array) -> Array:
+        return a.astype(result, copy=False)
+
+    return SelfAttention(cast(q), cast(k), cast(v), cast(scores), cast(weights), cast(out))

@@ -1,0 +1,202 @@
+"""The ``attention-atlas`` command: parse, call, exit. Exit codes: 0 ok, 1 stale, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from generator.errors import AtlasError
+
+EXIT_OK, EXIT_STALE, EXIT_BAD_INPUT = 0, 1, 2
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from generator import build
+
+    def progress(outcome: build.PageOutcome) -> None:
+        style = {"computed": "green", "cached": "dim", "unavailable": "yellow"}[outcome.source]
+        err.print(
+            f"[{style}]{outcome.source:>11}[/]  {outcome.path}  ({outcome.seconds:.2f} s)",
+            markup=True,
+        )
+
+    report = build.build(
+        Path.cwd(),
+        out=args.out,
+        only=args.only,
+        force=args.force,
+        check=args.check,
+        progress=progress,
+    )
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+    if args.check:
+        if report.stale:
+            for rel in report.stale:
+                err.print(f"stale: site_src/{rel}")
+            err.print(
+                f"{len(report.stale)} generated page(s) out of date: run attention-atlas build"
+            )
+            return EXIT_STALE
+        err.print("generated pages are up to date")
+        return EXIT_OK
+    err.print(f"built {len(report.pages)} page(s) into {report.out}")
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    from generator.scenarios import all_scenarios
+
+    for scenario in all_scenarios():
+        print(f"{scenario.slug}\t{scenario.title}")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import functools
+    import http.server
+
+    from generator import build
+
+    report = build.build(Path.cwd(), out=args.out)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(report.out))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+        err.print(f"serving {report.out} at http://127.0.0.1:{args.port}/ (Ctrl+C stops)")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from generator.report import build_report
+
+    result = build_report(args.file, out=args.out, title=args.title)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
+    err.print(f"built a report of {len(result.pages)} page(s) into {result.out}")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from generator.export import export
+
+    written = export(
+        args.target,
+        fmt=args.format,
+        out=args.out,
+        chart=args.chart,
+        layer=args.layer,
+        head=args.head,
+    )
+    err.print(f"wrote {written}")
+    return EXIT_OK
+
+
+def _assets(args: argparse.Namespace) -> int:
+    from generator.site.assets import write_assets
+
+    names = write_assets(args.dir)
+    for name in names:
+        print(name)
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="attention-atlas",
+        description="Compute attention with NumPy and explain it in a static MkDocs site.",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build",
+        help="compute every scenario and build the site",
+        description="Compute every scenario, write its page into site_src/ and build the "
+        "site with mkdocs --strict. Unchanged scenarios come from the cache.",
+    )
+    build.add_argument(
+        "--out", type=Path, default=None, help="where the site goes (default: site/)"
+    )
+    build.add_argument("--only", nargs="+", metavar="SLUG", help="recompute only these scenarios")
+    build.add_argument("--force", action="store_true", help="ignore the cache and recompute")
+    build.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a generated page in site_src/ is stale",
+    )
+    build.set_defaults(run=_build)
+
+    listing = commands.add_parser("list", help="list scenarios, one a line, slug first")
+    listing.set_defaults(run=_list)
+
+    serve = commands.add_parser("serve", help="build, then serve the site on 127.0.0.1")
+    serve.add_argument(
+        "--out", type=Path, default=None, help="where the site goes (default: site/)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.set_defaults(run=_serve)
+
+    report = commands.add_parser(
+        "report",
+        help="build a standalone site from your own attention dump (.npz)",
+        description="Check FILE.npz (attention (L, H, N, M), (H, N, M) or (N, M); tokens (N,); "
+        "optional key_tokens (M,)) and build a site for it with mkdocs --strict. An existing "
+        "report in --out is replaced only when the build succeeds.",
+    )
+    report.add_argument("file", type=Path, metavar="FILE.npz", help="the attention dump")
+    report.add_argument(
+        "--out", type=Path, default=None, help="where the site goes (default: FILE-report/)"
+    )
+    report.add_argument("--title", default=None, help="site title (default: from the file name)")
+    report.set_defaults(run=_report)
+
+    export = commands.add_parser(
+        "export",
+        help="write one chart as PNG, SVG, PDF or Vega-Lite JSON",
+        description="Export a scenario's chart (by slug) or a .npz dump's map, offline. "
+        "The same input gives byte-identical files.",
+    )
+    export.add_argument("target", metavar="SLUG_OR_FILE", help="a scenario slug or a .npz file")
+    export.add_argument("--format", required=True, choices=["png", "svg", "pdf", "json"])
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file")
+    export.add_argument(
+        "--chart",
+        default=None,
+        metavar="NAME",
+        help="which chart: a scenario's figure name, or for a .npz: map (default), rows, grid, "
+        "entropy, special-share, previous-token, next-token, pooled-mean, pooled-max",
+    )
+    export.add_argument("--layer", type=int, default=None, help="layer (0-based)")
+    export.add_argument("--head", type=int, default=None, help="head (0-based)")
+    export.set_defaults(run=_export)
+
+    assets = commands.add_parser(
+        "assets",
+        help="write the chart assets (Vega bundle, renderer, CSS) into a folder",
+        description="Write the files a page with Atlas charts loads; list them in "
+        "extra_javascript / extra_css (the printed names, relative to DIR).",
+    )
+    assets.add_argument("dir", type=Path, metavar="DIR")
+    assets.set_defaults(run=_assets)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except AtlasError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

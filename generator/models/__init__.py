@@ -1,0 +1,42 @@
+"""A real pretrained transformer (all-MiniLM-L6-v2) run in NumPy, and summaries of its heads.
+
+- :func:`load_minilm` -> :class:`Model`; :meth:`Model.forward` (ids) and
+  :meth:`Model.encode` / :func:`encode` (text) -> :class:`Encoding` with
+  ``hidden_states`` (L+1, N, D) and ``attentions`` (L, H, N, N).
+- :mod:`~generator.models.assets` fetches the weights once into the user's
+  cache; :class:`ModelUnavailable` says when that is impossible (offline).
+- :mod:`~generator.models.summaries`: per-head entropy, special-token share,
+  previous/next-token scores, :func:`hide_special`, :func:`find_heads`.
+"""
+
+from generator.models.assets import ModelUnavailable, cache_root, cached_model_dir
+from generator.models.bert import BertConfig, Encoding, Model, encode, load_minilm
+from generator.models.summaries import (
+    HeadScore,
+    find_heads,
+    head_entropy,
+    hide_special,
+    next_token_score,
+    previous_token_score,
+    special_token_share,
+)
+from generator.models.tokenize import SPECIAL_TOKENS
+
+__all__ = [
+    "SPECIAL_TOKENS",
+    "BertConfig",
+    "Encoding",
+    "HeadScore",
+    "Model",
+    "ModelUnavailable",
+    "cache_root",
+    "cached_model_dir",
+    "encode",
+    "find_heads",
+    "head_entropy",
+    "hide_special",
+    "load_minilm",
+    "next_token_score",
+    "previous_token_score",
+    "special_token_share",
+]

@@ -1,0 +1,185 @@
+"""Special functions the model needs, vectorised in NumPy (SciPy is not a dependency)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["erf", "gelu"]
+
+# W. J. Cody, "Rational Chebyshev approximations for the error function",
+# Math. Comp. 23 (1969), 631-637: the double-precision coefficients of its
+# three intervals (|x| <= 0.46875, <= 4, > 4), as published in SPECFUN.
+_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+      3.20937758913846947e03, 1.85777706184603153e-1)  # fmt: skip
+_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+      2.84423683343917062e03)  # fmt: skip
+_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+      2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+      2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)  # fmt: skip
+_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+      1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+      3.43936767414372164e03, 1.23033935480374942e03)  # fmt: skip
+_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+      1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)  # fmt: skip
+_Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
+      6.05183413124413191e-2, 2.33520497626869185e-3)  # fmt: skip
+_RSQRTPI = 0.56418958354775628695  # 1 / sqrt(pi)
+_SQRT_HALF = 0.70710678118654752440  # 1 / sqrt(2)
+_BLOCK = 32768  # elements per block: temporaries of at most 256 KiB stay in cache
+_SMALL = 0.46875  # end of the first interval
+
+
+def _erf_small(x: NDArray[np.floating]) -> NDArray[np.floating]:
+    """erf(x) for |x| <= 0.46875."""
+    z = x * x
+    num = _A[4] * z
+    den = z + _B[0]
+    num += _A[0]
+    for a, b in zip(_A[1:3], _B[1:3], strict=True):
+        num *= z
+        num += a
+        den *= z
+        den += b
+    num *= z
+    num += _A[3]
+    den *= z
+    den += _B[3]
+    num *= x
+    num /= den
+    return num
+
+
+def _erfc_mid(y: NDArray[np.floating]) -> NDArray[np.floating]:
+    """erfc(y) for 0.46875 <= y <= 4 (a fresh array; ``y`` is left alone)."""
+    num = _C[8] * y
+    den = y + _D[0]
+    num += _C[0]
+    for c, d in zip(_C[1:7], _D[1:7], strict=True):
+        num *= y
+        num += c
+        den *= y
+        den += d
+    num *= y
+    num += _C[7]
+    den *= y
+    den += _D[7]
+    num /= den
+    gauss = y * y
+    np.negative(gauss, out=gauss)
+    np.exp(gauss, out=gauss)
+    num *= gauss
+    return num
+
+
+def _erfc_tail(y: NDArray[np.floating]) -> NDArray[np.floating]:
+    """erfc(y) for y > 4."""
+    z = 1.0 / (y * y)
+    num = _P[5] * z
+    den = z + _Q[0]
+    num += _P[0]
+    for p, q in zip(_P[1:4], _Q[1:4], strict=True):
+        num *= z
+        num += p
+        den *= z
+        den += q
+    num *= z
+    num += _P[4]
+    den *= z
+    den += _Q[4]
+    scaled = (_RSQRTPI - z * num / den) / y
+    return np.exp(-y * y) * scaled
+
+
+def _erf_block(xs: NDArray[np.floating], *, plus_one: bool = False) -> NDArray[np.floating]:
+    """erf (or ``1 + erf``) of a 1-D block, in the block's float dtype (a fresh array).
+
+    ``1 + erf(x)`` is formed as ``2 - erfc(|x|)`` or ``erfc(|x|)`` by sign, so it
+    keeps its relative accuracy for negative x, where ``1 + erf`` would cancel.
+    """
+    dtype = xs.dtype.type
+    y = np.abs(xs)
+    c = _erfc_mid(np.clip(y, dtype(_SMALL), dtype(4.0)))  # erfc(|x|), middle interval
+    tail = y > 4.0
+    if tail.any():
+        c[tail] = _erfc_tail(y[tail])
+    small = _erf_small(np.clip(xs, dtype(-_SMALL), dtype(_SMALL)))  # erf(x), first interval
+    if plus_one:
+        out = np.subtract(dtype(2.0), c)
+        np.copyto(out, c, where=xs < 0)
+        small += dtype(1.0)
+    else:
+        out = np.subtract(dtype(1.0), c)
+        np.copysign(out, xs, out=out)
+    np.copyto(out, small, where=y <= _SMALL)
+    return out
+
+
+def _as_float(x: ArrayLike) -> NDArray[np.floating]:
+    """float32 and float64 arrays stay as they are; anything else becomes float64."""
+    array = np.asarray(x)
+    if array.dtype in (np.float32, np.float64):
+        return array
+    return array.astype(np.float64)
+
+
+def erf(x: ArrayLike) -> NDArray[np.floating]:
+    """The error function, elementwise.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+        float32 input is computed in float32; anything else in float64.
+
+    Returns
+    -------
+    ndarray, same shape as ``x``, float32 or float64
+
+    Notes
+    -----
+    Cody's rational Chebyshev approximations on three intervals of ``|x|``
+    (``erf`` directly below 0.46875, ``1 - erfc`` above). Absolute error
+    against ``math.erf``: below 1e-15 in float64, below 3e-7 in float32 (two
+    units in the last place near 1; checked in the tests). Cost: O(size),
+    about 50 in-place vectorised operations per element, run over blocks of
+    ``_BLOCK`` elements so the temporaries stay in cache; no Python loop over
+    elements.
+    """
+    array = _as_float(x)
+    flat = array.ravel()
+    out = np.empty_like(flat)
+    for start in range(0, flat.size, _BLOCK):
+        out[start : start + _BLOCK] = _erf_block(flat[start : start + _BLOCK])
+    return out.reshape(array.shape)
+
+
+def gelu(x: ArrayLike) -> NDArray[np.floating]:
+    """The exact (erf) GELU, ``x * (1 + erf(x / sqrt 2)) / 2``, elementwise.
+
+    Parameters
+    ----------
+    x : array_like, any shape
+        float32 input is computed in float32; anything else in float64.
+
+    Returns
+    -------
+    ndarray, same shape and float dtype as :func:`erf` gives
+
+    Notes
+    -----
+    ``1 + erf`` is formed from ``erfc`` for negative x, so the result keeps its
+    relative accuracy there too: in float32 it is within a few units in the
+    last place of the exact GELU (checked in the tests; PyTorch's own float32
+    GELU is off by up to 1.2e-6 absolute). Cost: that of :func:`erf`.
+    """
+    array = _as_float(x)
+    dtype = array.dtype.type
+    flat = array.ravel()
+    out = np.empty_like(flat)
+    for start in range(0, flat.size, _BLOCK):
+        block = flat[start : start + _BLOCK]
+        g = _erf_block(block * dtype(_SQRT_HALF), plus_one=True)
+        g *= block
+        g *= dtype(0.5)
+        out[start : start + _BLOCK] = g
+    return out.reshape(array.shape)

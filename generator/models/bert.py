@@ -1,0 +1,438 @@
+"""A BERT encoder forward pass in NumPy, with the pretrained all-MiniLM-L6-v2 weights.
+
+Shape letters: L layers, H heads, N tokens, D model width (384 for MiniLM),
+F feed-forward width (1536).
+
+Every attention layer calls :func:`generator.attention.multi_head_attention`:
+the model is the site's own attention code running with real weights.
+
+Example (the first call fetches the weights into the user's cache)::
+
+    enc = encode("The dog ran.")
+    enc.tokens               # ('[CLS]', 'the', 'dog', 'ran', '.', '[SEP]')
+    enc.attentions.shape     # (6, 12, 6, 6)   (L, H, N, N)
+    enc.hidden_states.shape  # (7, 6, 384)     (L+1, N, D)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from safetensors import SafetensorError
+from safetensors.numpy import load_file
+
+from generator.attention import multi_head_attention
+from generator.errors import AtlasError, ShapeError
+from generator.models._special import gelu
+from generator.models.assets import MINILM, ModelUnavailable, ensure_model_files
+from generator.models.tokenize import WordPieceTokenizer
+
+__all__ = [
+    "BertConfig",
+    "Encoding",
+    "LayerWeights",
+    "Model",
+    "encode",
+    "layer_norm",
+    "load_minilm",
+]
+
+F32 = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    """The architecture numbers read from a Hugging Face ``config.json``."""
+
+    vocab_size: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+    type_vocab_size: int
+    layer_norm_eps: float
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, object]) -> BertConfig:
+        """Build from a parsed ``config.json`` (a BERT with absolute positions and erf GELU)."""
+        act = raw.get("hidden_act", "gelu")
+        if act != "gelu":
+            msg = f"config.json: hidden_act must be 'gelu' (erf GELU), got {act!r}"
+            raise AtlasError(msg)
+        pos = raw.get("position_embedding_type", "absolute")
+        if pos != "absolute":
+            msg = f"config.json: position_embedding_type must be 'absolute', got {pos!r}"
+            raise AtlasError(msg)
+        try:
+            return cls(
+                vocab_size=int(raw["vocab_size"]),  # type: ignore[call-overload]
+                hidden_size=int(raw["hidden_size"]),  # type: ignore[call-overload]
+                num_layers=int(raw["num_hidden_layers"]),  # type: ignore[call-overload]
+                num_heads=int(raw["num_attention_heads"]),  # type: ignore[call-overload]
+                intermediate_size=int(raw["intermediate_size"]),  # type: ignore[call-overload]
+                max_position_embeddings=int(raw["max_position_embeddings"]),  # type: ignore[call-overload]
+                type_vocab_size=int(raw["type_vocab_size"]),  # type: ignore[call-overload]
+                layer_norm_eps=float(raw["layer_norm_eps"]),  # type: ignore[arg-type]
+            )
+        except KeyError as exc:
+            msg = f"config.json: missing field {exc.args[0]!r}"
+            raise AtlasError(msg) from exc
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> BertConfig:
+        """Read ``config.json``."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class LayerWeights:
+    """One encoder layer, projections stored to multiply on the right (``x @ w``).
+
+    Attributes
+    ----------
+    w_q, w_k, w_v : ndarray, shape (D, D)
+        Query, key and value projections (H heads of width D / H, side by side).
+    w_o : ndarray, shape (D, D)
+        Attention output projection.
+    w_in : ndarray, shape (D, F)
+    w_out : ndarray, shape (F, D)
+        Feed-forward projections.
+    b_* : ndarray, shape (D,) or (F,)
+        The matching biases.
+    ln_attn_g, ln_attn_b, ln_ffn_g, ln_ffn_b : ndarray, shape (D,)
+        LayerNorm scale and shift after the attention and feed-forward blocks.
+    """
+
+    w_q: F32
+    b_q: F32
+    w_k: F32
+    b_k: F32
+    w_v: F32
+    b_v: F32
+    w_o: F32
+    b_o: F32
+    ln_attn_g: F32
+    ln_attn_b: F32
+    w_in: F32
+    b_in: F32
+    w_out: F32
+    b_out: F32
+    ln_ffn_g: F32
+    ln_ffn_b: F32
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """What one forward pass produced.
+
+    Attributes
+    ----------
+    input_ids : ndarray of int64, shape (N,)
+    tokens : tuple of str, length N
+        WordPiece tokens, [CLS] first and [SEP] last when made by :meth:`Model.encode`.
+    hidden_states : ndarray of float32, shape (L+1, N, D)
+        The embedding output, then each layer's output (as transformers'
+        ``output_hidden_states``).
+    attentions : ndarray of float32, shape (L, H, N, N)
+        Each layer's and head's attention weights, rows = queries, columns =
+        keys; every row sums to 1.
+    """
+
+    input_ids: NDArray[np.int64]
+    tokens: tuple[str, ...]
+    hidden_states: F32
+    attentions: F32
+
+    @property
+    def last_hidden_state(self) -> F32:
+        """The final layer's output, shape (N, D)."""
+        return self.hidden_states[-1]
+
+
+def layer_norm(x: F32, g: F32, b: F32, eps: float) -> F32:
+    """LayerNorm over the last axis: ``(x - mean) / sqrt(var + eps) * g + b``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., D)
+    g, b : ndarray, shape (D,)
+    eps : float
+
+    Returns
+    -------
+    ndarray, shape (..., D), same dtype as ``x``
+    """
+    mean = x.mean(axis=-1, keepdims=True)
+    centered = x - mean
+    var = np.mean(np.square(centered), axis=-1, keepdims=True)
+    centered /= np.sqrt(var + eps)
+    centered *= g
+    centered += b
+    return centered
+
+
+def _f32(weights: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...]) -> F32:
+    try:
+        array = weights[name]
+    except KeyError as exc:
+        msg = f"model weights: missing tensor {name!r}"
+        raise AtlasError(msg) from exc
+    if array.shape != shape:
+        msg = f"model weights: {name} should have shape {shape}, got {array.shape}"
+        raise ShapeError(msg)
+    return _frozen(np.asarray(array, dtype=np.float32))
+
+
+def _frozen(array: F32) -> F32:
+    """A read-only view, so no forward pass can change the weights (the input stays writable)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _linear(
+    weights: Mapping[str, np.ndarray], prefix: str, d_in: int, d_out: int
+) -> tuple[F32, F32]:
+    """A torch ``Linear`` stored (out, in) -> ``(w (in, out), b (out,))`` for ``x @ w + b``."""
+    w = _f32(weights, f"{prefix}.weight", (d_out, d_in))
+    b = _f32(weights, f"{prefix}.bias", (d_out,))
+    return _frozen(np.ascontiguousarray(w.T)), b
+
+
+class Model:
+    """A pretrained BERT encoder evaluated in NumPy (float32, no dropout, one unpadded sequence).
+
+    Build it with :func:`load_minilm` (or :meth:`from_dir` / :meth:`from_weights`);
+    run it with :meth:`forward` (ids) or :meth:`encode` (text).
+    """
+
+    def __init__(
+        self,
+        config: BertConfig,
+        word_embeddings: F32,
+        position_embeddings: F32,
+        token_type_embeddings: F32,
+        ln_emb_g: F32,
+        ln_emb_b: F32,
+        layers: tuple[LayerWeights, ...],
+        tokenizer: WordPieceTokenizer | None = None,
+    ) -> None:
+        self.config = config
+        self.word_embeddings = word_embeddings
+        self.position_embeddings = position_embeddings
+        self.token_type_embeddings = token_type_embeddings
+        self.ln_emb_g = ln_emb_g
+        self.ln_emb_b = ln_emb_b
+        self.layers = layers
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def from_weights(
+        cls,
+        config: BertConfig,
+        weights: Mapping[str, np.ndarray],
+        tokenizer: WordPieceTokenizer | None = None,
+    ) -> Model:
+        """Build from a Hugging Face ``BertModel`` state dict (names without a ``bert.`` prefix).
+
+        Linear weights arrive as (out, in) and are transposed here, once.
+        """
+        c = config
+        d, f = c.hidden_size, c.intermediate_size
+        if d % c.num_heads:
+            msg = f"config: hidden_size {d} is not a multiple of num_attention_heads {c.num_heads}"
+            raise ShapeError(msg)
+        layers = []
+        for i in range(c.num_layers):
+            p = f"encoder.layer.{i}"
+            w_q, b_q = _linear(weights, f"{p}.attention.self.query", d, d)
+            w_k, b_k = _linear(weights, f"{p}.attention.self.key", d, d)
+            w_v, b_v = _linear(weights, f"{p}.attention.self.value", d, d)
+            w_o, b_o = _linear(weights, f"{p}.attention.output.dense", d, d)
+            w_in, b_in = _linear(weights, f"{p}.intermediate.dense", d, f)
+            w_out, b_out = _linear(weights, f"{p}.output.dense", f, d)
+            layers.append(
+                LayerWeights(
+                    w_q=w_q, b_q=b_q, w_k=w_k, b_k=b_k, w_v=w_v, b_v=b_v, w_o=w_o, b_o=b_o,
+                    ln_attn_g=_f32(weights, f"{p}.attention.output.LayerNorm.weight", (d,)),
+                    ln_attn_b=_f32(weights, f"{p}.attention.output.LayerNorm.bias", (d,)),
+                    w_in=w_in, b_in=b_in, w_out=w_out, b_out=b_out,
+                    ln_ffn_g=_f32(weights, f"{p}.output.LayerNorm.weight", (d,)),
+                    ln_ffn_b=_f32(weights, f"{p}.output.LayerNorm.bias", (d,)),
+                )
+            )  # fmt: skip
+        return cls(
+            config=c,
+            word_embeddings=_f32(weights, "embeddings.word_embeddings.weight", (c.vocab_size, d)),
+            position_embeddings=_f32(
+                weights, "embeddings.position_embeddings.weight", (c.max_position_embeddings, d)
+            ),
+            token_type_embeddings=_f32(
+                weights, "embeddings.token_type_embeddings.weight", (c.type_vocab_size, d)
+            ),
+            ln_emb_g=_f32(weights, "embeddings.LayerNorm.weight", (d,)),
+            ln_emb_b=_f32(weights, "embeddings.LayerNorm.bias", (d,)),
+            layers=tuple(layers),
+            tokenizer=tokenizer,
+        )
+
+    @classmethod
+    def from_dir(cls, folder: str | Path) -> Model:
+        """Load ``config.json``, ``model.safetensors`` and ``tokenizer.json`` from ``folder``."""
+        folder = Path(folder)
+        config = BertConfig.from_file(folder / "config.json")
+        weights = load_file(folder / "model.safetensors")
+        tokenizer = WordPieceTokenizer.from_file(folder / "tokenizer.json")
+        return cls.from_weights(config, weights, tokenizer)
+
+    def tokens_of(self, input_ids: NDArray[np.integer]) -> tuple[str, ...]:
+        """Token strings for ``input_ids`` (the ids as text when there is no tokenizer)."""
+        if self.tokenizer is None:
+            return tuple(str(int(i)) for i in input_ids)
+        return self.tokenizer.tokens_of(input_ids)
+
+    def forward(self, input_ids: ArrayLike, token_type_ids: ArrayLike | None = None) -> Encoding:
+        """Run the encoder on one sequence of token ids.
+
+        Parameters
+        ----------
+        input_ids : array_like of int, shape (N,)
+            Vocabulary ids, normally starting with [CLS] and ending with [SEP].
+        token_type_ids : array_like of int, shape (N,), optional
+            Segment ids; all 0 (one segment) by default.
+
+        Returns
+        -------
+        Encoding
+            ``hidden_states`` (L+1, N, D) and ``attentions`` (L, H, N, N), float32.
+
+        Raises
+        ------
+        ShapeError
+            ``input_ids`` is not 1-D, is empty, or is longer than the
+            ``max_position_embeddings`` positions the model knows.
+        AtlasError
+            An id lies outside the vocabulary.
+
+        Notes
+        -----
+        Per layer: ``a = LN(x + MHA(x))``, ``x' = LN(a + GELU(a W_in + b_in) W_out + b_out)``,
+        the post-LN BERT block. Cost per layer O(N D^2 + N D F + H N^2 D/H).
+        The function is pure: same ids, same arrays.
+        """
+        c = self.config
+        ids = np.asarray(input_ids)
+        if ids.ndim != 1 or ids.size == 0 or ids.size > c.max_position_embeddings:
+            msg = (
+                f"input_ids must have shape (N,) with 1 <= N <= {c.max_position_embeddings}, "
+                f"got shape {ids.shape}"
+            )
+            raise ShapeError(msg)
+        if not np.issubdtype(ids.dtype, np.integer):
+            msg = f"input_ids must be integers, got dtype {ids.dtype}"
+            raise AtlasError(msg)
+        ids = ids.astype(np.int64)
+        if ids.min() < 0 or ids.max() >= c.vocab_size:
+            msg = f"input_ids must lie in [0, {c.vocab_size}), got [{ids.min()}, {ids.max()}]"
+            raise AtlasError(msg)
+        n = ids.size
+        if token_type_ids is None:
+            types = np.zeros(n, dtype=np.int64)
+        else:
+            types = np.asarray(token_type_ids, dtype=np.int64)
+            if types.shape != ids.shape or types.min() < 0 or types.max() >= c.type_vocab_size:
+                msg = (
+                    f"token_type_ids must have shape {ids.shape} with values in "
+                    f"[0, {c.type_vocab_size}), got shape {types.shape}"
+                )
+                raise ShapeError(msg)
+
+        hidden = np.empty((c.num_layers + 1, n, c.hidden_size), dtype=np.float32)
+        attentions = np.empty((c.num_layers, c.num_heads, n, n), dtype=np.float32)
+
+        x = self.word_embeddings[ids] + self.position_embeddings[:n]  # (N, D)
+        x += self.token_type_embeddings[types]
+        x = layer_norm(x, self.ln_emb_g, self.ln_emb_b, c.layer_norm_eps)
+        hidden[0] = x
+        for i, lw in enumerate(self.layers):
+            attn_out, weights = multi_head_attention(
+                x, x, lw.w_q, lw.w_k, lw.w_v, lw.w_o, c.num_heads,
+                b_q=lw.b_q, b_k=lw.b_k, b_v=lw.b_v, b_o=lw.b_o,
+            )  # fmt: skip
+            attentions[i] = weights  # (H, N, N)
+            attn_out = np.asarray(attn_out, dtype=np.float32) + x  # (N, D)
+            a = layer_norm(attn_out, lw.ln_attn_g, lw.ln_attn_b, c.layer_norm_eps)
+            h = a @ lw.w_in  # (N, F)
+            h += lw.b_in
+            ffn = np.asarray(gelu(h), dtype=np.float32) @ lw.w_out  # (N, D)
+            ffn += lw.b_out
+            ffn += a
+            x = layer_norm(ffn, lw.ln_ffn_g, lw.ln_ffn_b, c.layer_norm_eps)
+            hidden[i + 1] = x
+        return Encoding(
+            input_ids=ids,
+            tokens=self.tokens_of(ids),
+            hidden_states=hidden,
+            attentions=attentions,
+        )
+
+    def tokenize(self, text: str) -> NDArray[np.int64]:
+        """Token ids of ``text``, [CLS] and [SEP] included, shape (N,)."""
+        if self.tokenizer is None:
+            msg = "this model was built without a tokenizer; pass ids to forward() instead"
+            raise AtlasError(msg)
+        return self.tokenizer(text).input_ids
+
+    def encode(self, text: str) -> Encoding:
+        """Tokenize ``text`` (no padding, no truncation) and run :meth:`forward`.
+
+        Raises
+        ------
+        AtlasError
+            The text has more tokens than the model has positions (512 for MiniLM).
+        """
+        ids = self.tokenize(text)
+        limit = self.config.max_position_embeddings
+        if ids.size > limit:
+            msg = f"text is {ids.size} tokens long but the model reads at most {limit}; shorten it"
+            raise AtlasError(msg)
+        return self.forward(ids)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(folder: Path) -> Model:
+    return Model.from_dir(folder)
+
+
+def load_minilm() -> Model:
+    """The pretrained all-MiniLM-L6-v2 (6 layers x 12 heads, D = 384).
+
+    Fetches the weights into the user's cache on first use (see
+    :mod:`generator.models.assets`); later calls read the cache, and calls in the
+    same process return the same object.
+
+    Raises
+    ------
+    ModelUnavailable
+        The weights are not cached and could not be downloaded.
+    """
+    folder = ensure_model_files(MINILM)
+    try:
+        return _load_cached(folder.resolve())
+    except AtlasError:
+        raise
+    except (OSError, ValueError, SafetensorError) as exc:
+        msg = f"cannot read the cached model in {folder} ({exc}); delete it to fetch it again"
+        raise ModelUnavailable(msg) from exc
+
+
+def encode(text: str) -> Encoding:
+    """Run all-MiniLM-L6-v2 on ``text``; see :meth:`Model.encode`."""
+    return load_minilm().encode(text)

@@ -1,0 +1,74 @@
+"""What a scenario is: parameters in, named arrays and facts out, then a page context.
+
+A scenario module defines ``SCENARIO`` plus two pure functions:
+
+- ``compute(scenario) -> Result``: runs ``generator.attention`` on the parameters.
+- ``context(result) -> dict``: turns arrays into finished strings and chart figures
+  (HTML snippets from ``generator.charts.figure_html``) for its template
+  ``templates/<slug>.md.j2``. Templates never compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Result:
+    """What ``compute`` returns: named arrays, token labels and scalar facts."""
+
+    arrays: Mapping[str, np.ndarray]
+    labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One page of the tutorial.
+
+    Attributes
+    ----------
+    slug : str
+        Kebab-case; names the page (``tutorial/<slug>.md``) and template (``<slug>.md.j2``).
+    title : str
+        Page title.
+    question : str
+        The reader's question, in their words; the page opens with it.
+    summary : str
+        One sentence: what the reader will be able to do after the page.
+    order : int
+        Position in the navigation.
+    params : Mapping
+        JSON-serialisable parameters; part of the cache key.
+    seed : int
+        Seed of every random generator the scenario uses.
+    compute, context : callables
+        See the module docstring.
+    """
+
+    slug: str
+    title: str
+    question: str
+    summary: str
+    order: int
+    compute: Callable[[Scenario], Result]
+    context: Callable[[Result], dict[str, Any]]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @property
+    def template(self) -> str:
+        return f"{self.slug}.md.j2"
+
+    @property
+    def page_path(self) -> str:
+        """Path of the generated page inside the docs folder."""
+        return f"tutorial/{self.slug}.md"

@@ -1,0 +1,1 @@
+"""Everything between page contexts and Markdown: templates, math, assets, embedding."""

@@ -1,0 +1,70 @@
+"""The one Jinja2 environment: strict, autoescaping, and free of computation."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import markupsafe
+from markupsafe import Markup
+
+from generator.site.mathml import math
+
+
+def templates_dir() -> Path:
+    """The ``templates/`` folder: beside the package in a checkout, inside it when installed."""
+    beside = Path(__file__).resolve().parents[2] / "templates"
+    if beside.is_dir():
+        return beside
+    return Path(__file__).resolve().parents[1] / "templates"
+
+
+# Characters Markdown would act on, written as entities so text shows literally.
+_MARKDOWN_SPECIALS = {c: f"&#{ord(c)};" for c in "\\`*_{}[]#|~"}
+
+
+def literal(value: Any) -> Any:
+    """Escape a plain string for HTML *and* Markdown; leave ``Markup`` and numbers alone.
+
+    Installed as the environment's ``finalize``, so every ``{{ value }}`` that is not
+    already markup (charts, math) reaches the page as literal text, whatever it holds.
+    """
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    escaped = str(markupsafe.escape(value))
+    out = "".join(_MARKDOWN_SPECIALS.get(c, c) for c in escaped)
+    return Markup(out)
+
+
+def _fmt(value: float, digits: int = 4) -> str:
+    """Fixed-point formatting with ``digits`` decimals; ``-0`` is written ``0``."""
+    text = f"{float(value):.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=literal,
+    )
+    env.globals["math"] = math
+    env.filters["fmt"] = _fmt
+    return env
+
+
+def render(template: str, context: dict[str, Any]) -> str:
+    """Render ``template`` (a name under ``templates/``) with ``context``."""
+    return environment().get_template(template).render(**context)
+
+
+def template_sources() -> list[Path]:
+    """Every template file, for cache keys."""
+    return sorted(p for p in templates_dir().rglob("*") if p.is_file())

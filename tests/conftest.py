@@ -1,0 +1,34 @@
+"""Shared fixtures: a throwaway copy of the project and one site built from it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy what a build reads (mkdocs.yml and the hand-written part of site_src/)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
+    ignore = shutil.ignore_patterns("tutorial", "index.md", "atlas")
+    shutil.copytree(ROOT / "site_src", dest / "site_src", ignore=ignore)
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole site, built once per test session; returns the project folder."""
+    from generator.build import build
+
+    root = copy_project(tmp_path_factory.mktemp("built") / "project")
+    build(root)
+    return root

@@ -1,0 +1,79 @@
+"""erf and GELU against the standard library's math.erf."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from generator.models._special import erf, gelu
+
+
+def test_erf_matches_math_erf_everywhere() -> None:
+    x = np.concatenate(
+        [
+            np.linspace(-7.0, 7.0, 200_001),
+            np.geomspace(1e-300, 30.0, 2_001),
+            [0.46875, 4.0, 26.0, 1e10],
+        ]
+    )
+    x = np.concatenate([x, -x])
+    expected = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(erf(x), expected, rtol=2e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [(0.0, 0.0), (np.inf, 1.0), (-np.inf, -1.0)],
+)
+def test_erf_special_values(x: float, expected: float) -> None:
+    assert erf(x) == expected
+
+
+def test_erf_keeps_shape_sign_of_zero_and_nan() -> None:
+    assert erf(0.5).shape == ()
+    assert erf(np.zeros((2, 3, 4))).shape == (2, 3, 4)
+    assert math.copysign(1.0, float(erf(-0.0))) == -1.0
+    assert np.isnan(erf(np.nan))
+
+
+def test_erf_spans_blocks() -> None:
+    x = np.linspace(-5, 5, 100_002).reshape(6, -1)  # several internal blocks, ragged end
+    np.testing.assert_allclose(erf(x).ravel(), [math.erf(v) for v in x.ravel()], atol=1e-15)
+
+
+def exact_gelu(x: np.ndarray) -> np.ndarray:
+    """x * (1 + erf(x / sqrt 2)) / 2 in float64, via erfc so negative x keep their precision."""
+    return np.array([0.5 * v * math.erfc(-v / math.sqrt(2)) for v in np.ravel(x)]).reshape(x.shape)
+
+
+def test_erf_float32_is_computed_in_float32() -> None:
+    x = np.linspace(-8, 8, 40_001, dtype=np.float32)
+    out = erf(x)
+    assert out.dtype == np.float32
+    expected = [math.erf(v) for v in x.astype(np.float64)]
+    np.testing.assert_allclose(out, expected, rtol=0, atol=3e-7)
+    assert erf(np.arange(3)).dtype == np.float64
+
+
+def test_gelu_float64_is_exact() -> None:
+    x = np.concatenate([np.linspace(-40, 40, 80_001), [0.0, 1e-30, -1e-30]])
+    expected = exact_gelu(x)
+    out = gelu(x)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-300)
+
+
+def test_gelu_float32_is_close_to_exact() -> None:
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(50_000) * 4, np.linspace(-12, 12, 2_000)])
+    x = x.astype(np.float32).reshape(-1, 8)
+    out = gelu(x)
+    assert out.dtype == np.float32
+    assert out.shape == x.shape
+    expected = exact_gelu(x.astype(np.float64))
+    np.testing.assert_allclose(out, expected, rtol=0, atol=5e-7)
+    # Relative accuracy survives for negative x, where 1 + erf(x) would cancel.
+    negative = (x < -1) & (x > -6)
+    np.testing.assert_allclose(out[negative], expected[negative], rtol=1e-5)

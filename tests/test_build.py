@@ -1,0 +1,107 @@
+"""The build: pages from scenarios, cache, --check, determinism and atomic output."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator import build
+from generator.errors import AtlasError
+from generator.scenarios import all_scenarios
+from tests.conftest import copy_project
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_every_scenario_has_a_page_in_the_built_site(built_site: Path) -> None:
+    site = built_site / "site"
+    assert (site / "index.html").is_file()
+    for scenario in all_scenarios():
+        page = site / "tutorial" / scenario.slug / "index.html"
+        assert page.is_file(), f"{scenario.slug}: no page in the built site"
+        assert scenario.title in page.read_text(encoding="utf-8")
+
+
+def test_nav_lists_every_scenario_in_order() -> None:
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "mkdocs.yml").read_text())
+    tutorial = [
+        next(iter(entry.values()))
+        for entry in config["nav"]
+        if isinstance(entry, dict) and str(next(iter(entry.values()))).startswith("tutorial/")
+    ]
+    assert tutorial == [s.page_path for s in all_scenarios()]
+
+
+def test_unchanged_rebuild_comes_from_the_cache(built_site: Path) -> None:
+    report = build.build(built_site, check=True)
+    assert {p.source for p in report.pages} == {"cached"}
+    assert report.stale == []
+
+
+def test_check_finds_a_stale_page_and_writes_nothing(tmp_path: Path, built_site: Path) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(built_site, root, ignore=shutil.ignore_patterns("site"))
+    page = root / "site_src" / all_scenarios()[0].page_path
+    page.write_text(page.read_text(encoding="utf-8") + "\nedited by hand\n", encoding="utf-8")
+    before = _tree(root / "site_src")
+    report = build.build(root, check=True)
+    assert report.stale == [all_scenarios()[0].page_path]
+    assert _tree(root / "site_src") == before
+
+
+def test_two_builds_give_identical_bytes(tmp_path: Path, built_site: Path) -> None:
+    root = copy_project(tmp_path / "again")
+    build.build(root, force=True)
+    for folder in ("site_src", "site"):
+        first, second = _tree(built_site / folder), _tree(root / folder)
+        assert first.keys() == second.keys()
+        differing = [name for name in first if first[name] != second[name]]
+        assert differing == [], f"{folder}: these files differ between builds: {differing}"
+
+
+def test_failing_build_leaves_the_previous_site_intact(
+    tmp_path: Path, built_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(built_site, root)
+    before = _tree(root / "site")
+
+    def broken(config_file: Path, site_dir: Path) -> None:
+        (site_dir / "half-written.html").write_text("partial", encoding="utf-8")
+        raise AtlasError(f"{config_file}: mkdocs build --strict failed: simulated")
+
+    monkeypatch.setattr(build, "run_mkdocs", broken)
+    with pytest.raises(AtlasError, match="simulated"):
+        build.build(root)
+    assert _tree(root / "site") == before
+    leftovers = [p.name for p in root.iterdir() if p.name.startswith(".site")]
+    assert leftovers == []
+
+
+def test_missing_project_files_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(AtlasError, match=r"mkdocs\.yml"):
+        build.build(tmp_path)
+
+
+def test_only_builds_the_named_scenario_and_fills_missing_pages(project: Path) -> None:
+    slug = all_scenarios()[0].slug
+    report = build.build(project, only=[slug])
+    assert {p.path for p in report.pages} == {s.page_path for s in all_scenarios()}
+    report = build.build(project, only=[slug], force=True)
+    assert [p.path for p in report.pages] == [all_scenarios()[0].page_path]
+
+
+def test_page_over_the_budget_is_an_error_naming_it() -> None:
+    text = "<div data-spec='" + "x" * 2000 + "'></div>"
+    assert build.inline_chart_bytes(text) == 2000
+    build.check_budget("tutorial/small.md", text, limit=2000)
+    with pytest.raises(AtlasError, match=r"tutorial/big\.md: carries 0\.00 MB"):
+        build.check_budget("tutorial/big.md", text, limit=1999)

@@ -1,0 +1,59 @@
+"""The command line: listing, help, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from generator.scenarios import all_scenarios
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_list_prints_one_scenario_a_line_slug_first() -> None:
+    result = run("list")
+    assert result.returncode == 0
+    slugs = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    assert slugs == [s.slug for s in all_scenarios()]
+
+
+def test_help_names_every_command() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("build", "list", "serve"):
+        assert command in result.stdout
+
+
+def test_unknown_scenario_is_a_one_line_error_with_exit_2(project: Path) -> None:
+    result = run("build", "--only", "no-such-page", cwd=project)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "no-such-page" in lines[0]
+    assert all_scenarios()[0].slug in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_build_outside_a_project_names_mkdocs_yml(tmp_path: Path) -> None:
+    result = run("build", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "mkdocs.yml" in result.stderr
+
+
+def test_bad_flag_exits_2() -> None:
+    assert run("build", "--no-such-flag").returncode == 2
+
+
+def test_check_exits_1_when_pages_are_missing(project: Path) -> None:
+    result = run("build", "--check", cwd=project)
+    assert result.returncode == 1
+    assert "stale" in result.stderr
