@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import markupsafe
 from markupsafe import Markup
 
 from generator.site.mathml import math
@@ -21,8 +20,14 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "templates"
 
 
-# Characters Markdown would act on, written as entities so text shows literally.
-_MARKDOWN_SPECIALS = {c: f"&#{ord(c)};" for c in "\\`*_{}[]#|~"}
+# Characters HTML or Markdown would act on, written as entities so text shows literally.
+_ENTITIES = {c: f"&#{ord(c)};" for c in "\\`*_{}[]#|~"} | {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&#39;",
+}
 
 
 def literal(value: Any) -> Any:
@@ -33,9 +38,7 @@ def literal(value: Any) -> Any:
     """
     if isinstance(value, Markup) or not isinstance(value, str):
         return value
-    escaped = str(markupsafe.escape(value))
-    out = "".join(_MARKDOWN_SPECIALS.get(c, c) for c in escaped)
-    return Markup(out)
+    return Markup("".join(_ENTITIES.get(c, c) for c in value))
 
 
 def _fmt(value: float, digits: int = 4) -> str:

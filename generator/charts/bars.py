@@ -1,0 +1,151 @@
+"""Bar charts of one attention row: the weights one query gives to each key position."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import numpy as np
+from numpy.typing import ArrayLike
+
+from generator.charts.encoding import decimals_for, encode_matrix, js_number, label_list
+from generator.charts.heatmap import atlas_usermeta, chart_title, position_axis
+from generator.errors import AtlasError, ShapeError
+
+__all__ = ["bar_chart"]
+
+#: Bars at or below this count get their value written above them.
+SHOW_VALUES_BARS = 16
+
+BAR_COLOR = "#4c78a8"
+HIGHLIGHT_COLOR = "#f58518"
+
+
+def _highlight_test(highlight: int | list[int] | None, count: int) -> str | None:
+    if highlight is None:
+        return None
+    picked = [highlight] if isinstance(highlight, int | np.integer) else list(highlight)
+    for i in picked:
+        if not 0 <= int(i) < count:
+            msg = f"highlight position {i} is outside 0..{count - 1}"
+            raise AtlasError(msg)
+    if not picked:
+        return None
+    return " || ".join(f"datum.c == {int(i)}" for i in sorted(set(picked)))
+
+
+def bar_chart(
+    values: ArrayLike,
+    labels: Any,
+    *,
+    title: str,
+    x_title: str = "Key (attended to)",
+    y_title: str = "weight",
+    fmt: str = ".4f",
+    highlight: int | list[int] | None = None,
+    show_values: bool | None = None,
+    subtitle: str | list[str] | None = None,
+    bar_width: int | None = None,
+    name: str = "bar",
+) -> alt.LayerChart:
+    """One attention row (or any vector) as bars, one per key position.
+
+    Parameters
+    ----------
+    values : array_like, shape (K,)
+        Bar heights.
+    labels : sequence of str, length K
+        Token at each position; repeated tokens keep separate bars.
+    title : str
+        Chart title.
+    x_title : str
+        Title of the position axis.
+    y_title : str
+        Title of the value axis (and of the value in the tooltip).
+    fmt : str
+        d3 format of values; its decimals are what travels.
+    highlight : int or list of int, optional
+        Position(s) drawn in the accent colour (e.g. the largest weight).
+    show_values : bool, optional
+        Write values above the bars; ``None`` does so for K <= 16.
+    subtitle : str or list of str, optional
+        Line(s) under the title.
+    bar_width : int, optional
+        Width of one band in pixels.
+    name : str
+        Prefix of the chart's param and view names.
+
+    Returns
+    -------
+    chart : altair.LayerChart
+    """
+    vec = np.asarray(values, dtype=np.float64)
+    if vec.ndim != 1 or vec.size == 0:
+        msg = f"values must be a non-empty vector shaped (K,), got shape {vec.shape}"
+        raise ShapeError(msg)
+    if not np.isfinite(vec).all():
+        msg = "values must be finite numbers (bars cannot show inf or nan)"
+        raise AtlasError(msg)
+    k = vec.size
+    labs = label_list(labels, k, "labels")
+    enc = encode_matrix(vec[None, :], decimals=decimals_for(fmt), quantize=False)
+    if show_values is None:
+        show_values = k <= SHOW_VALUES_BARS
+    step = bar_width or (44 if show_values else max(4, min(28, 560 // k)))
+    vals_p, labs_p = f"{name}_v", f"{name}_l"
+    test = _highlight_test(highlight, k)
+    color: Any = alt.value(BAR_COLOR)
+    if test:
+        color = alt.condition(test, alt.value(HIGHLIGHT_COLOR), alt.value(BAR_COLOR))
+    x = alt.X(
+        "c:O",
+        scale=alt.Scale(domain={"expr": f"sequence(0, {k})"}),
+        axis=position_axis(
+            labs_p,
+            x_title,
+            count=k,
+            step=step,
+            max_chars=max(len(s) for s in labs),
+            orient="bottom",
+        ),
+    )
+    y = alt.Y("v:Q", title=y_title, axis=alt.Axis(format=fmt if k else None, tickCount=5))
+    tooltip = [
+        alt.Tooltip("k:N", title=x_title),
+        alt.Tooltip("v:Q", title=y_title, format=fmt),
+    ]
+    bars = (
+        alt.Chart(name=f"{name}_bars")
+        .mark_bar()
+        .encode(x=x, y=y, color=color, tooltip=tooltip)
+    )
+    layers = [bars]
+    if show_values:
+        layers.append(
+            alt.Chart(name=f"{name}_text")
+            .mark_text(dy=-6, fontSize=10, baseline="bottom")
+            .encode(
+                x=alt.X("c:O"),
+                y=alt.Y("v:Q"),
+                text=alt.Text("v:Q", format=fmt),
+                tooltip=tooltip,
+            )
+        )
+    chart = alt.layer(*layers, data=alt.sequence(0, k, as_="i")).transform_calculate(
+        c="datum.i",
+        v=enc.decode_expr(vals_p),
+        k=f"datum.i + ': ' + {labs_p}[datum.i]",
+    )
+    lo = min(0.0, float(vec.min()))
+    hi = max(0.0, float(vec.max()))
+    if hi == lo:
+        hi = lo + 1.0
+    return chart.add_params(
+        alt.param(name=vals_p, value=enc.codes), alt.param(name=labs_p, value=labs)
+    ).properties(
+        title=chart_title(title, subtitle),
+        width=alt.Step(step),
+        height=200,
+        usermeta=atlas_usermeta(cells=k, renderer_hint=None)
+        | {"domain": [js_number(lo), js_number(hi)]},
+    )

@@ -1,0 +1,142 @@
+"""A heatmap beside the bars of one query's row: click a row to see where that query looks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import numpy as np
+from numpy.typing import ArrayLike
+
+from generator.charts.heatmap import (
+    _formatted_width,
+    atlas_usermeta,
+    cell_dims,
+    chart_title,
+    heat_layers,
+    position_axis,
+    prepare_matrix,
+)
+from generator.errors import AtlasError
+
+__all__ = ["row_explorer_chart"]
+
+
+def row_explorer_chart(
+    weights: ArrayLike,
+    row_labels: Any,
+    col_labels: Any,
+    *,
+    title: str,
+    x_title: str = "Key (attended to)",
+    y_title: str = "Query (attending)",
+    value_title: str = "weight",
+    fmt: str = ".4f",
+    initial_row: int = 0,
+    subtitle: str | list[str] | None = None,
+    name: str = "rx",
+) -> alt.HConcatChart:
+    """The weight map, and beside it the weights of the query row the reader clicks.
+
+    Parameters
+    ----------
+    weights : array_like, shape (N, M)
+        Attention weights, row ``i`` for query ``i``.
+    row_labels : sequence of str, length N
+    col_labels : sequence of str, length M
+    title : str
+    x_title, y_title, value_title : str
+    fmt : str
+        d3 format of values.
+    initial_row : int
+        Row shown before any click.
+    subtitle : str or list of str, optional
+        Say here when tokens are hidden or rows renormalised.
+    name : str
+        Prefix of param and view names.
+
+    Returns
+    -------
+    chart : altair.HConcatChart
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    data = prepare_matrix(
+        w, row_labels, col_labels, prefix=name, fmt=fmt, domain=None, diverging=False, quantize=None
+    )
+    n, m = data.shape
+    if not 0 <= initial_row < n:
+        msg = f"initial_row must be a row in 0..{n - 1}, got {initial_row}"
+        raise AtlasError(msg)
+    show_values = n * m <= 64
+    cell = cell_dims(
+        n, m, show_values=show_values, text_chars=_formatted_width(w, fmt), cell_size=None
+    )
+    pick = alt.selection_point(
+        name=f"{name}_pick", fields=["r"], on="click", clear=False, value=[{"r": initial_row}]
+    )
+    layers = heat_layers(
+        data,
+        name=name,
+        x_title=x_title,
+        y_title=y_title,
+        value_title=value_title,
+        fmt=fmt,
+        scheme="viridis",
+        diverging=False,
+        show_values=show_values,
+        cell=cell,
+        legend=False,
+        extra_encoding={"opacity": alt.condition(pick, alt.value(1.0), alt.value(0.55))},
+    )
+    layers[0] = layers[0].add_params(pick)
+    calc = data.calculate()
+    heat = (
+        alt.layer(*layers, data=alt.sequence(0, n * m, as_="i"))
+        .transform_calculate(**calc)
+        .properties(width=alt.Step(cell[0]), height=alt.Step(cell[1]))
+    )
+    step = max(14, min(40, 480 // m))
+    max_chars = max(len(s) for s in data.cols)
+    tooltip = [
+        alt.Tooltip("q:N", title=y_title),
+        alt.Tooltip("k:N", title=x_title),
+        alt.Tooltip("v:Q", title=value_title, format=fmt),
+    ]
+    top = float(np.nanmax(w[np.isfinite(w)])) if np.isfinite(w).any() else 1.0
+    bars = (
+        alt.Chart(name=f"{name}_bars")
+        .mark_bar(color="#f58518")
+        .encode(
+            x=alt.X(
+                "c:O",
+                scale=alt.Scale(domain={"expr": f"sequence(0, {m})"}),
+                axis=position_axis(
+                    data.cols_param,
+                    x_title,
+                    count=m,
+                    step=step,
+                    max_chars=max_chars,
+                    orient="bottom",
+                ),
+            ),
+            y=alt.Y("v:Q", title=value_title, scale=alt.Scale(domain=[0, max(top, 1e-9)])),
+            tooltip=tooltip,
+        )
+    )
+    label = (
+        alt.Chart(name=f"{name}_query")
+        .mark_text(align="left", baseline="bottom", x=0, y=-6, fontWeight="bold")
+        .encode(text="q:N")
+        .transform_filter("datum.c == 0")
+    )
+    row = (
+        alt.layer(bars, label, data=alt.sequence(0, n * m, as_="i"))
+        .transform_calculate(**calc)
+        .transform_filter(pick)
+        .properties(width=alt.Step(step), height=220)
+    )
+    chart = alt.hconcat(heat, row, spacing=30).add_params(*data.params())
+    return chart.properties(
+        title=chart_title(title, subtitle or "Click a query row to see its weights as bars."),
+        usermeta=atlas_usermeta(cells=2 * n * m, renderer_hint=None),
+    )

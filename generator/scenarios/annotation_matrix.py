@@ -1,0 +1,148 @@
+"""Scoring all annotations at once: scores, a stable softmax, weights and the context vector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from generator.attention import dot_scores, softmax
+from generator.charts import bar_chart, figure_html, heatmap_chart, vector_chart
+from generator.scenarios.base import Result, Scenario
+
+
+def naive_softmax(scores: np.ndarray) -> np.ndarray:
+    """``exp(s) / sum(exp(s))`` without the max shift: what overflows. Shape as ``scores``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(scores)
+        return e / e.sum()
+
+
+def compute(scenario: Scenario) -> Result:
+    """Scores, weights and context vector for one decoder state over K annotations.
+
+    Arrays: ``decoder`` (D,), ``annotations`` (K, D), ``scores`` (K,), ``shifted`` (K,),
+    ``naive`` (K,), ``weights`` (K,), ``weighted`` (K, D), ``context`` (D,).
+    """
+    decoder = np.asarray(scenario.params["decoder_state"], dtype=np.float64)
+    annotations = np.asarray(scenario.params["annotations"], dtype=np.float64)
+    scores = dot_scores(decoder, annotations)
+    weights = softmax(scores)
+    weighted = weights[:, None] * annotations
+    return Result(
+        arrays={
+            "decoder": decoder,
+            "annotations": annotations,
+            "scores": scores,
+            "shifted": scores - scores.max(),
+            "naive": naive_softmax(scores),
+            "weights": weights,
+            "weighted": weighted,
+            "context": weighted.sum(axis=0),
+        },
+        labels={
+            "annotations": tuple(f"annotation {i + 1}" for i in range(len(annotations))),
+            "units": tuple(f"unit {i + 1}" for i in range(decoder.size)),
+        },
+        facts={"exp_limit": float(np.log(np.finfo(np.float64).max))},
+    )
+
+
+def _g(x: float) -> str:
+    return f"{x:g}"
+
+
+def context(result: Result) -> dict[str, Any]:
+    a, labels = result.arrays, result.labels
+    names, units = list(labels["annotations"]), list(labels["units"])
+    scores, weights = a["scores"], a["weights"]
+    top = int(np.argmax(weights))
+    return {
+        "k": len(names),
+        "d": len(units),
+        "decoder": [_g(x) for x in a["decoder"]],
+        "annotation_rows": [
+            {"name": n, "vals": ", ".join(_g(x) for x in row)}
+            for n, row in zip(names, a["annotations"], strict=True)
+        ],
+        "scores": [_g(x) for x in scores],
+        "max_score": _g(scores.max()),
+        "shifted": [_g(x) for x in a["shifted"]],
+        "naive": ["NaN" if np.isnan(x) else _g(x) for x in a["naive"]],
+        "exp_limit": f"{result.facts['exp_limit']:.2f}",
+        "weights": [f"{x:.4f}" for x in weights],
+        "weights_sum": f"{weights.sum():.4f}",
+        "top_name": names[top],
+        "top_weight": f"{weights[top]:.4f}",
+        "context": [f"{x:.4f}" for x in a["context"]],
+        "annotations_fig": figure_html(
+            heatmap_chart(
+                a["annotations"],
+                names,
+                units,
+                title="Annotations: one encoder state a row",
+                x_title="Hidden unit",
+                y_title="Annotation",
+                value_title="value",
+                fmt=".6~g",
+                scheme="oranges",
+            ),
+            caption="Each row is one encoder hidden state (annotation); columns are its units.",
+        ),
+        "scores_fig": figure_html(
+            bar_chart(
+                scores,
+                names,
+                title="Raw scores: decoder state · annotation",
+                x_title="Annotation",
+                y_title="score",
+                fmt=".6~g",
+            ),
+            caption="One dot product per annotation. Scores are unbounded: 927 and 929 are close.",
+        ),
+        "weights_fig": figure_html(
+            heatmap_chart(
+                weights[None, :],
+                ["decoder step 1"],
+                names,
+                title="Attention weights after the softmax",
+                x_title="Annotation (key)",
+                y_title="Query",
+                domain=(0.0, 1.0),
+            ),
+            caption="One query row; its weights are non-negative and sum to 1. Hover for exact values.",
+        ),
+        "weighted_fig": figure_html(
+            heatmap_chart(
+                a["weighted"],
+                names,
+                units,
+                title="Annotations scaled by their weights",
+                x_title="Hidden unit",
+                y_title="Annotation",
+                value_title="weight × value",
+                fmt=".4f",
+                scheme="oranges",
+            ),
+            caption="Each annotation multiplied by its weight: rows 2 and 3 are wiped out.",
+        ),
+        "context_fig": figure_html(
+            vector_chart(a["context"], units, title="Context vector", fmt=".4f", scheme="blues"),
+            caption="The column sums of the weighted annotations: the attention context vector.",
+        ),
+    }
+
+
+SCENARIO = Scenario(
+    slug="annotation-matrix",
+    title="Scores, softmax and the context vector",
+    question="How do the raw scores of all annotations become weights and a context vector?",
+    summary="You will turn four scores into weights without overflow and build the context vector.",
+    order=20,
+    params={
+        "decoder_state": [5, 1, 20],
+        "annotations": [[3, 12, 45], [59, 2, 5], [1, 43, 5], [4, 3, 45.3]],
+    },
+    compute=compute,
+    context=context,
+)

@@ -1,0 +1,73 @@
+"""Scoring a single annotation: the decoder state against one encoder state, by dot product."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from generator.attention import dot_scores
+from generator.charts import figure_html, vector_chart
+from generator.scenarios.base import Result, Scenario
+
+
+def compute(scenario: Scenario) -> Result:
+    """The dot-product score of one annotation.
+
+    Arrays: ``decoder`` (3,), ``annotation`` (3,), ``products`` (3,), ``score`` ().
+    """
+    decoder = np.asarray(scenario.params["decoder_state"], dtype=np.float64)
+    annotation = np.asarray(scenario.params["annotation"], dtype=np.float64)
+    score = dot_scores(decoder, annotation)
+    return Result(
+        arrays={
+            "decoder": decoder,
+            "annotation": annotation,
+            "products": decoder * annotation,
+            "score": np.asarray(score),
+        },
+        labels={"units": tuple(f"unit {i + 1}" for i in range(decoder.size))},
+    )
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def context(result: Result) -> dict[str, Any]:
+    a = result.arrays
+    units = list(result.labels["units"])
+    products = a["products"]
+    return {
+        "decoder": [_number(x) for x in a["decoder"]],
+        "annotation": [_number(x) for x in a["annotation"]],
+        "products": [_number(x) for x in products],
+        "score": _number(float(a["score"])),
+        "sum_text": " + ".join(_number(x) for x in products),
+        "largest_unit": units[int(np.argmax(products))],
+        "largest_share": f"{products.max() / a['score'] * 100:.0f}",
+        "decoder_fig": figure_html(
+            vector_chart(a["decoder"], units, title="Decoder hidden state", fmt=".6~g"),
+            caption="The decoder's state at this step: three hidden units, one cell each.",
+        ),
+        "annotation_fig": figure_html(
+            vector_chart(a["annotation"], units, title="Annotation (encoder state)", fmt=".6~g"),
+            caption="One encoder hidden state, the annotation being scored.",
+        ),
+        "products_fig": figure_html(
+            vector_chart(products, units, title="Unit-by-unit products", fmt=".6~g"),
+            caption="Each cell is decoder × annotation for that unit; the score is their sum.",
+        ),
+    }
+
+
+SCENARIO = Scenario(
+    slug="single-annotation",
+    title="Scoring a single annotation",
+    question="How does attention decide how relevant one encoder state is to the decoder?",
+    summary="You will compute an attention score by hand and see which units drive it.",
+    order=10,
+    params={"decoder_state": [5, 1, 20], "annotation": [3, 12, 45]},
+    compute=compute,
+    context=context,
+)

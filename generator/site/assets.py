@@ -1,0 +1,86 @@
+"""The browser assets: Vega's bundle (generated from vl-convert), our renderer, CSS, themes.
+
+Third-party JavaScript is produced here at build time from the ``vl-convert-python``
+package, never kept in the repository. Usage: ``python -m generator.site.assets DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from generator.charts.theme import DARK, LIGHT
+
+#: File names in load order: the Vega bundle, the themes, then our renderer.
+JAVASCRIPT = ("vega-embed.js", "atlas-themes.js", "atlas-charts.js")
+STYLESHEETS = ("atlas.css",)
+
+
+@lru_cache(maxsize=1)
+def vega_bundle() -> str:
+    """vega, vega-lite and vega-embed as one classic script exposing only ``vegaEmbed``.
+
+    The bundle declares its helpers at top level; wrapping it in a function keeps them
+    out of ``window``, and the one name pages need is handed out explicitly.
+    """
+    from importlib.metadata import version
+
+    import vl_convert
+
+    bundle = vl_convert.javascript_bundle()  # type: ignore[call-arg]
+    return (
+        f"/* vega-embed bundle from vl-convert-python {version('vl-convert-python')} */\n"
+        "(function () {\n"
+        f"{bundle}\n"
+        "window.vegaEmbed = vegaEmbed;\n"
+        "})();\n"
+    )
+
+
+def themes_script() -> str:
+    themes = json.dumps({"light": LIGHT, "dark": DARK}, sort_keys=True, separators=(",", ":"))
+    return f"window.ATLAS_THEMES = {themes};\n"
+
+
+def _static(name: str) -> str:
+    return (resources.files("generator.site") / "static" / name).read_text(encoding="utf-8")
+
+
+def asset_texts() -> dict[str, str]:
+    """Every asset's text, keyed by file name."""
+    return {
+        "vega-embed.js": vega_bundle(),
+        "atlas-themes.js": themes_script(),
+        "atlas-charts.js": _static("atlas-charts.js"),
+        "atlas.css": _static("atlas.css"),
+    }
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    data = text.encode("utf-8")
+    if path.is_file() and path.read_bytes() == data:
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def write_assets(dest: Path) -> list[str]:
+    """Write the assets into ``dest``; return their names, scripts first in load order."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, text in asset_texts().items():
+        _write_if_changed(dest / name, text)
+    return [*JAVASCRIPT, *STYLESHEETS]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m generator.site.assets DIR")
+    for written in write_assets(Path(sys.argv[1])):
+        print(written)
