@@ -28,15 +28,22 @@ def test_every_scenario_has_a_page_in_the_built_site(built_site: Path) -> None:
         assert scenario.title in page.read_text(encoding="utf-8")
 
 
+def _nav_pages(entries: object) -> list[str]:
+    """Every page path in a MkDocs nav, in order."""
+    if isinstance(entries, str):
+        return [entries]
+    if isinstance(entries, list):
+        return [page for entry in entries for page in _nav_pages(entry)]
+    if isinstance(entries, dict):
+        return [page for value in entries.values() for page in _nav_pages(value)]
+    return []
+
+
 def test_nav_lists_every_scenario_in_order() -> None:
     import yaml
 
     config = yaml.safe_load((Path(__file__).parents[1] / "mkdocs.yml").read_text())
-    tutorial = [
-        next(iter(entry.values()))
-        for entry in config["nav"]
-        if isinstance(entry, dict) and str(next(iter(entry.values()))).startswith("tutorial/")
-    ]
+    tutorial = [p for p in _nav_pages(config["nav"]) if p.startswith("tutorial/")]
     assert tutorial == [s.page_path for s in all_scenarios()]
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import altair as alt
 import numpy as np
 from numpy.typing import ArrayLike
 
-from generator.charts.encoding import decimals_for, encode_matrix, js_number, label_list
-from generator.charts.heatmap import atlas_usermeta, chart_title, position_axis
+from generator.charts.encoding import decimals_for, encode_matrix, label_list
+from generator.charts.heatmap import atlas_usermeta, chart_title, position_axis, value_params
 from generator.errors import AtlasError, ShapeError
 
 __all__ = ["bar_chart"]
@@ -88,7 +88,7 @@ def bar_chart(
         raise AtlasError(msg)
     k = vec.size
     labs = label_list(labels, k, "labels")
-    enc = encode_matrix(vec[None, :], decimals=decimals_for(fmt), quantize=False)
+    enc = encode_matrix(vec[None, :], decimals=decimals_for(fmt, vec), quantize=False)
     if show_values is None:
         show_values = k <= SHOW_VALUES_BARS
     step = bar_width or (44 if show_values else max(4, min(28, 560 // k)))
@@ -109,16 +109,12 @@ def bar_chart(
             orient="bottom",
         ),
     )
-    y = alt.Y("v:Q", title=y_title, axis=alt.Axis(format=fmt if k else None, tickCount=5))
+    y = alt.Y("v:Q", title=y_title, axis=alt.Axis(format=fmt, tickCount=5))
     tooltip = [
         alt.Tooltip("k:N", title=x_title),
         alt.Tooltip("v:Q", title=y_title, format=fmt),
     ]
-    bars = (
-        alt.Chart(name=f"{name}_bars")
-        .mark_bar()
-        .encode(x=x, y=y, color=color, tooltip=tooltip)
-    )
+    bars = alt.Chart(name=f"{name}_bars").mark_bar().encode(x=x, y=y, color=color, tooltip=tooltip)
     layers = [bars]
     if show_values:
         layers.append(
@@ -136,16 +132,12 @@ def bar_chart(
         v=enc.decode_expr(vals_p),
         k=f"datum.i + ': ' + {labs_p}[datum.i]",
     )
-    lo = min(0.0, float(vec.min()))
-    hi = max(0.0, float(vec.max()))
-    if hi == lo:
-        hi = lo + 1.0
+    chart = cast(alt.LayerChart, chart)
     return chart.add_params(
-        alt.param(name=vals_p, value=enc.codes), alt.param(name=labs_p, value=labs)
+        *value_params(enc, vals_p), alt.param(name=labs_p, value=labs)
     ).properties(
         title=chart_title(title, subtitle),
         width=alt.Step(step),
         height=200,
-        usermeta=atlas_usermeta(cells=k, renderer_hint=None)
-        | {"domain": [js_number(lo), js_number(hi)]},
+        usermeta=atlas_usermeta(cells=k, renderer_hint=None),
     )

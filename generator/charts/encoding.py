@@ -6,17 +6,17 @@ generated in the browser by a ``sequence`` and each row finds its value by index
 
 * exact mode: fixed point, ``value = q / 10**decimals`` (e.g. ``0.1234`` is sent as ``1234``);
   the value the reader hovers is the matrix value rounded to ``decimals`` places;
-* quantised mode: ``q`` in ``0..levels-1`` spans the colour domain,
-  ``value = lo + q * (hi - lo) / (levels - 1)``; the colour is right to a 256th of the
-  scale and the tooltip says the value is quantised.
+* quantised mode: ``q`` in ``0..255`` spans the colour domain,
+  ``value = lo + q * (hi - lo) / 255``, and travels as two hex digits in one string
+  (2 bytes per cell); the colour is right to a 256th of the scale and the tooltip says
+  the value is quantised.
 
 Non-finite values (for example ``-inf`` scores at masked positions) are sent as ``null``
-and the chart leaves those cells empty.
+(or ``--``) and the chart leaves those cells empty.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -35,14 +35,13 @@ __all__ = [
     "default_domain",
     "encode_matrix",
     "js_number",
-    "js_string",
     "label_list",
 ]
 
 #: Matrices with at least this many cells are quantised unless told otherwise.
 QUANTIZE_CELLS = 4096
 
-_FIXED = re.compile(r"\.(\d+)[f%]$")
+_PRECISION = re.compile(r"\.(\d+)~?[a-z%]$")
 
 
 def as_matrix(values: ArrayLike, name: str = "values") -> NDArray[np.float64]:
@@ -69,25 +68,46 @@ def as_matrix(values: ArrayLike, name: str = "values") -> NDArray[np.float64]:
     return arr
 
 
-def decimals_for(fmt: str, default: int = 4) -> int:
-    """Number of decimals a d3 format string shows (``".4f"`` -> 4, ``".1%"`` -> 3).
+def decimals_for(fmt: str, values: NDArray[np.float64] | None = None, default: int = 4) -> int:
+    """Decimal places to keep so that ``fmt`` shows the values as they are.
+
+    ``".4f"`` -> 4, ``".1%"`` -> 3, ``"d"`` -> 0; for significant-digit formats
+    (``".6~g"``, ``".3e"``, ``".3r"``, ``".3s"``) the digits are counted from the largest
+    magnitude in ``values``.
 
     Parameters
     ----------
     fmt : str
         A d3-format specifier.
+    values : ndarray, optional
+        The values to be shown (needed for significant-digit formats).
     default : int
-        Returned when the specifier does not fix the number of decimals.
+        Returned when neither the format nor the values decide.
 
     Returns
     -------
     decimals : int
+        Between 0 and 9.
     """
-    m = _FIXED.search(fmt)
-    if not m:
+    m = _PRECISION.search(fmt)
+    kind = fmt[-1:] if fmt else ""
+    if kind == "d":
+        return 0
+    if m is None:
         return default
     places = int(m.group(1))
-    return places + 2 if fmt.endswith("%") else places
+    if kind == "f":
+        return min(places, 9)
+    if kind == "%":
+        return min(places + 2, 9)
+    if kind in "gers" and values is not None:
+        finite = np.abs(values[np.isfinite(values)])
+        top = float(finite.max()) if finite.size else 0.0
+        if top == 0.0:
+            return default
+        digits = max(places, 1) - 1 - math.floor(math.log10(top))
+        return min(max(digits, 0), 9)
+    return default
 
 
 def default_domain(values: NDArray[np.float64], *, diverging: bool) -> tuple[float, float]:
@@ -132,19 +152,17 @@ def js_number(x: float) -> str:
     return "0" if text in ("0", "-0") else text
 
 
-def js_string(s: str) -> str:
-    """A JavaScript string literal (double-quoted, escaped)."""
-    return json.dumps(s, ensure_ascii=True)
-
-
 @dataclass(frozen=True)
 class MatrixEncoding:
-    """A matrix flattened to integers, with the expression that decodes it.
+    """A matrix flattened to compact codes, with the expression that decodes it.
 
     Attributes
     ----------
-    codes : list of int or None, length N*M
-        Row-major integer codes; ``None`` marks a non-finite value.
+    codes : str
+        Exact mode: row-major fixed-point integers joined by commas (empty where the
+        value is non-finite); the browser splits the string once (see :meth:`split_expr`),
+        which keeps Altair from validating one JSON number per cell.
+        Quantised mode: one string of two hex digits per cell (``"--"`` when non-finite).
     shape : tuple of int
         ``(N, M)``.
     quantized : bool
@@ -154,12 +172,12 @@ class MatrixEncoding:
     domain : tuple of float
         Colour domain ``(lo, hi)``.
     levels : int
-        Number of quantisation levels (quantised mode).
+        Number of quantisation levels (quantised mode), at most 256.
     has_missing : bool
-        Whether any code is ``None``.
+        Whether any cell is non-finite.
     """
 
-    codes: list[int | None]
+    codes: str
     shape: tuple[int, int]
     quantized: bool
     decimals: int
@@ -172,6 +190,14 @@ class MatrixEncoding:
         """Value difference between two neighbouring quantisation levels."""
         lo, hi = self.domain
         return (hi - lo) / (self.levels - 1)
+
+    def split_expr(self, param: str) -> str | None:
+        """Expression of the derived param ``<param>_x`` (exact mode), else ``None``.
+
+        Exact codes travel as one comma-joined string; a param holding its ``split`` is
+        evaluated once, and each cell indexes into it.
+        """
+        return None if self.quantized else f"split({param}, ',')"
 
     def decode_expr(self, param: str, index: str = "datum.i") -> str:
         """Vega expression giving the value of cell ``index`` from the param ``param``.
@@ -186,35 +212,36 @@ class MatrixEncoding:
         Returns
         -------
         expr : str
+            Evaluates to ``null`` (exact mode) or ``NaN`` (quantised) where the value is
+            missing; filter those cells out with ``isValid(datum.v)``.
         """
-        code = f"{param}[{index}]"
         if self.quantized:
             lo, _ = self.domain
-            body = f"{js_number(lo)} + {code} * {js_number(self.step)}"
+            code = f"parseInt(substring({param}, 2 * {index}, 2 * {index} + 2), 16)"
             if lo == 0:
-                body = f"{code} * {js_number(self.step)}"
-        elif self.decimals > 0:
-            body = f"{code} / {10**self.decimals}"
-        else:
-            body = code
+                return f"{code} * {js_number(self.step)}"
+            return f"{js_number(lo)} + {code} * {js_number(self.step)}"
+        code = f"toNumber({param}_x[{index}])"
+        body = f"{code} / {10**self.decimals}" if self.decimals > 0 else code
         if self.has_missing:
-            return f"{code} == null ? null : {body}"
+            return f"{param}_x[{index}] == '' ? null : {body}"
         return body
 
     def decode(self) -> NDArray[np.float64]:
-        """Decode in Python exactly as the browser does (NaN for missing).
+        """Decode in Python exactly as the browser does (NaN where missing).
 
         Returns
         -------
         values : ndarray, shape (N, M)
         """
-        codes = np.array([np.nan if c is None else c for c in self.codes], dtype=np.float64)
-        if self.quantized:
+        if isinstance(self.codes, str):
+            pairs = [self.codes[i : i + 2] for i in range(0, len(self.codes), 2)]
+            levels = np.array([np.nan if p == "--" else int(p, 16) for p in pairs])
             lo, _ = self.domain
-            out = lo + codes * self.step
-        else:
-            out = codes / 10**self.decimals
-        return out.reshape(self.shape)
+            return (lo + levels * self.step).reshape(self.shape)
+        parts = self.codes.split(",")
+        codes = np.array([np.nan if c == "" else float(c) for c in parts], dtype=np.float64)
+        return (codes / 10**self.decimals).reshape(self.shape)
 
 
 def encode_matrix(
@@ -226,14 +253,14 @@ def encode_matrix(
     diverging: bool = False,
     levels: int = 256,
 ) -> MatrixEncoding:
-    """Flatten a matrix to integer codes for a top-level param.
+    """Flatten a matrix to compact codes for a top-level param.
 
     Parameters
     ----------
     values : ndarray, shape (N, M)
         The matrix.
     decimals : int
-        Decimal places kept in exact mode.
+        Decimal places kept in exact mode (0 .. 9).
     quantize : bool
         Send ``levels`` quantisation levels of the colour domain instead of exact values;
         values outside the domain are clipped to it.
@@ -242,7 +269,7 @@ def encode_matrix(
     diverging : bool
         Whether the default domain is centred at zero.
     levels : int
-        Number of quantisation levels (2 .. 1000).
+        Number of quantisation levels (2 .. 256).
 
     Returns
     -------
@@ -250,12 +277,13 @@ def encode_matrix(
 
     Notes
     -----
-    Cost O(N M). Exact mode sends about 5-7 bytes per cell for weights in [0, 1]
-    (4 decimals), quantised mode about 3-4.
+    Cost O(N M). Exact mode sends comma-joined integers, about 4-7 bytes per cell for
+    weights in [0, 1] at 4 decimals; quantised mode sends one string with two hex digits
+    per cell, 2 bytes per cell.
     """
     values = as_matrix(values)
-    if not 2 <= levels <= 1000:
-        msg = f"levels must be between 2 and 1000, got {levels}"
+    if not 2 <= levels <= 256:
+        msg = f"levels must be between 2 and 256, got {levels}"
         raise AtlasError(msg)
     if decimals < 0 or decimals > 9:
         msg = f"decimals must be between 0 and 9, got {decimals}"
@@ -267,16 +295,23 @@ def encode_matrix(
         raise AtlasError(msg)
     flat = values.reshape(-1)
     finite = np.isfinite(flat)
-    if quantize:
-        scaled = np.clip((flat - lo) / (hi - lo), 0.0, 1.0) * (levels - 1)
-        ints = np.rint(np.where(finite, scaled, 0.0)).astype(np.int64)
-    else:
-        ints = np.rint(np.where(finite, flat, 0.0) * 10**decimals).astype(np.int64)
-    codes: list[int | None] = ints.tolist()
     has_missing = not bool(finite.all())
-    if has_missing:
+    codes: str
+    if quantize:
+        scaled = np.clip((np.where(finite, flat, lo) - lo) / (hi - lo), 0.0, 1.0)
+        ints = np.rint(scaled * (levels - 1)).astype(np.uint8)
+        text = ints.tobytes().hex()
+        if has_missing:
+            chars = np.frombuffer(text.encode("ascii"), dtype="S2").copy()
+            chars[~finite] = b"--"
+            text = chars.tobytes().decode("ascii")
+        codes = text
+    else:
+        ints64 = np.rint(np.where(finite, flat, 0.0) * 10**decimals).astype(np.int64)
+        code_list = [str(c) for c in ints64.tolist()]
         for idx in np.flatnonzero(~finite).tolist():
-            codes[idx] = None
+            code_list[idx] = ""
+        codes = ",".join(code_list)
     n, m = values.shape
     return MatrixEncoding(
         codes=codes,

@@ -16,7 +16,9 @@ from generator.charts.heatmap import (
     heat_layers,
     position_axis,
     prepare_matrix,
+    restrict_views,
 )
+from generator.charts.theme import HIGHLIGHT
 from generator.errors import AtlasError
 
 __all__ = ["row_explorer_chart"]
@@ -86,7 +88,10 @@ def row_explorer_chart(
         show_values=show_values,
         cell=cell,
         legend=False,
-        extra_encoding={"opacity": alt.condition(pick, alt.value(1.0), alt.value(0.55))},
+        extra_encoding={
+            "stroke": alt.condition(pick, alt.value(HIGHLIGHT), alt.value("transparent")),
+            "strokeWidth": alt.value(2),
+        },
     )
     layers[0] = layers[0].add_params(pick)
     calc = data.calculate()
@@ -136,6 +141,7 @@ def row_explorer_chart(
         .properties(width=alt.Step(step), height=220)
     )
     chart = alt.hconcat(heat, row, spacing=30).add_params(*data.params())
+    restrict_views(chart, pick.name, (f"{name}_cells",))
     return chart.properties(
         title=chart_title(title, subtitle or "Click a query row to see its weights as bars."),
         usermeta=atlas_usermeta(cells=2 * n * m, renderer_hint=None),

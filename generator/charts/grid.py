@@ -16,9 +16,9 @@ import altair as alt
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from generator.charts.encoding import encode_matrix, js_string, label_list
-from generator.charts.heatmap import atlas_usermeta, chart_title, position_axis
-from generator.charts.theme import VIRIDIS_STOPS
+from generator.charts.encoding import encode_matrix, label_list
+from generator.charts.heatmap import atlas_usermeta, chart_title, position_axis, restrict_views
+from generator.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
 from generator.errors import ShapeError
 
 __all__ = ["THUMBNAIL_CELLS", "head_grid_chart", "viridis_lut"]
@@ -45,8 +45,34 @@ def png_data_url(weights: NDArray[np.float64], domain: tuple[float, float] = (0.
     codes = np.rint(np.clip((weights - lo) / (hi - lo), 0.0, 1.0) * 255).astype(np.uint8)
     image = Image.fromarray(viridis_lut()[codes], mode="RGB")
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG", compress_level=6)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+HEAD_TOOLTIP = [alt.Tooltip("ln:N", title="layer"), alt.Tooltip("hn:N", title="head")]
+
+
+def head_names_calc(name: str) -> dict[str, str]:
+    """Calculated layer and head names (``ln``, ``hn``) from their positions."""
+    return {"ln": f"{name}_ln[datum.l]", "hn": f"{name}_hn[datum.h]"}
+
+
+def picked_title(name: str) -> dict[str, str]:
+    """Title expression naming the picked layer and head."""
+    store = f"data('{name}_pick_store')"
+    return {
+        "expr": f"length({store}) ? 'Layer ' + {name}_ln[{store}[0].values[0]] + ', head ' "
+        f"+ {name}_hn[{store}[0].values[1]] : ''"
+    }
+
+
+def frame_layer(pick: alt.Parameter, name: str) -> alt.Chart:
+    """A rect covering the whole small map, outlined when its head is the picked one."""
+    return (
+        alt.Chart(name=f"{name}_frame")
+        .mark_rect(filled=False, strokeWidth=3)
+        .encode(stroke=alt.condition(pick, alt.value(HIGHLIGHT), alt.value("transparent")))
+    )
 
 
 def _names(given: Any, count: int, prefix: str, what: str) -> list[str]:
@@ -115,7 +141,7 @@ def head_grid_chart(
 
     Notes
     -----
-    Cell mode sends about 3-4 bytes per cell (quantised to 256 levels). Thumbnail mode
+    Cell mode sends about 2 bytes per cell (256 levels as two hex digits). Thumbnail mode
     sends one PNG per head; the enlarged head is the same image, so its tooltip gives
     the layer and head but not cell values.
     """
@@ -142,7 +168,7 @@ def head_grid_chart(
     sub = [subtitle] if isinstance(subtitle, str) else list(subtitle or [])
     if thumbnails:
         grid, detail, params = _thumbnail_views(w, pick, layers, heads, side, name)
-        sub.append("Heads drawn as images; hover the head view for exact values.")
+        sub.append("Heads drawn as images: hovering gives layer and head, not cell values.")
     else:
         grid, detail, params = _cell_views(w, pick, rows, cols, side, name)
     faceted = grid.facet(
@@ -153,6 +179,7 @@ def head_grid_chart(
     chart = alt.hconcat(faceted, detail, spacing=24).add_params(
         alt.param(name=lparam, value=layers), alt.param(name=hparam, value=heads), *params
     )
+    restrict_views(chart, pick.name, (f"{name}_cells", f"{name}_thumbs"))
     return chart.properties(
         title=chart_title(title, [*sub, hint]),
         usermeta=atlas_usermeta(cells=cells, renderer_hint="canvas"),
@@ -166,7 +193,7 @@ def _cell_views(
     cols: list[str],
     side: int,
     name: str,
-) -> tuple[alt.Chart, alt.Chart, list[alt.Parameter]]:
+) -> tuple[alt.LayerChart, alt.Chart, list[alt.Parameter]]:
     _, n_heads, n, m = w.shape
     enc = encode_matrix(w.reshape(-1, m), quantize=True, domain=(0.0, 1.0))
     vparam, rparam, cparam = f"{name}_v", f"{name}_rl", f"{name}_cl"
@@ -184,27 +211,30 @@ def _cell_views(
     color = alt.Color(
         "v:Q",
         scale=alt.Scale(scheme="viridis", domain=[0, 1], clamp=True),
-        legend=alt.Legend(title="weight (quantised)", orient="bottom"),
+        legend=alt.Legend(title="weight", orient="bottom"),
     )
-    grid = (
-        alt.Chart(alt.sequence(0, w.size, as_="i"), name=f"{name}_cells")
-        .transform_calculate(**calc)
+    cells = (
+        alt.Chart(name=f"{name}_cells")
         .mark_rect()
         .encode(
             x=alt.X("c:O", axis=None),
             y=alt.Y("r:O", axis=None),
             color=color,
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.6)),
-            tooltip=[alt.Tooltip("l:O", title="layer"), alt.Tooltip("h:O", title="head")],
+            tooltip=HEAD_TOOLTIP,
         )
         .add_params(pick)
+    )
+    frame = frame_layer(pick, name).transform_filter("datum.r == 0 && datum.c == 0")
+    grid = (
+        alt.layer(frame, cells, data=alt.sequence(0, w.size, as_="i"))
+        .transform_calculate(**calc, **head_names_calc(name))
         .properties(width=side, height=side)
     )
     step = max(6, min(22, 440 // max(n, m)))
     tooltip = [
         alt.Tooltip("q:N", title="Query"),
         alt.Tooltip("k:N", title="Key"),
-        alt.Tooltip("v:Q", title="weight (quantised)", format=".3f"),
+        alt.Tooltip("v:Q", title="weight (quantised to 256 levels)", format=".3f"),
     ]
     detail = (
         alt.Chart(alt.sequence(0, w.size, as_="i"), name=f"{name}_head")
@@ -224,17 +254,21 @@ def _cell_views(
                     rparam, "Query", count=n, step=step, max_chars=12, orient="left"
                 ),
             ),
-            color=alt.Color("v:Q", scale=alt.Scale(scheme="viridis", domain=[0, 1]), legend=None),
+            color=color,
             tooltip=tooltip,
         )
-        .properties(width=alt.Step(step), height=alt.Step(step))
+        .properties(
+            title=alt.TitleParams(text=picked_title(name), anchor="start"),
+            width=alt.Step(step),
+            height=alt.Step(step),
+        )
     )
     params = [
         alt.param(name=vparam, value=enc.codes),
         alt.param(name=rparam, value=rows),
         alt.param(name=cparam, value=cols),
     ]
-    return grid, detail, params
+    return cast(alt.LayerChart, grid), detail, params
 
 
 def _thumbnail_views(
@@ -244,37 +278,36 @@ def _thumbnail_views(
     heads: list[str],
     side: int,
     name: str,
-) -> tuple[alt.Chart, alt.Chart, list[alt.Parameter]]:
+) -> tuple[alt.LayerChart, alt.Chart, list[alt.Parameter]]:
     n_layers, n_heads, _, _ = w.shape
     records = [
         {"l": li, "h": hi, "url": png_data_url(w[li, hi])}
         for li in range(n_layers)
         for hi in range(n_heads)
     ]
-    tooltip = [alt.Tooltip("l:O", title="layer"), alt.Tooltip("h:O", title="head")]
     data = alt.Data(values=records)
-    grid = (
-        alt.Chart(data, name=f"{name}_thumbs")
+    images = (
+        alt.Chart(name=f"{name}_thumbs")
         .mark_image(width=side, height=side, aspect=False, smooth=False)
-        .encode(
-            url="url:N",
-            x=alt.value(side / 2),
-            y=alt.value(side / 2),
-            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.6)),
-            tooltip=tooltip,
-        )
+        .encode(url="url:N", x=alt.value(side / 2), y=alt.value(side / 2), tooltip=HEAD_TOOLTIP)
         .add_params(pick)
+    )
+    grid = (
+        alt.layer(frame_layer(pick, name), images, data=data)
+        .transform_calculate(**head_names_calc(name))
         .properties(width=side, height=side)
     )
     big = 360
     detail = (
         alt.Chart(data, name=f"{name}_big")
         .transform_filter(pick)
-        .transform_calculate(
-            label=f"{js_string('layer ')} + datum.l + {js_string(', head ')} + datum.h"
-        )
+        .transform_calculate(**head_names_calc(name))
         .mark_image(width=big, height=big, aspect=False, smooth=False)
-        .encode(url="url:N", x=alt.value(big / 2), y=alt.value(big / 2), tooltip=tooltip)
-        .properties(width=big, height=big)
+        .encode(url="url:N", x=alt.value(big / 2), y=alt.value(big / 2), tooltip=HEAD_TOOLTIP)
+        .properties(
+            title=alt.TitleParams(text=picked_title(name), anchor="start"),
+            width=big,
+            height=big,
+        )
     )
-    return grid, detail, []
+    return cast(alt.LayerChart, grid), detail, []

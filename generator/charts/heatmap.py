@@ -92,9 +92,9 @@ class MatrixData:
         return f"{self.prefix}_cl"
 
     def params(self) -> list[alt.Parameter]:
-        """The three top-level params: codes, row labels, column labels."""
+        """The top-level params: codes (and their split), row labels, column labels."""
         return [
-            alt.param(name=self.values_param, value=self.enc.codes),
+            *value_params(self.enc, self.values_param),
             alt.param(name=self.rows_param, value=self.rows),
             alt.param(name=self.cols_param, value=self.cols),
         ]
@@ -109,6 +109,15 @@ class MatrixData:
             "q": f"datum.r + ': ' + {self.rows_param}[datum.r]",
             "k": f"datum.c + ': ' + {self.cols_param}[datum.c]",
         }
+
+
+def value_params(enc: MatrixEncoding, name: str) -> list[alt.Parameter]:
+    """The param holding ``enc``'s codes, plus the derived split param in exact mode."""
+    params = [alt.param(name=name, value=enc.codes)]
+    split = enc.split_expr(name)
+    if split is not None:
+        params.append(alt.param(name=f"{name}_x", expr=split))
+    return params
 
 
 def prepare_matrix(
@@ -153,7 +162,7 @@ def prepare_matrix(
         quantize = n * m >= QUANTIZE_CELLS
     enc = encode_matrix(
         arr,
-        decimals=decimals_for(fmt),
+        decimals=decimals_for(fmt, arr),
         quantize=quantize,
         domain=domain,
         diverging=diverging,
@@ -173,9 +182,9 @@ def text_color_test(data: MatrixData, scheme: str, diverging: bool) -> str:
 
 
 def value_axis_title(data: MatrixData, value_title: str) -> str:
-    """Tooltip/legend title, saying so when values are quantised."""
+    """Tooltip title of the value, saying so when values are quantised."""
     if data.enc.quantized:
-        return f"{value_title} (quantised, ±{js_number(data.enc.step / 2)})"
+        return f"{value_title} (quantised to {data.enc.levels} levels)"
     return value_title
 
 
@@ -296,7 +305,7 @@ def heat_layers(
         "v:Q",
         scale=color_scale(data, scheme, diverging),
         legend=alt.Legend(
-            title=vtitle,
+            title=value_title,
             gradientLength=max(60, min(200, cell[1] * n)),
             format=fmt,
         )
@@ -563,3 +572,35 @@ def vector_chart(
         height=alt.Step(cell[1]),
         usermeta=atlas_usermeta(cells=n * m, renderer_hint=None),
     )
+
+
+def restrict_views(chart: Any, param: Any, prefixes: tuple[str, ...]) -> None:
+    """Keep a selection defined only on the views whose names start with ``prefixes``.
+
+    Altair defines a selection on whichever layers of a view it picks (sometimes every
+    layer, sometimes the first); Vega-Lite then fails with "Duplicate signal name" or
+    listens on the wrong layer. Layers share their view's group, so clicks on the other
+    layers still reach the selection.
+    """
+    names = [n for n in _view_names(chart) if n.startswith(prefixes)]
+    if not names:
+        msg = f"no view named {prefixes!r} in the chart"
+        raise AtlasError(msg)
+    for p in chart.params:
+        if getattr(p, "name", None) == param:
+            p.views = names
+
+
+def _view_names(chart: Any) -> list[str]:
+    """Names of every unit view inside a (layered, faceted, concatenated) chart."""
+    found: list[str] = []
+    for attr in ("hconcat", "vconcat", "concat", "layer"):
+        for sub in getattr(chart, attr, None) or []:
+            found.extend(_view_names(sub))
+    spec = getattr(chart, "spec", None)
+    if spec is not None and not isinstance(spec, str | dict):
+        found.extend(_view_names(spec))
+    name = getattr(chart, "name", None)
+    if isinstance(name, str) and getattr(chart, "mark", None) not in (None, alt.Undefined):
+        found.append(name)
+    return found

@@ -2,9 +2,9 @@
 
 The spec travels in a single-quoted ``data-spec`` attribute, never in a ``<script>``:
 Material's instant navigation re-creates scripts (turning JSON into executable code),
-and JSON inside a script tag is an injection path. Inside the attribute ``<``, ``>``
-and ``&`` are written as JSON escapes and ``'`` as an HTML entity, so user text in
-token labels reaches Vega intact and never reaches the HTML parser as markup.
+and JSON inside a script tag is an injection path. Inside the attribute ``<``, ``>``,
+``&`` and ``'`` are written as JSON escapes, so user text in token labels reaches Vega
+intact and never reaches the HTML parser as markup.
 """
 
 from __future__ import annotations
@@ -12,6 +12,11 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal, cast
 
 import altair as alt
@@ -24,18 +29,93 @@ CANVAS_CELLS = 2500
 
 Renderer = Literal["svg", "canvas"]
 
+_ESCAPES = (
+    ("&", "\\u0026"),
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("'", "\\u0027"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
+_OPEN_BRACE = re.compile(r'\{(?!["}])')
+
+
+def _normalise(obj: Any) -> Any:
+    """Sort dict keys and round floats to 6 significant digits, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): _normalise(obj[k]) for k in sorted(obj, key=str)}
+    if isinstance(obj, list | tuple):
+        return [_normalise(x) for x in obj]
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            msg = f"a chart spec cannot hold the number {obj!r} (JSON has no inf or nan)"
+            raise ValueError(msg)
+        rounded = float(f"{obj:.6g}")
+        return 0.0 if rounded == 0 else rounded
+    return obj
+
+
+_VALIDATE: ContextVar[bool] = ContextVar("atlas_validate_specs", default=True)
+
+
+@contextmanager
+def schema_validation(enabled: bool) -> Iterator[None]:
+    """Turn Altair's schema validation in :func:`to_spec` on or off within a block.
+
+    Validation costs about 40% of rendering a page of charts. The test suite renders
+    every scenario with it on; the site build, which renders the same charts from the
+    same code, turns it off.
+    """
+    token = _VALIDATE.set(enabled)
+    try:
+        yield
+    finally:
+        _VALIDATE.reset(token)
+
 
 def to_spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
-    """The validated Vega-Lite dict of ``chart`` (a dict passes through unchanged)."""
-    if isinstance(chart, dict):
-        return chart
-    return chart.to_dict(validate=True)
+    """The compact Vega-Lite dict a page carries: validated, floats rounded, keys sorted.
+
+    Parameters
+    ----------
+    chart : altair chart or dict
+        A chart (validated by ``to_dict`` unless :func:`schema_validation` turned it
+        off) or a spec dict (normalised as is).
+
+    Returns
+    -------
+    spec : dict
+        Keys sorted at every level, floats rounded to 6 significant digits, so the same
+        input gives the same JSON bytes.
+    """
+    spec = chart if isinstance(chart, dict) else chart.to_dict(validate=_VALIDATE.get())
+    return cast(dict[str, Any], _normalise(spec))
 
 
 def spec_json(spec: dict[str, Any]) -> str:
-    """Compact, key-sorted JSON with ``<``, ``>`` and ``&`` escaped (safe inside HTML)."""
+    """Compact, key-sorted JSON that is safe inside a single-quoted HTML attribute.
+
+    ``<``, ``>``, ``&`` and ``'`` are written as JSON ``\\u`` escapes, so the attribute
+    holds no markup, no character reference and no quote that could end it; ``{`` not
+    followed by ``"`` or ``}`` (only possible inside strings) is escaped too, so a label
+    like ``{{ x }}`` cannot start a template tag if the page passes through a template
+    engine. ``JSON.parse`` restores every character.
+
+    Parameters
+    ----------
+    spec : dict
+        A Vega-Lite spec.
+
+    Returns
+    -------
+    text : str
+        One line of JSON.
+    """
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    # U+2028/U+2029 are legal in JSON but end lines in some Markdown tools.
+    for raw, escaped in _ESCAPES:
+        text = text.replace(raw, escaped)
+    return _OPEN_BRACE.sub(r"\\u007b", text)
 
 
 def _title_text(spec: dict[str, Any]) -> str:
@@ -78,23 +158,36 @@ def figure_html(
     renderer : {"svg", "canvas"}, optional
         Default: the chart's own hint, else canvas above ``CANVAS_CELLS`` cells.
     alt_text : str, optional
-        Text shown when scripts cannot run; defaults to the chart's title.
+        What the chart shows, for readers without scripts (with the caption);
+        defaults to the chart's title.
 
     Returns
     -------
     html : Markup
-        One line of HTML (no blank lines, so Markdown keeps it as a raw block). Its id
-        is derived from the spec, so identical input gives identical bytes.
+        One line of HTML (no blank lines, so Markdown keeps it as a raw block):
+        ``<figure class="atlas-figure" id="chart-…"><div class="atlas-chart"
+        data-renderer="…" data-spec='…'><noscript>…</noscript></div>
+        <figcaption>…</figcaption></figure>``. The id is a hash of the content, so
+        identical input gives identical bytes.
     """
     spec = to_spec(chart)
     payload = spec_json(spec)
-    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
     mode = _choose_renderer(spec, renderer)
-    title = alt_text if alt_text is not None else _title_text(spec)
-    attr = payload.replace("'", "&#39;")
+    caption_text = _one_line(caption)
+    described = _one_line(alt_text if alt_text is not None else _title_text(spec))
+    key = "\n".join((payload, mode, caption_text, described))
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+    fallback = f"Interactive chart: {described}." if described else "Interactive chart."
+    if caption_text:
+        fallback += f" {caption_text}"
     return Markup(
         f'<figure class="atlas-figure" id="chart-{digest}">'
-        f'<div class="atlas-chart" data-renderer="{mode}" data-spec=\'{attr}\'>'
-        f"<noscript>Chart: {html.escape(title)} (needs JavaScript).</noscript></div>"
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        f'<div class="atlas-chart" data-renderer="{mode}" data-spec=\'{payload}\'>'
+        f"<noscript>{html.escape(fallback)} (Needs JavaScript.)</noscript></div>"
+        f"<figcaption>{html.escape(caption_text)}</figcaption></figure>"
     )
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace (newlines included) to single spaces."""
+    return " ".join(str(text).split())

@@ -59,8 +59,8 @@ def line_chart(
         if any(field not in r for r in rows):
             msg = f"every record needs the field {field!r}"
             raise AtlasError(msg)
-    xs = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log" if log_x else "linear"))
-    ys = alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(type="log" if log_y else "linear"))
+    xs = alt.X(f"{x}:Q", title=x_title, scale=_scale(log_x))
+    ys = alt.Y(f"{y}:Q", title=y_title, scale=_scale(log_y))
     tooltip = [
         alt.Tooltip(f"{x}:Q", title=x_title),
         alt.Tooltip(f"{y}:Q", title=y_title, format=fmt),
@@ -80,3 +80,10 @@ def line_chart(
             usermeta=atlas_usermeta(cells=len(rows), renderer_hint="svg"),
         )
     )
+
+
+def _scale(log: bool) -> alt.Scale:
+    """Log scales hug the data (a "nice" log domain can add a decade of empty space)."""
+    if log:
+        return alt.Scale(type="log", nice=False, padding=12)
+    return alt.Scale(type="linear", zero=False, padding=12)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-__all__ = ["DARK", "FONT", "LIGHT", "VIRIDIS_STOPS", "theme_config"]
+__all__ = ["DARK", "FONT", "HIGHLIGHT", "LIGHT", "VIRIDIS_STOPS", "theme_config"]
+
+#: Accent colour marking the selected row or head (visible on viridis and both themes).
+HIGHLIGHT = "#ff4081"
 
 #: Material's text font stack when ``theme.font`` is ``false``.
 FONT = '-apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif'
@@ -70,7 +73,7 @@ def _config(*, text: str, label: str, grid: str, domain: str) -> dict[str, Any]:
             "labelFontSize": 11,
             "titleFontSize": 12,
         },
-        "text": {"font": FONT},
+        "text": {"font": FONT, "color": text},
         "mark": {"color": "#4c78a8"},
         "range": {"category": {"scheme": "tableau10"}},
     }

@@ -26,7 +26,9 @@ def vega_bundle() -> str:
     """vega, vega-lite and vega-embed as one classic script exposing only ``vegaEmbed``.
 
     The bundle declares its helpers at top level; wrapping it in a function keeps them
-    out of ``window``, and the one name pages need is handed out explicitly.
+    out of ``window``. The bundle itself assigns ``window.vegaEmbed`` (and sets
+    ``window.vega``/``window.vegaLite`` to null, which are removed again). The result is
+    cached: producing it takes about a second.
     """
     from importlib.metadata import version
 
@@ -37,8 +39,10 @@ def vega_bundle() -> str:
         f"/* vega-embed bundle from vl-convert-python {version('vl-convert-python')} */\n"
         "(function () {\n"
         f"{bundle}\n"
-        "window.vegaEmbed = vegaEmbed;\n"
         "})();\n"
+        "// The bundle sets these to null; only vegaEmbed is usable.\n"
+        "if (window.vega === null) delete window.vega;\n"
+        "if (window.vegaLite === null) delete window.vegaLite;\n"
     )
 
 

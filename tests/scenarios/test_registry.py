@@ -9,6 +9,7 @@ import re
 import pytest
 
 from generator.build import render_scenario
+from generator.errors import ResourceUnavailable
 from generator.scenarios import all_scenarios, get
 from generator.scenarios.base import Scenario
 
@@ -29,7 +30,10 @@ def test_slugs_are_unique_kebab_case_and_match_templates() -> None:
 @pytest.fixture(scope="module", params=SCENARIOS, ids=lambda s: s.slug)
 def page(request: pytest.FixtureRequest) -> tuple[Scenario, str]:
     scenario = request.param
-    return scenario, render_scenario(scenario)
+    try:
+        return scenario, render_scenario(scenario)
+    except ResourceUnavailable as exc:
+        pytest.skip(f"{scenario.slug}: {exc}")
 
 
 def test_page_opens_with_the_question_and_has_charts(page: tuple[Scenario, str]) -> None:

@@ -25,6 +25,26 @@
     console.error("atlas chart:", err);
   }
 
+  // Elements with a live Vega view; views of charts that left the page (instant
+  // navigation swaps the content) are finalized so their listeners go away.
+  var live = [];
+
+  function release(el) {
+    if (el.__atlasEmbed) {
+      el.__atlasEmbed.finalize();
+      el.__atlasEmbed = null;
+    }
+    live = live.filter(function (other) {
+      return other !== el;
+    });
+  }
+
+  function releaseDetached() {
+    live.slice().forEach(function (el) {
+      if (!el.isConnected) release(el);
+    });
+  }
+
   function render(el) {
     if (typeof window.vegaEmbed !== "function") {
       showError(el, new Error("the chart library did not load"));
@@ -38,10 +58,9 @@
       return Promise.resolve();
     }
     var dark = isDark();
-    if (el.__atlasView) {
-      el.__atlasView.finalize();
-      el.__atlasView = null;
-    }
+    var token = (el.__atlasToken || 0) + 1;
+    el.__atlasToken = token;
+    release(el);
     el.setAttribute("data-rendered", "pending");
     return window
       .vegaEmbed(el, spec, {
@@ -51,19 +70,50 @@
         tooltip: { theme: dark ? "dark" : "light" },
       })
       .then(function (result) {
-        el.__atlasView = result.view;
+        if (el.__atlasToken !== token) {
+          result.finalize(); // a newer render of this chart (scheme toggled) took over
+          return;
+        }
+        el.__atlasEmbed = result;
+        live.push(el);
         el.setAttribute("data-theme", dark ? "dark" : "light");
         el.setAttribute("data-rendered", "true");
       })
       .catch(function (err) {
-        showError(el, err);
+        if (el.__atlasToken === token) showError(el, err);
       });
+  }
+
+  function onScreen(el) {
+    var box = el.getBoundingClientRect();
+    return el.offsetParent !== null && box.bottom > 0 && box.top < window.innerHeight;
   }
 
   function renderAll() {
     // Charts already drawn (or being drawn) are left alone: start() may run twice.
-    var charts = document.querySelectorAll(".atlas-chart[data-spec]:not([data-rendered])");
-    return Promise.all(Array.prototype.map.call(charts, render));
+    var charts = Array.prototype.slice.call(
+      document.querySelectorAll(".atlas-chart[data-spec]:not([data-rendered])")
+    );
+    charts.forEach(function (el) {
+      el.setAttribute("data-rendered", "queued");
+    });
+    // The charts in view first, then the rest one at a time, yielding between charts
+    // so the page paints and stays responsive while a long page fills in.
+    var first = charts.filter(onScreen);
+    var rest = charts.filter(function (el) {
+      return first.indexOf(el) < 0;
+    });
+    return Promise.all(first.map(render)).then(function () {
+      return rest.reduce(function (done, el) {
+        return done.then(function () {
+          return new Promise(function (resolve) {
+            setTimeout(resolve, 0);
+          }).then(function () {
+            return render(el);
+          });
+        });
+      }, Promise.resolve());
+    });
   }
 
   function rerenderOnSchemeChange() {
@@ -71,13 +121,15 @@
     document.body.__atlasObserved = true;
     new MutationObserver(function () {
       var wanted = isDark() ? "dark" : "light";
-      document.querySelectorAll(".atlas-chart[data-spec]").forEach(function (el) {
+      // Queued charts read the scheme when their turn comes; drawn ones are redrawn.
+      document.querySelectorAll('.atlas-chart[data-rendered="true"]').forEach(function (el) {
         if (el.getAttribute("data-theme") !== wanted) render(el);
       });
     }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
   }
 
   function start() {
+    releaseDetached();
     rerenderOnSchemeChange();
     renderAll();
   }

@@ -1,0 +1,693 @@
+"""Efficient attention: kernelized and clustered approximations beside exact softmax, and costs.
+
+The accuracy half runs every mechanism on one seeded (N, d) problem. The cost half counts
+floating-point operations and memory from the shapes (exact and deterministic); measured
+times and peak memory are added only when the scenario's ``measure`` parameter is set,
+which the environment variable ``ATLAS_MEASURE=1`` does at import time (measurements vary
+from run to run, and a default build must give the same bytes every time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from generator.attention import (
+    clustered_attention,
+    linear_attention,
+    performer_attention,
+    scaled_dot_product_attention,
+)
+from generator.charts import figure_html, heatmap_chart, line_chart
+from generator.scenarios._costs import (
+    BIG_O,
+    FORMULAS,
+    METHOD_NAMES,
+    METHODS,
+    CostConfig,
+    Measurement,
+    flops,
+    loglog_slope,
+    measure,
+    measure_requested,
+    memory,
+    one_blas_thread,
+)
+from generator.scenarios.base import Result, Scenario
+
+# --------------------------------------------------------------------------- problem
+
+
+def topic_problem(
+    sizes: Sequence[int],
+    width: int,
+    *,
+    topic_scale: float,
+    noise: float,
+    value_noise: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A sequence made of topic segments: tokens attend mostly within their segment.
+
+    Parameters
+    ----------
+    sizes : sequence of int, length G
+        Length of each segment; N = sum(sizes).
+    width : int
+        d, the query/key/value width.
+    topic_scale, noise, value_noise : float
+        Query and key i are ``topic_scale * t_g + noise * z`` with ``t_g`` the unit topic
+        vector of its segment g; value i is ``u_g + value_noise * z``.
+    seed : int
+
+    Returns
+    -------
+    q, k, v : ndarray, shape (N, d)
+    topic : ndarray of int, shape (N,)
+        Segment of each position.
+    """
+    rng = np.random.default_rng(seed)
+    groups = len(sizes)
+    topic = np.repeat(np.arange(groups), sizes)
+    n = int(topic.size)
+    t = rng.normal(0.0, 1.0, (groups, width))
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    q = topic_scale * t[topic] + noise * rng.normal(0.0, 1.0, (n, width))
+    k = topic_scale * t[topic] + noise * rng.normal(0.0, 1.0, (n, width))
+    u = rng.normal(0.0, 1.0, (groups, width))
+    v = u[topic] + value_noise * rng.normal(0.0, 1.0, (n, width))
+    return q, k, v, topic
+
+
+@dataclass(frozen=True)
+class Errors:
+    """How far an approximation is from exact attention."""
+
+    max_abs: float  # largest |weight error| over the (N, M) map
+    mean_abs: float  # mean |weight error|
+    out_rel: float  # |out - out_exact|_F / |out_exact|_F
+
+
+def errors(weights: np.ndarray, out: np.ndarray, ref_w: np.ndarray, ref_out: np.ndarray) -> Errors:
+    """Errors of an implied map (N, M) and output (N, d_v) against the exact ones."""
+    diff = np.abs(weights - ref_w)
+    return Errors(
+        max_abs=float(diff.max()),
+        mean_abs=float(diff.mean()),
+        out_rel=float(np.linalg.norm(out - ref_out) / np.linalg.norm(ref_out)),
+    )
+
+
+# --------------------------------------------------------------------------- compute
+
+
+def _clustered_pair(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, c: int, seed: int
+) -> tuple[np.ndarray | None, np.ndarray]:
+    res = clustered_attention(q, k, v, c, seed=seed, return_weights=True)
+    return res.weights, res.out
+
+
+def _sweep(
+    values: np.ndarray,
+    seeds: list[int],
+    run: Callable[[int, int], tuple[np.ndarray | None, np.ndarray]],
+    ref_w: np.ndarray,
+    ref_out: np.ndarray,
+) -> np.ndarray:
+    """Errors of ``run(value, seed) -> (weights, out)``: (values, seeds, 2) mean_abs, out_rel."""
+    err = np.zeros((len(values), len(seeds), 2))
+    for i, value in enumerate(values):
+        for j, seed in enumerate(seeds):
+            w, out = run(int(value), seed)
+            if w is None:
+                msg = "the attention core returned no weights although they were requested"
+                raise RuntimeError(msg)
+            e = errors(w, out, ref_w, ref_out)
+            err[i, j] = e.mean_abs, e.out_rel
+    return err
+
+
+def compute(scenario: Scenario) -> Result:
+    """Exact, kernelized and clustered attention on one problem, error sweeps and costs.
+
+    Arrays (N positions, d width, R feature counts, K cluster counts, L lengths):
+    ``q``, ``k``, ``v`` (N, d); ``topic`` (N,); ``exact_w``, ``performer_w``, ``linear_w``,
+    ``clustered_w`` (N, N); ``exact_out``, ``performer_out``, ``linear_out``,
+    ``clustered_out`` (N, d); ``cluster_labels`` (N,); ``features`` (R,);
+    ``feature_mean_abs``, ``feature_out_rel`` (R,) (seed-averaged); ``clusters`` (K,);
+    ``cluster_mean_abs``, ``cluster_out_rel`` (K,); ``lengths`` (L,); ``flops``,
+    ``memory`` (4, L) in ``METHODS`` order; with ``measure``: ``seconds``, ``peak_bytes``
+    (4, L).
+    """
+    p = scenario.params
+    q, k, v, topic = topic_problem(
+        p["segments"],
+        int(p["width"]),
+        topic_scale=float(p["topic_scale"]),
+        noise=float(p["noise"]),
+        value_noise=float(p["value_noise"]),
+        seed=scenario.seed,
+    )
+    n = len(topic)
+    exact_out, exact_w = scaled_dot_product_attention(q, k, v)
+    perf_out, perf_w = performer_attention(
+        q, k, v, int(p["features"]), seed=scenario.seed, return_weights=True
+    )
+    lin_out, lin_w = linear_attention(q, k, v, return_weights=True)
+    clus = clustered_attention(q, k, v, int(p["clusters"]), seed=scenario.seed, return_weights=True)
+    exact_clus = clustered_attention(q, k, v, n, seed=scenario.seed, return_weights=True)
+    if perf_w is None or lin_w is None or clus.weights is None or exact_clus.weights is None:
+        msg = "the attention core returned no weights although they were requested"
+        raise RuntimeError(msg)
+
+    seeds = [scenario.seed * 1000 + s for s in range(int(p["sweep_seeds"]))]
+    features = np.asarray(p["feature_sweep"], dtype=np.int64)
+    clusters = np.asarray(p["cluster_sweep"], dtype=np.int64)
+    # Hundreds of tiny products: waking a second BLAS thread costs more than it saves.
+    with one_blas_thread():
+        feat_err = _sweep(
+            features,
+            seeds,
+            lambda r, s: performer_attention(q, k, v, r, seed=s, return_weights=True)[::-1],
+            exact_w,
+            exact_out,
+        )
+        clus_err = _sweep(
+            clusters,
+            seeds,
+            lambda c, s: _clustered_pair(q, k, v, c, s),
+            exact_w,
+            exact_out,
+        )
+
+    cost = p["cost"]
+    cfg = CostConfig(
+        width=int(cost["width"]),
+        features=int(cost["features"]),
+        clusters=int(cost["clusters"]),
+        projected=int(cost["projected"]),
+        iterations=int(cost["iterations"]),
+    )
+    lengths = np.asarray(cost["lengths"], dtype=np.int64)
+    arrays: dict[str, np.ndarray] = {
+        "q": q,
+        "k": k,
+        "v": v,
+        "topic": topic,
+        "exact_w": exact_w,
+        "exact_out": exact_out,
+        "performer_w": perf_w,
+        "performer_out": perf_out,
+        "linear_w": lin_w,
+        "linear_out": lin_out,
+        "clustered_w": clus.weights,
+        "clustered_out": clus.out,
+        "cluster_labels": clus.labels,
+        "exact_clustered_w": exact_clus.weights,
+        "features": features,
+        "feature_mean_abs": feat_err[..., 0].mean(axis=1),
+        "feature_out_rel": feat_err[..., 1].mean(axis=1),
+        "clusters": clusters,
+        "cluster_mean_abs": clus_err[..., 0].mean(axis=1),
+        "cluster_out_rel": clus_err[..., 1].mean(axis=1),
+        "lengths": lengths,
+        "flops": np.stack([flops(m, lengths, cfg) for m in METHODS]),
+        "memory": np.stack([memory(m, lengths, cfg) for m in METHODS]),
+    }
+    facts: dict[str, Any] = {
+        "features": int(p["features"]),
+        "clusters": int(p["clusters"]),
+        "sweep_seeds": len(seeds),
+        "cost": cfg,
+        "measured": None,
+    }
+    if p.get("measure"):
+        measured = measure(lengths.tolist(), cfg, seed=scenario.seed)
+        arrays["seconds"] = measured.seconds
+        arrays["peak_bytes"] = measured.peak_bytes
+        facts["measured"] = measured
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    starts = np.searchsorted(topic, topic)  # first position of each token's segment
+    place = np.arange(len(topic)) - starts + 1  # 1-based place inside the segment
+    return Result(
+        arrays=arrays,
+        labels={"positions": tuple(f"{letters[t]}{k}" for t, k in zip(topic, place, strict=True))},
+        facts=facts,
+    )
+
+
+# --------------------------------------------------------------------------- context
+
+
+def _f(x: float, digits: int = 4) -> str:
+    text = f"{float(x):.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _count(x: float) -> str:
+    """A large count in engineering style: 1.07 G, 268 M, 4.19 k."""
+    for scale, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x:.3g}"
+
+
+def _bytes(x: float) -> str:
+    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if x >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x:.0f} B"
+
+
+def _ms(x: float) -> str:
+    return f"{x * 1e3:.3g} ms"
+
+
+#: Cell side (pixels) of the 64 × 64 maps drawn in pairs, so that a pair fits side by side.
+MAP_CELL = 3
+
+
+def _and_join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _map_figures(result: Result) -> dict[str, Any]:
+    a, labels = result.arrays, result.labels
+    pos = list(labels["positions"])
+    exact = a["exact_w"]
+    approx = {
+        "performer": a["performer_w"],
+        "linear": a["linear_w"],
+        "clustered": a["clustered_w"],
+    }
+    top = float(max(exact.max(), *(m.max() for m in approx.values())))
+    domain = (0.0, float(f"{top:.3g}"))
+    reach = float(max(np.abs(m - exact).max() for m in approx.values()))
+    diff_domain = (-float(f"{reach:.3g}"), float(f"{reach:.3g}"))
+    r, c = result.facts["features"], result.facts["clusters"]
+    titles = {
+        "performer": f"Performer FAVOR+, r = {r} random features",
+        "linear": "Linear attention, φ(x) = elu(x) + 1",
+        "clustered": f"Clustered attention, C = {c} query clusters",
+    }
+    captions = {
+        "performer": "The implied map φ(q)·φ(k) with rows normalised: a noisy copy "
+        "of the exact map.",
+        "linear": "A different kernel, not an estimate of softmax: the blocks are there "
+        "but washed out.",
+        "clustered": "Queries in one cluster share their centroid’s row, so the map is "
+        "made of repeated rows.",
+    }
+    figs: dict[str, Any] = {
+        "exact_fig": figure_html(
+            heatmap_chart(
+                exact,
+                pos,
+                pos,
+                title=f"Exact softmax attention ({len(pos)} × {len(pos)})",
+                subtitle="Labels: topic letter and place in the segment (C3 = third token of C)",
+                x_title="Key position",
+                y_title="Query position",
+                domain=domain,
+                quantize=False,
+                name="exact",
+            ),
+            caption="softmax(QKᵀ/√d): the blocks on the diagonal are the topic segments.",
+        )
+    }
+    for key, m in approx.items():
+        figs[f"{key}_fig"] = figure_html(
+            heatmap_chart(
+                m,
+                pos,
+                pos,
+                title=titles[key],
+                subtitle="Same colour scale as the exact map",
+                x_title="Key position",
+                y_title="Query position",
+                domain=domain,
+                quantize=False,
+                cell_size=MAP_CELL,
+                name=f"{key[:4]}",
+            ),
+            caption=captions[key],
+        )
+        figs[f"{key}_diff_fig"] = figure_html(
+            heatmap_chart(
+                m - exact,
+                pos,
+                pos,
+                title=f"{titles[key].split(',')[0]} − exact",
+                subtitle="Same colour scale for all three difference maps",
+                x_title="Key position",
+                y_title="Query position",
+                value_title="difference",
+                domain=diff_domain,
+                diverging=True,
+                quantize=False,
+                cell_size=MAP_CELL,
+                name=f"{key[:4]}d",
+            ),
+            caption="Orange: the approximation gives the pair more weight than softmax; "
+            "blue: less.",
+        )
+    return figs
+
+
+def _error_context(result: Result) -> dict[str, Any]:
+    a, facts = result.arrays, result.facts
+    ref_w, ref_out = a["exact_w"], a["exact_out"]
+    rows = []
+    for key, name in (
+        ("performer", f"Performer FAVOR+ (r = {facts['features']})"),
+        ("linear", "Linear, elu + 1"),
+        ("clustered", f"Clustered (C = {facts['clusters']})"),
+    ):
+        e = errors(a[f"{key}_w"], a[f"{key}_out"], ref_w, ref_out)
+        rows.append(
+            {
+                "name": name,
+                "max_abs": _f(e.max_abs),
+                "mean_abs": _f(e.mean_abs, 5),
+                "out_rel": _pct(e.out_rel),
+            }
+        )
+    n = ref_w.shape[0]
+    features, clusters = a["features"], a["clusters"]
+    feat_mean, feat_out = a["feature_mean_abs"], a["feature_out_rel"]
+    clus_mean, clus_out = a["cluster_mean_abs"], a["cluster_out_rel"]
+    lin = errors(a["linear_w"], a["linear_out"], ref_w, ref_out)
+    beats_linear = features[feat_out < lin.out_rel]
+    feature_records = [
+        {"r": int(r), "error": float(y), "measure": label}
+        for label, series in (
+            ("Performer: mean |weight error|", feat_mean),
+            ("Performer: relative output error", feat_out),
+        )
+        for r, y in zip(features, series, strict=True)
+    ] + [
+        {"r": int(r), "error": lin.out_rel, "measure": "elu + 1: relative output error (no r)"}
+        for r in features
+    ]
+    cluster_records = [
+        {"C": int(c), "error": float(y), "measure": label}
+        for label, series in (
+            ("Clustered: mean |weight error|", clus_mean),
+            ("Clustered: relative output error", clus_out),
+        )
+        for c, y in zip(clusters, series, strict=True)
+    ]
+    labels, topic = a["cluster_labels"], a["topic"]
+    clusters_used = np.unique(labels)
+    pure = sum(len(np.unique(topic[labels == c])) == 1 for c in clusters_used)
+    segments = int(topic.max()) + 1
+    at_segments = int(np.searchsorted(clusters, segments))
+    return {
+        "error_rows": rows,
+        "cluster_sizes": ", ".join(str(int(np.sum(labels == c))) for c in clusters_used),
+        "pure_clusters": (
+            f"all {pure}" if pure == len(clusters_used) else f"{pure} of the {len(clusters_used)}"
+        ),
+        "uniform_weight": _f(1 / n, 4),
+        "sweep_seeds": facts["sweep_seeds"],
+        "feature_first": int(features[0]),
+        "feature_last": int(features[-1]),
+        "feature_out_first": _pct(feat_out[0]),
+        "feature_out_last": _pct(feat_out[-1]),
+        "feature_slope": _f(loglog_slope(features, feat_out), 2),
+        "feature_beats_linear": int(beats_linear[0]) if beats_linear.size else "none",
+        "linear_out_rel": _pct(lin.out_rel),
+        "cluster_first": int(clusters[0]),
+        "cluster_last": int(clusters[-1]),
+        "cluster_out_first": _pct(clus_out[0]),
+        "cluster_out_last": _pct(clus_out[-1]),
+        "segments": segments,
+        "cluster_out_at_segments": _pct(clus_out[min(at_segments, len(clusters) - 1)]),
+        "exact_clustered_dev": f"{float(np.abs(a['exact_clustered_w'] - ref_w).max()):.0e}",
+        "features_fig": figure_html(
+            line_chart(
+                feature_records,
+                x="r",
+                y="error",
+                color="measure",
+                title="Performer error vs number of random features",
+                x_title="random features r (log scale)",
+                y_title="error (log scale)",
+                log_x=True,
+                log_y=True,
+            ),
+            caption="Each point averages the same fixed seeds; the flat line is elu + 1 "
+            "linear attention, which has no r.",
+        ),
+        "clusters_fig": figure_html(
+            line_chart(
+                cluster_records,
+                x="C",
+                y="error",
+                color="measure",
+                title="Clustered attention error vs number of clusters",
+                x_title="query clusters C (log scale)",
+                y_title="error (log scale)",
+                log_x=True,
+                log_y=True,
+            ),
+            caption=f"Averaged over k-means seeds; the drop near C = {segments} is where "
+            "every topic gets its own cluster.",
+        ),
+    }
+
+
+def _cost_context(result: Result) -> dict[str, Any]:
+    a, facts = result.arrays, result.facts
+    cfg: CostConfig = facts["cost"]
+    lengths = a["lengths"]
+    fl, mem = a["flops"], a["memory"]
+    last = len(lengths) - 1
+    rows = []
+    for i, m in enumerate(METHODS):
+        rows.append(
+            {
+                "name": METHOD_NAMES[m],
+                "big_o": BIG_O[m],
+                "flops_formula": FORMULAS[m][0],
+                "memory_formula": FORMULAS[m][1],
+                "flops_exp": _f(loglog_slope(lengths, fl[i]), 2),
+                "memory_exp": _f(loglog_slope(lengths, mem[i]), 2),
+                "flops_last": _count(fl[i, last]),
+                "memory_last": _bytes(mem[i, last]),
+                "ratio_last": f"{fl[0, last] / fl[i, last]:.3g}×",
+            }
+        )
+    table = [
+        {
+            "n": int(nv),
+            "cells": [f"{_count(fl[i, j])} / {_bytes(mem[i, j])}" for i in range(len(METHODS))],
+        }
+        for j, nv in enumerate(lengths)
+    ]
+    flop_records = [
+        {"N": int(nv), "value": float(fl[i, j]) / 1e6, "method": METHOD_NAMES[m]}
+        for i, m in enumerate(METHODS)
+        for j, nv in enumerate(lengths)
+    ]
+    mem_records = [
+        {"N": int(nv), "value": float(mem[i, j]) / 2**20, "method": METHOD_NAMES[m]}
+        for i, m in enumerate(METHODS)
+        for j, nv in enumerate(lengths)
+    ]
+    # Shortest length (1..max) from which each method needs fewer operations than full.
+    grid = np.arange(1, int(lengths[-1]) + 1)
+    full_grid = flops("full", grid, cfg)
+    crossover = {}
+    for m in METHODS[1:]:
+        cheaper = np.flatnonzero(flops(m, grid, cfg) < full_grid)
+        crossover[m] = int(grid[cheaper[0]]) if cheaper.size else None
+    return {
+        "cost_d": cfg.width,
+        "cost_r": cfg.features,
+        "cost_c": cfg.clusters,
+        "cost_p": cfg.projected,
+        "cost_iterations": cfg.iterations,
+        "itemsize": cfg.itemsize,
+        "lengths": [int(x) for x in lengths],
+        "n_last": int(lengths[last]),
+        "method_names": [METHOD_NAMES[m] for m in METHODS],
+        "cost_rows": rows,
+        "cost_table": table,
+        "full_memory_last": _bytes(mem[0, last]),
+        "crossover_text": _and_join(
+            [
+                f"N = {'never' if c is None else c} for {METHOD_NAMES[m]}"
+                for m, c in crossover.items()
+            ]
+        ),
+        "flops_fig": figure_html(
+            line_chart(
+                flop_records,
+                x="N",
+                y="value",
+                color="method",
+                title="Operations per head vs sequence length (cost model)",
+                x_title="sequence length N (log scale)",
+                y_title="million operations (log scale)",
+                log_x=True,
+                log_y=True,
+            ),
+            caption="Counted from the shapes: on log-log axes the slope is the growth "
+            "exponent, 2 for full attention and 1 for the others (Linformer hides under "
+            "kernelized: with P = r they cost almost the same).",
+        ),
+        "memory_fig": figure_html(
+            line_chart(
+                mem_records,
+                x="N",
+                y="value",
+                color="method",
+                title="Memory per head vs sequence length (cost model)",
+                x_title="sequence length N (log scale)",
+                y_title="MiB, float32 (log scale)",
+                log_x=True,
+                log_y=True,
+            ),
+            caption="Bytes of the arrays each method allocates, output included; "
+            "full attention’s is the N × N weights.",
+        ),
+    }
+
+
+def _measured_context(result: Result) -> dict[str, Any]:
+    measured: Measurement | None = result.facts["measured"]
+    if measured is None:
+        return {"measured": None}
+    lengths = np.asarray(measured.lengths)
+    sec, peak = measured.seconds, measured.peak_bytes
+    time_records = [
+        {"N": int(nv), "value": float(sec[i, j]) * 1e3, "method": METHOD_NAMES[m]}
+        for i, m in enumerate(METHODS)
+        for j, nv in enumerate(lengths)
+    ]
+    peak_records = [
+        {"N": int(nv), "value": float(peak[i, j]) / 2**20, "method": METHOD_NAMES[m]}
+        for i, m in enumerate(METHODS)
+        for j, nv in enumerate(lengths)
+    ]
+    return {
+        "measured": {
+            "machine": measured.machine,
+            "total": f"{measured.total_seconds:.2f} s",
+            "table": [
+                {
+                    "n": int(nv),
+                    "cells": [
+                        f"{_ms(sec[i, j])} / {_bytes(peak[i, j])}" for i in range(len(METHODS))
+                    ],
+                }
+                for j, nv in enumerate(lengths)
+            ],
+            "exponents": [
+                {
+                    "name": METHOD_NAMES[m],
+                    "time": _f(loglog_slope(lengths, sec[i]), 2),
+                    "memory": _f(loglog_slope(lengths, peak[i]), 2),
+                    "speedup": f"{sec[0, -1] / sec[i, -1]:.3g}×",
+                    "model": _f(loglog_slope(lengths, result.arrays["flops"][i]), 2),
+                }
+                for i, m in enumerate(METHODS)
+            ],
+            "time_fig": figure_html(
+                line_chart(
+                    time_records,
+                    x="N",
+                    y="value",
+                    color="method",
+                    title="Measured on the build machine: time per head",
+                    x_title="sequence length N (log scale)",
+                    y_title="milliseconds, best run (log scale)",
+                    log_x=True,
+                    log_y=True,
+                ),
+                caption="Wall time of one call on random float32 inputs, one BLAS thread; "
+                "it varies from run to run.",
+            ),
+            "peak_fig": figure_html(
+                line_chart(
+                    peak_records,
+                    x="N",
+                    y="value",
+                    color="method",
+                    title="Measured on the build machine: peak memory per head",
+                    x_title="sequence length N (log scale)",
+                    y_title="MiB, tracemalloc peak (log scale)",
+                    log_x=True,
+                    log_y=True,
+                ),
+                caption="Peak of the memory NumPy allocated during one call, inputs excluded.",
+            ),
+        }
+    }
+
+
+def context(result: Result) -> dict[str, Any]:
+    a, facts = result.arrays, result.facts
+    n, d = a["q"].shape
+    return {
+        "n": n,
+        "d": d,
+        "segments_count": int(a["topic"].max()) + 1,
+        "segment_sizes": [int(x) for x in np.bincount(a["topic"])],
+        "in_topic_weight": _f(
+            float(np.mean(np.sum(a["exact_w"] * (a["topic"][:, None] == a["topic"]), axis=1))),
+            2,
+        ),
+        "uniform_in_topic": _f(float(np.sum(np.bincount(a["topic"]) ** 2) / n**2), 2),
+        "r": facts["features"],
+        "c": facts["clusters"],
+        **_map_figures(result),
+        **_error_context(result),
+        **_cost_context(result),
+        **_measured_context(result),
+    }
+
+
+SCENARIO = Scenario(
+    slug="efficient-attention",
+    title="Efficient attention: what the approximations cost and what they get wrong",
+    question="Self-attention is O(n^2 * d), prohibitive for very long sequences. Kernelized "
+    "and clustered attention approximate it: how close do they get, and what do they save?",
+    summary="You will compare kernelized and clustered attention maps with exact softmax "
+    "on the same inputs, read their errors, and predict how each cost grows with the "
+    "sequence length.",
+    order=70,
+    params={
+        "segments": [12, 9, 14, 8, 11, 10],
+        "width": 16,
+        "topic_scale": 2.2,
+        "noise": 0.3,
+        "value_noise": 0.5,
+        "features": 128,
+        "clusters": 8,
+        "feature_sweep": [4, 8, 16, 32, 64, 128, 256, 512, 1024],
+        "cluster_sweep": [1, 2, 3, 4, 6, 8, 12, 16, 32],
+        "sweep_seeds": 32,
+        "cost": {
+            "lengths": [256, 512, 1024, 2048, 4096],
+            "width": 64,
+            "features": 128,
+            "clusters": 32,
+            "projected": 128,
+            "iterations": 10,
+        },
+        "measure": measure_requested(),
+    },
+    seed=70,
+    compute=compute,
+    context=context,
+)

@@ -1,0 +1,567 @@
+"""A real pretrained model: every head of all-MiniLM-L6-v2 on three sentences.
+
+The page runs the site's NumPy forward pass of all-MiniLM-L6-v2 (BERT, 6 layers
+x 12 heads) and reads its attention maps: every head in one grid, one head a
+token at a time, the same maps with [CLS]/[SEP] hidden, per-head summaries and
+the heads that link a word to another. Layers and heads are numbered from 0
+everywhere (``L3 H1`` is ``attentions[3][1]``), as :func:`find_heads` reports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import numpy as np
+from numpy.typing import NDArray
+
+from generator.charts import figure_html, head_grid_chart, heatmap_chart, row_explorer_chart
+from generator.errors import ResourceUnavailable
+from generator.models import (
+    HeadScore,
+    Model,
+    ModelUnavailable,
+    find_heads,
+    head_entropy,
+    hide_special,
+    load_minilm,
+    next_token_score,
+    previous_token_score,
+    special_token_share,
+)
+from generator.scenarios._readout import fixed, quoted, word_list
+from generator.scenarios.base import Result, Scenario
+
+#: Subtitle of every chart drawn with the special tokens removed.
+HIDDEN_NOTE = "[CLS] and [SEP] hidden; rows renormalised to sum to 1"
+
+
+def head_name(layer: int, head: int) -> str:
+    """``L3 H1``: 0-based layer and head, the labels the charts use."""
+    return f"L{layer} H{head}"
+
+
+def score_grid(scores: list[HeadScore], shape: tuple[int, int]) -> NDArray[np.float64]:
+    """The weights of a full :func:`find_heads` ranking laid out as (L, H)."""
+    grid = np.full(shape, np.nan)
+    for s in scores:
+        grid[s.layer, s.head] = s.weight
+    return grid
+
+
+def heads_above(scores: NDArray[np.floating], threshold: float) -> list[tuple[int, int]]:
+    """(layer, head) pairs whose score is above ``threshold``, best first (ties: lower first)."""
+    layers, heads = np.nonzero(scores > threshold)
+    pairs = [(int(lay), int(h)) for lay, h in zip(layers, heads, strict=True)]
+    return sorted(pairs, key=lambda lh: (-float(scores[lh]), lh))
+
+
+def _model() -> Model:
+    """The pretrained model; ResourceUnavailable (an unavailable page) when it cannot be had."""
+    try:
+        return load_minilm()
+    except ModelUnavailable as exc:
+        raise ResourceUnavailable(str(exc)) from exc
+
+
+def ordinal(k: int) -> str:
+    """``first`` for 0, ``second`` for 1, ...: the 0-based index ``k`` as a position."""
+    names = [
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "eleventh",
+        "twelfth",
+    ]
+    return names[k] if 0 <= k < len(names) else f"{k + 1}th"
+
+
+def compute(scenario: Scenario) -> Result:
+    """Run MiniLM on each sentence and summarise every head.
+
+    For sentence ``i`` (``s{i}_`` prefixes) the arrays are ``attentions`` (L, H, N, N)
+    as the model gives them, ``hidden`` (L, H, N', N') without [CLS]/[SEP] and with
+    rows renormalised, ``positions`` (N',) where the kept tokens sat, the (L, H)
+    summaries ``entropy`` (bits), ``special`` (share of weight on [CLS]/[SEP]),
+    ``previous`` and ``next`` (mean weight on the neighbouring token), and
+    ``probe`` / ``probe_hidden`` (L, H): the weight each head puts from the
+    sentence's query word onto its key word, on the full and the hidden maps.
+    Labels ``s{i}_tokens`` (N) and ``s{i}_kept`` (N'). Facts: ``sentences`` (the
+    parameters), ``probes`` (the full :func:`find_heads` ranking per sentence),
+    ``layers``, ``heads``.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    labels: dict[str, tuple[str, ...]] = {}
+    probes: list[list[HeadScore]] = []
+    sentences = [dict(s) for s in scenario.params["sentences"]]
+    model = _model()
+    config = model.config
+    shape = (config.num_layers, config.num_heads)
+    for i, sentence in enumerate(sentences):
+        enc = model.encode(str(sentence["text"]))
+        tokens = enc.tokens
+        weights = enc.attentions.astype(np.float64)  # (L, H, N, N)
+        hidden = hide_special(weights, tokens)  # (L, H, N', N')
+        ranking = find_heads(weights, tokens, sentence["query"], sentence["key"])
+        ranking_hidden = find_heads(
+            hidden.weights, hidden.tokens, sentence["query"], sentence["key"]
+        )
+        probes.append(ranking)
+        arrays |= {
+            f"s{i}_attentions": weights,
+            f"s{i}_hidden": hidden.weights,
+            f"s{i}_positions": hidden.positions,
+            f"s{i}_entropy": head_entropy(weights),
+            f"s{i}_special": special_token_share(weights, tokens),
+            f"s{i}_previous": previous_token_score(weights),
+            f"s{i}_next": next_token_score(weights),
+            f"s{i}_probe": score_grid(ranking, shape),
+            f"s{i}_probe_hidden": score_grid(ranking_hidden, shape),
+        }
+        labels |= {f"s{i}_tokens": tuple(tokens), f"s{i}_kept": hidden.tokens}
+    return Result(
+        arrays=arrays,
+        labels=labels,
+        facts={
+            "sentences": sentences,
+            "probes": probes,
+            "layers": config.num_layers,
+            "heads": config.num_heads,
+            "hidden_size": config.hidden_size,
+            "head_dim": config.hidden_size // config.num_heads,
+            "threshold": float(scenario.params["positional_threshold"]),
+            "special_heavy": float(scenario.params["special_heavy"]),
+        },
+    )
+
+
+# --- page context ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Axes:
+    """Names of layers and heads, the same on every chart and in the prose."""
+
+    layers: list[str]
+    heads: list[str]
+
+
+def _summary_chart(
+    values: NDArray[np.floating],
+    axes: _Axes,
+    *,
+    title: str,
+    value_title: str,
+    domain: tuple[float, float],
+    scheme: str,
+    name: str,
+) -> Any:
+    return heatmap_chart(
+        values,
+        axes.layers,
+        axes.heads,
+        title=title,
+        x_title="Head (counted from 0)",
+        y_title="Layer (counted from 0)",
+        value_title=value_title,
+        show_values=True,
+        fmt=".2f",
+        domain=domain,
+        scheme=scheme,
+        name=name,
+    )
+
+
+#: Widest small map in the model view: 12 heads across must fit the page column (~700 px).
+GRID_SIDE = 42
+
+
+def stacked(chart: Any) -> Any:
+    """A two-view side-by-side chart redrawn with the second view below the first.
+
+    The page column is about 700 px wide: side by side, the model view's enlarged head
+    and the head view's bars for a 16-token sentence lie beyond it, and a wide SVG is
+    shrunk to fit (its text then becomes unreadable). A chart of another structure is
+    returned unchanged.
+    """
+    parts = list(getattr(chart, "hconcat", []) or [])
+    if len(parts) != 2:
+        return chart
+    return alt.VConcatChart(
+        vconcat=parts, spacing=20, params=chart.params, title=chart.title, usermeta=chart.usermeta
+    )
+
+
+def stacked_grid(chart: Any, tokens: int, opened: tuple[int, int]) -> Any:
+    """The model view stacked (see :func:`stacked`) and opened on head ``opened``.
+
+    Each small map is drawn a whole number of pixels per token, at most ``GRID_SIDE``
+    wide (no seams between cells, 12 heads fit across), the hint under the title says
+    where the enlarged head is, and the picker starts on ``opened`` (0-based layer,
+    head) instead of L0 H0.
+    """
+    out = stacked(chart)
+    if not isinstance(out, alt.VConcatChart) or not isinstance(out.vconcat[0], alt.FacetChart):
+        return chart
+    grid = out.vconcat[0].copy()
+    grid.spec.width = grid.spec.height = tokens * max(1, GRID_SIDE // tokens)
+    title = out.title.copy()
+    if isinstance(title.subtitle, list):
+        title.subtitle = [t.replace("on the right", "below the grid") for t in title.subtitle]
+    params = [p.copy() for p in out.params] if isinstance(out.params, list) else []
+    for param in params:
+        if str(param.name).endswith("_pick"):
+            param.value = [{"l": opened[0], "h": opened[1]}]
+    return alt.VConcatChart(
+        vconcat=[grid, out.vconcat[1]],
+        spacing=20,
+        params=params,
+        title=title,
+        usermeta=out.usermeta,
+    )
+
+
+def _head_list(pairs: list[tuple[int, int]], scores: NDArray[np.floating]) -> str:
+    """``L0 H2 (1.00) and L1 H8 (0.57)``, or ``none`` when empty."""
+    if not pairs:
+        return "none"
+    return word_list([f"{head_name(*lh)} ({fixed(scores[lh])})" for lh in pairs])
+
+
+def _explorer(
+    weights: NDArray[np.floating],
+    tokens: list[str],
+    lh: tuple[int, int],
+    *,
+    what: str,
+    initial_row: int,
+    hidden: bool = False,
+) -> Any:
+    """One head's map beside the bars of the clicked row."""
+    layer, head = lh
+    chart = stacked(
+        row_explorer_chart(
+            weights,
+            tokens,
+            tokens,
+            title=f"{head_name(layer, head)}, {what}: click a query row",
+            initial_row=initial_row,
+            subtitle=HIDDEN_NOTE if hidden else None,
+            name=f"rx{layer}_{head}",
+        )
+    )
+    if hidden:
+        caption = (
+            f"Layer {layer}, head {head} (counted from 0) without the special tokens' rows "
+            "and columns; each row is divided by what is left of it, so the bars are shares "
+            "of the words' weight."
+        )
+    else:
+        caption = (
+            f"Layer {layer}, head {head} (counted from 0). Click a row: the bars show how "
+            "that token splits its weight over the columns; they sum to 1."
+        )
+    return figure_html(chart, caption=caption)
+
+
+def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
+    """Every finished string and figure of one sentence."""
+    a, facts = result.arrays, result.facts
+    sentence = facts["sentences"][i]
+    tokens, kept = list(result.labels[f"s{i}_tokens"]), list(result.labels[f"s{i}_kept"])
+    weights, hidden = a[f"s{i}_attentions"], a[f"s{i}_hidden"]
+    n_layers, n_heads, n, _ = weights.shape
+    threshold, heavy = facts["threshold"], facts["special_heavy"]
+    entropy, special = a[f"s{i}_entropy"], a[f"s{i}_special"]
+    previous, following = a[f"s{i}_previous"], a[f"s{i}_next"]
+    probe, probe_hidden = a[f"s{i}_probe"], a[f"s{i}_probe_hidden"]
+    ranking: list[HeadScore] = facts["probes"][i]
+    best, runner_up = ranking[0], ranking[1]
+    best_lh = (best.layer, best.head)
+    query, key = quoted(tokens[best.query_position]), quoted(tokens[best.key_positions[0]])
+    prev_heads = heads_above(previous, threshold)
+    next_heads = heads_above(following, threshold)
+    hidden_best = heads_above(probe_hidden, -1.0)[0]
+    most_special = np.unravel_index(int(np.argmax(special)), special.shape)
+    focused = np.unravel_index(int(np.argmin(entropy)), entropy.shape)
+    diffuse = np.unravel_index(int(np.argmax(entropy)), entropy.shape)
+    heavy_count = int((special[1:] > heavy).sum())
+    max_bits = float(np.log2(n))
+
+    # The heads the head view opens: the probe's best head (with and without the special
+    # tokens, opened on the query word's row), then the positional heads (all tokens).
+    q_row = best.query_position
+    q_kept = int(np.flatnonzero(a[f"s{i}_positions"] == q_row)[0])
+    explorers = [
+        {
+            "label": f"{head_name(*best_lh)} · {query} → {key}",
+            "figs": [
+                _explorer(
+                    weights[best_lh],
+                    tokens,
+                    best_lh,
+                    what=f"all {n} tokens",
+                    initial_row=q_row,
+                ),
+                _explorer(
+                    hidden[best_lh],
+                    kept,
+                    best_lh,
+                    what="without [CLS]/[SEP]",
+                    initial_row=q_kept,
+                    hidden=True,
+                ),
+            ],
+        }
+    ]
+    for lh, what in (
+        (heads_above(previous, -1.0)[0], "previous token"),
+        (heads_above(following, -1.0)[0], "next token"),
+    ):
+        if lh != best_lh:
+            explorers.append(
+                {
+                    "label": f"{head_name(*lh)} · {what}",
+                    "figs": [
+                        _explorer(
+                            weights[lh], tokens, lh, what=f"all {n} tokens", initial_row=q_row
+                        )
+                    ],
+                }
+            )
+
+    n_maps = n_layers * n_heads
+    return {
+        "tab": sentence["tab"],
+        "text": sentence["text"],
+        "tokens": " · ".join(tokens),
+        "n": n,
+        "n_kept": len(kept),
+        "shape": f"({n_layers}, {n_heads}, {n}, {n})",
+        "shape_hidden": f"({n_layers}, {n_heads}, {len(kept)}, {len(kept)})",
+        "query": query,
+        "key": key,
+        "best_name": head_name(*best_lh),
+        "best_layer": best.layer,
+        "best_head": best.head,
+        "best_ordinals": f"the {ordinal(best.head)} head of the {ordinal(best.layer)} layer",
+        "best_weight": fixed(best.weight),
+        "best_weight_hidden": fixed(probe_hidden[best_lh]),
+        "runner_name": head_name(runner_up.layer, runner_up.head),
+        "runner_weight": fixed(runner_up.weight),
+        "runner_close": best.weight - runner_up.weight < 0.05,
+        "hidden_best_name": head_name(*hidden_best),
+        "hidden_best_weight": fixed(probe_hidden[hidden_best]),
+        "hidden_best_same": hidden_best == best_lh,
+        "best_is_previous": best_lh in prev_heads,
+        "best_previous": fixed(previous[best_lh]),
+        "uniform": fixed(1.0 / n),
+        "previous_heads": _head_list(prev_heads, previous),
+        "next_heads": _head_list(next_heads, following),
+        "special_median": fixed(np.median(special)),
+        "special_min": fixed(special.min()),
+        "special_max": fixed(special.max()),
+        "special_max_name": head_name(*map(int, most_special)),
+        "heavy_count": heavy_count,
+        "later_heads": (n_layers - 1) * n_heads,
+        "focused_name": head_name(*map(int, focused)),
+        "focused_bits": fixed(entropy[focused]),
+        "diffuse_name": head_name(*map(int, diffuse)),
+        "diffuse_bits": fixed(entropy[diffuse]),
+        "max_bits": fixed(max_bits),
+        "grid_all_fig": figure_html(
+            stacked_grid(
+                head_grid_chart(
+                    weights,
+                    tokens,
+                    tokens,
+                    title=f"All {n_maps} heads of MiniLM on “{sentence['text']}”",
+                    layer_names=axes.layers,
+                    head_names=axes.heads,
+                ),
+                n,
+                best_lh,
+            ),
+            caption="One map per head: softmax(QKᵀ/√d) of that head, rows = query tokens, "
+            f"columns = key tokens, every row sums to 1. It opens on {head_name(*best_lh)}, "
+            f"the head that links {query} to {key} most.",
+        ),
+        "grid_hidden_fig": figure_html(
+            stacked_grid(
+                head_grid_chart(
+                    hidden,
+                    kept,
+                    kept,
+                    title=f"All {n_maps} heads, words only",
+                    subtitle=HIDDEN_NOTE,
+                    layer_names=axes.layers,
+                    head_names=axes.heads,
+                ),
+                len(kept),
+                best_lh,
+            ),
+            caption="The same maps without the [CLS] and [SEP] rows and columns; each row "
+            "is divided by what is left of it, so word-to-word links become visible.",
+        ),
+        "explorers": explorers,
+        "probe_fig": figure_html(
+            _summary_chart(
+                probe,
+                axes,
+                title=f"Weight from {query} to {key} in every head",
+                value_title=f"weight {tokens[best.query_position]} → "
+                f"{tokens[best.key_positions[0]]}",
+                domain=(0.0, 1.0),
+                scheme="oranges",
+                name=f"probe{i}",
+            ),
+            caption=f"Cell (layer, head) is the weight in row {query}, column {key} of that "
+            f"head's map (all tokens kept). Uniform attention would give {fixed(1.0 / n)}.",
+        ),
+        "summary_figs": [
+            figure_html(
+                _summary_chart(
+                    entropy,
+                    axes,
+                    title="Mean row entropy (bits)",
+                    value_title="entropy (bits)",
+                    domain=(0.0, max_bits),
+                    scheme="blues",
+                    name=f"ent{i}",
+                ),
+                caption=f"0 bits: each row on one key. {fixed(max_bits)} bits (log₂ {n}): "
+                f"spread evenly over all {n} tokens.",
+            ),
+            figure_html(
+                _summary_chart(
+                    special,
+                    axes,
+                    title="Share of weight on [CLS] and [SEP]",
+                    value_title="share on [CLS]/[SEP]",
+                    domain=(0.0, 1.0),
+                    scheme="purples",
+                    name=f"spec{i}",
+                ),
+                caption="Mean over query rows of the weight landing on the two special "
+                "tokens; 1 means the head looks only at them.",
+            ),
+            figure_html(
+                _summary_chart(
+                    previous,
+                    axes,
+                    title="Previous-token score",
+                    value_title="weight on the previous token",
+                    domain=(0.0, 1.0),
+                    scheme="greens",
+                    name=f"prev{i}",
+                ),
+                caption="Mean weight a token puts on the token just before it; near 1, the "
+                "head copies its left neighbour.",
+            ),
+            figure_html(
+                _summary_chart(
+                    following,
+                    axes,
+                    title="Next-token score",
+                    value_title="weight on the next token",
+                    domain=(0.0, 1.0),
+                    scheme="greens",
+                    name=f"next{i}",
+                ),
+                caption="Mean weight a token puts on the token just after it.",
+            ),
+        ],
+    }
+
+
+def context(result: Result) -> dict[str, Any]:
+    facts = result.facts
+    n_layers, n_heads = int(facts["layers"]), int(facts["heads"])
+    axes = _Axes(
+        layers=[f"L{layer}" for layer in range(n_layers)],
+        heads=[f"H{head}" for head in range(n_heads)],
+    )
+    count = range(len(facts["sentences"]))
+    sentences = [_sentence_context(i, result, axes) for i in count]
+    row_error = max(
+        float(np.max(np.abs(result.arrays[f"s{i}_hidden"].sum(axis=-1) - 1.0))) for i in count
+    )
+    everywhere = {
+        kind: word_list(
+            [
+                head_name(*lh)
+                for lh in np.ndindex(n_layers, n_heads)
+                if all(result.arrays[f"s{i}_{kind}"][lh] > facts["threshold"] for i in count)
+            ]
+        )
+        or "none"
+        for kind in ("previous", "next")
+    }
+    return {
+        "n_layers": n_layers,
+        "n_heads": n_heads,
+        "n_maps": n_layers * n_heads,
+        "previous_everywhere": everywhere["previous"],
+        "next_everywhere": everywhere["next"],
+        "hidden_size": int(facts["hidden_size"]),
+        "head_dim": int(facts["head_dim"]),
+        "special_medians": word_list([s["special_median"] for s in sentences]),
+        "heavy_counts": word_list([str(s["heavy_count"]) for s in sentences]),
+        "special_maxes": word_list(
+            [f"{s['special_max']} ({s['special_max_name']})" for s in sentences]
+        ),
+        "last_layer": n_layers - 1,
+        "last_head": n_heads - 1,
+        "threshold": fixed(facts["threshold"]),
+        "special_heavy": fixed(facts["special_heavy"]),
+        "hidden_note": HIDDEN_NOTE,
+        "hidden_row_error": f"{row_error:.0e}",
+        "sentences": sentences,
+        "first": sentences[0],
+    }
+
+
+SCENARIO = Scenario(
+    slug="real-model",
+    title="A real model: every head of MiniLM",
+    question=(
+        "How is Jay determining the strength of these associations in this particular "
+        "sequence with the word “it”?"
+    ),
+    summary=(
+        "You will read all 72 heads of a real pretrained model, find the heads that link "
+        "“it” to “animal” and “cats” to “pets”, and tell a map that is resting on [CLS] "
+        "from one that is empty."
+    ),
+    order=75,
+    params={
+        "model": "all-MiniLM-L6-v2",
+        "sentences": [
+            {
+                "text": "The animal didn't cross the street because it was too tired.",
+                "tab": "The animal … it was too tired.",
+                "query": "it",
+                "key": "animal",
+            },
+            {
+                "text": "I love pets, especially cats.",
+                "tab": "I love pets, especially cats.",
+                "query": "cats",
+                "key": "pets",
+            },
+            {"text": "The dog ran.", "tab": "The dog ran.", "query": "ran", "key": "dog"},
+        ],
+        "positional_threshold": 0.5,
+        "special_heavy": 0.35,
+    },
+    compute=compute,
+    context=context,
+)

@@ -1,0 +1,64 @@
+"""write_assets: the offline bundle, our renderer and CSS, themes from Python, no rewrites."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from generator.charts.theme import DARK, LIGHT
+from generator.site import assets
+from generator.site.assets import write_assets
+
+STATIC = Path(assets.__file__).parent / "static"
+
+
+def test_write_assets_returns_scripts_first_and_writes_them(tmp_path: Path) -> None:
+    names = write_assets(tmp_path / "atlas")
+    assert names == ["vega-embed.js", "atlas-themes.js", "atlas-charts.js", "atlas.css"]
+    for name in names:
+        assert (tmp_path / "atlas" / name).stat().st_size > 0
+    ours = (tmp_path / "atlas" / "atlas-charts.js").read_bytes()
+    assert ours == (STATIC / "atlas-charts.js").read_bytes()
+
+
+def test_bundle_is_wrapped_so_only_vega_embed_is_exposed(tmp_path: Path) -> None:
+    write_assets(tmp_path)
+    text = (tmp_path / "vega-embed.js").read_text(encoding="utf-8")
+    assert text.splitlines()[1] == "(function () {"
+    assert "window.vegaEmbed=" in text.replace(" ", "")
+    assert "delete window.vega;" in text
+    assert len(text) > 500_000
+
+
+def test_themes_script_carries_the_python_themes(tmp_path: Path) -> None:
+    write_assets(tmp_path)
+    text = (tmp_path / "atlas-themes.js").read_text(encoding="utf-8")
+    prefix = "window.ATLAS_THEMES = "
+    assert text.startswith(prefix)
+    themes = json.loads(text[len(prefix) :].rstrip().rstrip(";"))
+    assert themes == {"light": LIGHT, "dark": DARK}
+    assert LIGHT["background"] == DARK["background"] == "transparent"
+    assert LIGHT["axis"]["labelColor"] != DARK["axis"]["labelColor"]
+
+
+def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
+    write_assets(tmp_path)
+    target = tmp_path / "atlas-charts.js"
+    os.utime(target, ns=(1_000_000_000, 1_000_000_000))
+    stale = tmp_path / "atlas.css"
+    stale.write_text("/* old */", encoding="utf-8")
+    write_assets(tmp_path)
+    assert target.stat().st_mtime_ns == 1_000_000_000
+    assert stale.read_bytes() == (STATIC / "atlas.css").read_bytes()
+
+
+def test_renderer_script_stays_offline_and_eval_free() -> None:
+    js = (STATIC / "atlas-charts.js").read_text(encoding="utf-8")
+    for banned in ("eval(", "new Function", "http://", "https://", "innerHTML", "fetch("):
+        assert banned not in js, banned
+    for needed in ("DOMContentLoaded", "document$", "MutationObserver", "data-md-color-scheme"):
+        assert needed in js, needed
+    css = (STATIC / "atlas.css").read_text(encoding="utf-8")
+    assert "overflow-x: auto" in css
+    assert "url(" not in css

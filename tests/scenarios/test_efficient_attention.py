@@ -1,0 +1,157 @@
+"""The efficient-attention page: approximation errors, the cost model and the measured mode."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+
+from generator.build import render_scenario
+from generator.scenarios import _costs
+from generator.scenarios._costs import METHODS, CostConfig, flops, loglog_slope, measure, memory
+from generator.scenarios.base import Result
+from generator.scenarios.efficient_attention import SCENARIO, compute, context
+
+
+@pytest.fixture(scope="module")
+def result() -> Result:
+    return compute(SCENARIO)
+
+
+@pytest.fixture(scope="module")
+def ctx(result: Result) -> dict[str, Any]:
+    return context(result)
+
+
+@pytest.fixture(scope="module")
+def rendered() -> str:
+    return render_scenario(SCENARIO)
+
+
+CFG = CostConfig(width=64, features=128, clusters=32, projected=128, iterations=10)
+
+
+def test_every_implied_map_is_a_weight_map(result: Result) -> None:
+    a = result.arrays
+    for key in ("exact_w", "performer_w", "linear_w", "clustered_w"):
+        w = a[key]
+        assert w.shape == (64, 64), key
+        assert w.min() >= 0, key
+        np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-9, err_msg=key)
+
+
+def test_clustered_map_repeats_its_centroid_rows(result: Result) -> None:
+    a = result.arrays
+    labels, w = a["cluster_labels"], a["clustered_w"]
+    assert len(np.unique(w.round(12), axis=0)) == len(np.unique(labels))
+    for c in np.unique(labels):
+        rows = w[labels == c]
+        np.testing.assert_allclose(rows, np.broadcast_to(rows[0], rows.shape))
+
+
+def test_one_cluster_per_query_is_exact(result: Result) -> None:
+    a = result.arrays
+    np.testing.assert_allclose(a["exact_clustered_w"], a["exact_w"], atol=1e-12)
+
+
+def test_errors_shrink_with_more_features_and_clusters(result: Result) -> None:
+    a = result.arrays
+    for key in ("feature_mean_abs", "feature_out_rel", "cluster_mean_abs", "cluster_out_rel"):
+        series = a[key]
+        assert np.all(np.diff(series) < 0), f"{key} does not fall monotonically: {series}"
+    assert a["feature_out_rel"][-1] < a["feature_out_rel"][0] / 3
+    assert a["cluster_out_rel"][-1] < a["cluster_out_rel"][0] / 3
+
+
+def test_segments_structure_the_exact_map(result: Result) -> None:
+    a = result.arrays
+    same = a["topic"][:, None] == a["topic"][None, :]
+    inside = np.sum(a["exact_w"] * same, axis=1).mean()
+    uniform = same.mean(axis=1).mean()
+    assert inside > 2 * uniform
+
+
+def test_cost_model_counts_match_the_formulas() -> None:
+    n = np.array([256.0, 1024.0])
+    d, r, c, p, it = 64, 128, 32, 128, 10
+    np.testing.assert_allclose(flops("full", n, CFG), 4 * n**2 * d + 5 * n**2)
+    np.testing.assert_allclose(flops("linformer", n, CFG), 8 * n * p * d + 5 * n * p)
+    np.testing.assert_allclose(flops("kernelized", n, CFG), 8 * n * r * d + 8 * n * r)
+    np.testing.assert_allclose(flops("clustered", n, CFG), (4 * it + 6) * n * c * d + 5 * n * c)
+    np.testing.assert_allclose(memory("full", n, CFG), 4 * (n**2 + n * d))
+    np.testing.assert_allclose(memory("linformer", n, CFG), 4 * (n * p + 2 * p * d + n * d))
+    np.testing.assert_allclose(memory("kernelized", n, CFG), 4 * (2 * n * r + 2 * n * d + r * d))
+    np.testing.assert_allclose(memory("clustered", n, CFG), 4 * (2 * n * c + c * d + n * d))
+    with pytest.raises(ValueError, match="unknown method"):
+        flops("sparse", n, CFG)
+
+
+def test_cost_exponents() -> None:
+    n = np.array([256, 512, 1024, 2048, 4096])
+    assert loglog_slope(n, flops("full", n, CFG)) == pytest.approx(2.0)
+    for method in METHODS[1:]:
+        assert loglog_slope(n, flops(method, n, CFG)) == pytest.approx(1.0)
+    assert loglog_slope([1, 10, 100], [3, 300, 30000]) == pytest.approx(2.0)
+
+
+def test_measured_peak_memory_of_full_attention_matches_the_model() -> None:
+    """Memory, not time: tracemalloc's peak is a property of the allocations."""
+    cfg = dataclasses.replace(CFG, clusters=8)
+    measured = measure([256, 512], cfg, repeats=2, min_seconds=0.0)
+    assert measured.seconds.shape == measured.peak_bytes.shape == (len(METHODS), 2)
+    assert np.all(measured.seconds > 0)
+    model = memory("full", np.array([256, 512]), cfg)
+    np.testing.assert_allclose(measured.peak_bytes[0], model, rtol=0.15)
+
+
+def test_measure_flag_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ATLAS_MEASURE", raising=False)
+    assert _costs.measure_requested() is False
+    monkeypatch.setenv("ATLAS_MEASURE", "1")
+    assert _costs.measure_requested() is True
+
+
+def test_default_page_has_counts_but_no_measurements(rendered: str) -> None:
+    assert "Measured on the build machine" not in rendered
+    assert "ATLAS_MEASURE=1" in rendered
+
+
+def test_page_shows_the_computed_numbers(ctx: dict[str, Any], rendered: str) -> None:
+    for row in ctx["error_rows"]:
+        for key in ("max_abs", "mean_abs", "out_rel"):
+            assert row[key] in rendered, (row["name"], key)
+    for row in ctx["cost_rows"]:
+        assert f"| {row['name']} | {row['flops_exp']} | {row['memory_exp']} |" in rendered
+    for text in (
+        ctx["feature_out_first"],
+        ctx["feature_out_last"],
+        ctx["feature_slope"],
+        ctx["cluster_out_at_segments"],
+        ctx["crossover_text"].split(" for ")[0],
+        "4.38 G",
+    ):
+        assert text in rendered, text
+
+
+def test_context_has_every_figure(ctx: dict[str, Any]) -> None:
+    figures = [key for key in ctx if key.endswith("_fig")]
+    assert len(figures) == 11
+    for key in figures:
+        assert str(ctx[key]).strip(), key
+
+
+def test_page_is_deterministic(rendered: str) -> None:
+    assert render_scenario(SCENARIO) == rendered
+
+
+@pytest.mark.slow
+def test_measured_page_says_where_it_was_measured() -> None:
+    params = dict(SCENARIO.params)
+    params["measure"] = True
+    params["cost"] = {**params["cost"], "lengths": [256, 512]}
+    measured = dataclasses.replace(SCENARIO, params=params)
+    text = render_scenario(measured)
+    assert "Measured on the build machine" in text
+    assert "ATLAS_MEASURE=1 attention-atlas" not in text
