@@ -7,6 +7,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -109,8 +110,16 @@ def _assets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are bad input too: one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        err.print(f"error: {self.prog}: {message} (see {self.prog} --help)", markup=False)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="attention-atlas",
         description="Compute attention with NumPy and explain it in a static MkDocs site.",
     )

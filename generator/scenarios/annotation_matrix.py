@@ -110,7 +110,7 @@ def context(result: Result) -> dict[str, Any]:
                 y_title="Query",
                 domain=(0.0, 1.0),
             ),
-            caption="One query row; its weights are non-negative and sum to 1. Hover for exact values.",
+            caption="One query row: non-negative weights that sum to 1. Hover for exact values.",
         ),
         "weighted_fig": figure_html(
             heatmap_chart(

@@ -147,7 +147,7 @@ def context(result: Result) -> dict[str, Any]:
                 value_title="score",
                 diverging=True,
             ),
-            caption="v · tanh(query W_q + input W_k) for every pair; the softmax runs along each row.",
+            caption="v · tanh(query W_q + input W_k) for every pair; the softmax runs along rows.",
         ),
         "align_fig": figure_html(
             heatmap_chart(

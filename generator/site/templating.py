@@ -13,10 +13,8 @@ from generator.site.mathml import math
 
 
 def templates_dir() -> Path:
-    """The ``templates/`` folder: beside the package in a checkout, inside it when installed."""
-    beside = Path(__file__).resolve().parents[2] / "templates"
-    if beside.is_dir():
-        return beside
+    """The templates: ``generator/templates`` links to ``templates/`` in a checkout and
+    holds copies of them in an installed wheel."""
     return Path(__file__).resolve().parents[1] / "templates"
 
 

@@ -1,0 +1,502 @@
+"""Charts of a user's attention dump, shared by the report, the export and the Markdown fence.
+
+Every function takes an :class:`~generator.userdata.AttentionDump` (from
+:func:`~generator.userdata.load_dump`) and returns Altair charts built by
+:mod:`generator.charts`, so the same chart looks the same in a report page, in
+someone else's MkDocs site and in an exported PNG. Layers and heads are 0-based,
+as in the arrays a model returns.
+
+Maps larger than :data:`POOL_ABOVE` positions on either axis are drawn pooled:
+consecutive positions are grouped into blocks (sizes differ by at most one, see
+:func:`generator.attention.pool_map`) and the chart's subtitle states the block
+size and the reduction (mean or max).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import altair as alt
+import numpy as np
+from numpy.typing import NDArray
+
+from generator.attention import block_edges, pool_map
+from generator.errors import AtlasError
+from generator.models.summaries import (
+    head_entropy,
+    hide_special,
+    next_token_score,
+    previous_token_score,
+    special_token_share,
+)
+from generator.userdata import AttentionDump, check_head
+
+__all__ = [
+    "POOL_ABOVE",
+    "SPECIAL_TOKENS",
+    "HeadSummary",
+    "PooledMap",
+    "caption_for",
+    "chart_names",
+    "dump_chart",
+    "head_chart",
+    "head_summaries",
+    "model_view_chart",
+    "pooled",
+    "pooled_chart",
+    "row_chart",
+    "summary_chart",
+]
+
+#: Maps with more positions than this on an axis are pooled before drawing.
+POOL_ABOVE = 128
+
+#: Heads in the model view are pooled to at most this many blocks per axis.
+GRID_BLOCKS = 64
+
+#: Tokens that count as special (share of weight, ``hide_special``): BERT's, RoBERTa's, GPT's.
+SPECIAL_TOKENS = frozenset(
+    {"[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>", "<bos>", "<eos>", "<|endoftext|>"}
+)
+
+Reduce = Literal["mean", "max"]
+Renderer = Literal["svg", "canvas"]
+
+
+@dataclass(frozen=True)
+class PooledMap:
+    """An (R, C) pooled view of (N, M) maps and what each block covers.
+
+    Attributes
+    ----------
+    values : ndarray, shape (..., R, C)
+    row_labels : list of str, length R
+        ``"12–15: token"``: the positions a block covers and its first token.
+    col_labels : list of str, length C
+    row_block, col_block : tuple of int
+        Smallest and largest block size along each axis.
+    reduce : {"mean", "max"}
+    """
+
+    values: NDArray[np.float64]
+    row_labels: list[str]
+    col_labels: list[str]
+    row_block: tuple[int, int]
+    col_block: tuple[int, int]
+    reduce: Reduce
+
+    @property
+    def note(self) -> str:
+        """One line for a chart subtitle: block sizes and the reduction."""
+        rows = size_text(self.row_block)
+        cols = size_text(self.col_block)
+        what = "mean" if self.reduce == "mean" else "maximum"
+        return (
+            f"Pooled: each cell is the {what} of a block of {rows} query × {cols} key "
+            f"positions; rows of block means no longer sum to 1."
+            if self.reduce == "mean"
+            else f"Pooled: each cell is the {what} of a block of {rows} query × {cols} key "
+            f"positions."
+        )
+
+
+def size_text(sizes: tuple[int, int]) -> str:
+    lo, hi = sizes
+    return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
+def _blocks(length: int, target: int) -> int:
+    """Number of blocks so that each holds ``ceil(length / target)`` positions (or one fewer)."""
+    if length <= target:
+        return length
+    size = math.ceil(length / target)
+    return math.ceil(length / size)
+
+
+def _block_labels(tokens: Sequence[str], edges: NDArray[np.int64]) -> list[str]:
+    labels = []
+    for start, stop in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        if stop - start == 1:
+            labels.append(tokens[start])
+        else:
+            labels.append(f"{start}–{stop - 1}: {tokens[start]} …")
+    return labels
+
+
+def pooled(
+    weights: NDArray[np.float64],
+    tokens: Sequence[str],
+    key_tokens: Sequence[str],
+    *,
+    reduce: Reduce = "mean",
+    target: int = POOL_ABOVE,
+) -> PooledMap:
+    """Pool maps so that neither axis has more than ``target`` blocks.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (..., N, M)
+    tokens : sequence of str, length N
+    key_tokens : sequence of str, length M
+    reduce : {"mean", "max"}
+    target : int
+        Largest number of blocks per axis.
+
+    Returns
+    -------
+    PooledMap
+    """
+    n, m = weights.shape[-2:]
+    rows, cols = _blocks(n, target), _blocks(m, target)
+    row_edges, col_edges = block_edges(n, rows), block_edges(m, cols)
+    values = pool_map(weights, rows, cols, reduce)
+    row_sizes, col_sizes = np.diff(row_edges), np.diff(col_edges)
+    return PooledMap(
+        values=np.asarray(values, dtype=np.float64),
+        row_labels=_block_labels(tokens, row_edges),
+        col_labels=_block_labels(key_tokens, col_edges),
+        row_block=(int(row_sizes.min()), int(row_sizes.max())),
+        col_block=(int(col_sizes.min()), int(col_sizes.max())),
+        reduce=reduce,
+    )
+
+
+def needs_pooling(dump: AttentionDump) -> bool:
+    """True when N or M exceeds :data:`POOL_ABOVE`."""
+    return dump.n > POOL_ABOVE or dump.m > POOL_ABOVE
+
+
+def _head_map(
+    dump: AttentionDump, layer: int, head: int, hide: bool
+) -> tuple[NDArray[np.float64], list[str], list[str], list[str]]:
+    """One head's map, its labels, and subtitle lines saying what was changed."""
+    check_head(dump, layer, head)
+    weights = dump.attention[layer, head]
+    rows, cols = list(dump.tokens), list(dump.key_tokens)
+    notes: list[str] = []
+    if hide:
+        if not dump.self_attention:
+            msg = (
+                f"{dump.source}: hide_special needs self-attention (the same N tokens on "
+                f"both axes); this map is {dump.n} × {dump.m}"
+            )
+            raise AtlasError(msg)
+        kept = hide_special(weights, rows, SPECIAL_TOKENS)
+        dropped = dump.n - len(kept.tokens)
+        if dropped == dump.n:
+            msg = f"{dump.source}: hide_special would hide all {dump.n} tokens"
+            raise AtlasError(msg)
+        weights = np.asarray(kept.weights, dtype=np.float64)
+        rows = cols = list(kept.tokens)
+        if dropped:
+            hidden = sorted({t for t in dump.tokens if t in SPECIAL_TOKENS})
+            notes.append(
+                f"{dropped} special token(s) hidden ({', '.join(hidden)}); "
+                "each row renormalised to sum to 1."
+            )
+    return weights, rows, cols, notes
+
+
+def head_chart(
+    dump: AttentionDump,
+    layer: int = 0,
+    head: int = 0,
+    *,
+    hide_special: bool = False,
+    reduce: Reduce = "mean",
+    renderer: Renderer | None = None,
+    title: str | None = None,
+) -> alt.TopLevelMixin:
+    """Heatmap of one head, pooled (and saying so) when it is larger than ``POOL_ABOVE``.
+
+    Parameters
+    ----------
+    dump : AttentionDump
+    layer, head : int
+        0-based.
+    hide_special : bool
+        Drop special tokens' rows and columns and renormalise rows (self-attention only).
+    reduce : {"mean", "max"}
+        Block reduction when the map is pooled.
+    renderer : {"svg", "canvas"}, optional
+        Renderer hint recorded in the chart.
+    title : str, optional
+        Defaults to ``"Layer L, head H"`` and the map's size.
+
+    Returns
+    -------
+    chart : altair chart
+    """
+    from generator.charts import heatmap_chart
+
+    weights, rows, cols, notes = _head_map(dump, layer, head, hide_special)
+    n, m = weights.shape
+    heading = title or f"Layer {layer}, head {head}: attention weights ({n} × {m})"
+    # Weights span [0, 1]; block means are far smaller, so pooled maps use their own range.
+    top = max(1.0, float(weights.max()))
+    if n > POOL_ABOVE or m > POOL_ABOVE:
+        view = pooled(weights, rows, cols, reduce=reduce)
+        notes.append(view.note)
+        weights, rows, cols = view.values, view.row_labels, view.col_labels
+        top = max(1e-9, float(weights.max()))
+    return heatmap_chart(
+        weights,
+        rows,
+        cols,
+        title=heading,
+        subtitle=notes or None,
+        domain=(0.0, top),
+        renderer_hint=renderer or ("canvas" if weights.size > 4096 else None),
+        name="head",
+    )
+
+
+def row_chart(
+    dump: AttentionDump,
+    layer: int = 0,
+    head: int = 0,
+    *,
+    hide_special: bool = False,
+    title: str | None = None,
+) -> alt.TopLevelMixin:
+    """Clickable map of one head whose selected query row is drawn as bars.
+
+    Maps larger than ``POOL_ABOVE`` are pooled (block means) first, and the subtitle
+    says so.
+    """
+    from generator.charts import row_explorer_chart
+
+    weights, rows, cols, notes = _head_map(dump, layer, head, hide_special)
+    if weights.shape[0] > POOL_ABOVE or weights.shape[1] > POOL_ABOVE:
+        view = pooled(weights, rows, cols, reduce="mean")
+        notes.append(view.note)
+        weights, rows, cols = view.values, view.row_labels, view.col_labels
+    heading = title or f"Layer {layer}, head {head}: click a query to see its row"
+    return row_explorer_chart(weights, rows, cols, title=heading, subtitle=notes or None)
+
+
+def model_view_chart(
+    dump: AttentionDump,
+    *,
+    reduce: Reduce = "mean",
+    title: str | None = None,
+) -> alt.TopLevelMixin:
+    """Every head in one grid (layers down, heads across), pooled when the maps are large.
+
+    Heads are drawn pooled to at most :data:`GRID_BLOCKS` blocks per axis when
+    N or M exceeds it; the subtitle states the block size.
+    """
+    from generator.charts import head_grid_chart
+
+    weights, rows, cols = dump.attention, list(dump.tokens), list(dump.key_tokens)
+    notes: list[str] = []
+    if dump.n > GRID_BLOCKS or dump.m > GRID_BLOCKS:
+        view = pooled(weights, rows, cols, reduce=reduce, target=GRID_BLOCKS)
+        notes.append(view.note)
+        weights, rows, cols = view.values, view.row_labels, view.col_labels
+    layers = f"{dump.layers} layer" + ("s" if dump.layers != 1 else "")
+    heads = f"{dump.heads} head" + ("s" if dump.heads != 1 else "")
+    heading = title or f"All {dump.layers * dump.heads} heads ({layers} × {heads})"
+    return head_grid_chart(
+        weights,
+        rows,
+        cols,
+        title=heading,
+        subtitle=notes or None,
+    )
+
+
+def pooled_chart(
+    dump: AttentionDump, layer: int = 0, head: int = 0, *, reduce: Reduce = "mean"
+) -> alt.TopLevelMixin:
+    """One head pooled to at most ``POOL_ABOVE`` blocks per axis, block size in the subtitle."""
+    from generator.charts import heatmap_chart
+
+    check_head(dump, layer, head)
+    view = pooled(dump.attention[layer, head], dump.tokens, dump.key_tokens, reduce=reduce)
+    what = "block means" if reduce == "mean" else "block maxima"
+    r, c = view.values.shape
+    return heatmap_chart(
+        view.values,
+        view.row_labels,
+        view.col_labels,
+        title=f"Layer {layer}, head {head}: {what} ({r} × {c} blocks of a {dump.n} × {dump.m} map)",
+        subtitle=[view.note],
+        value_title=f"weight ({reduce})",
+        domain=(0.0, max(1e-9, float(view.values.max()))),
+        renderer_hint="canvas",
+        name="pool",
+    )
+
+
+@dataclass(frozen=True)
+class HeadSummary:
+    """Per-head numbers, each an (L, H) array (``None`` when it does not apply)."""
+
+    entropy: NDArray[np.float64]
+    """Mean row entropy in bits."""
+    special_share: NDArray[np.float64] | None
+    """Mean share of weight on special keys; ``None`` when no key is special."""
+    previous: NDArray[np.float64] | None
+    """Mean weight on the previous position; ``None`` unless self-attention."""
+    following: NDArray[np.float64] | None
+    """Mean weight on the next position; ``None`` unless self-attention."""
+    max_weight: NDArray[np.float64]
+    """Largest single weight of each head."""
+    special: tuple[str, ...]
+    """The special tokens present among the keys."""
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict a head (``layer``, ``head`` and each number), layer-major."""
+        out = []
+        layers, heads = self.entropy.shape
+        for layer in range(layers):
+            for head in range(heads):
+                out.append(
+                    {
+                        "layer": layer,
+                        "head": head,
+                        "entropy": float(self.entropy[layer, head]),
+                        "special_share": _maybe(self.special_share, layer, head),
+                        "previous": _maybe(self.previous, layer, head),
+                        "next": _maybe(self.following, layer, head),
+                        "max_weight": float(self.max_weight[layer, head]),
+                    }
+                )
+        return out
+
+
+def _maybe(values: NDArray[np.float64] | None, layer: int, head: int) -> float | None:
+    return None if values is None else float(values[layer, head])
+
+
+def head_summaries(dump: AttentionDump, special: Collection[str] = SPECIAL_TOKENS) -> HeadSummary:
+    """Entropy, special-token share, previous/next-token scores and peak weight per head."""
+    present = tuple(sorted({t for t in dump.key_tokens if t in special}))
+    share = special_token_share(dump.attention, dump.key_tokens, special) if present else None
+    square = dump.self_attention and dump.n > 1
+    return HeadSummary(
+        entropy=np.asarray(head_entropy(dump.attention), dtype=np.float64),
+        special_share=None if share is None else np.asarray(share, dtype=np.float64),
+        previous=np.asarray(previous_token_score(dump.attention)) if square else None,
+        following=np.asarray(next_token_score(dump.attention)) if square else None,
+        max_weight=dump.attention.max(axis=(-2, -1)),
+        special=present,
+    )
+
+
+#: Summary charts by name: (HeadSummary attribute, title, value title, colour domain kind).
+SUMMARIES: dict[str, tuple[str, str, str]] = {
+    "entropy": ("entropy", "Mean row entropy (bits)", "entropy (bits)"),
+    "special-share": ("special_share", "Share of weight on special tokens", "share"),
+    "previous-token": ("previous", "Weight on the previous token", "weight"),
+    "next-token": ("following", "Weight on the next token", "weight"),
+}
+
+
+def summary_chart(
+    dump: AttentionDump, name: str, summary: HeadSummary | None = None
+) -> alt.TopLevelMixin:
+    """A layer × head heatmap of one per-head number (``name`` in :data:`SUMMARIES`)."""
+    from generator.charts import heatmap_chart
+
+    if name not in SUMMARIES:
+        msg = f"unknown summary {name!r}: expected one of {', '.join(SUMMARIES)}"
+        raise AtlasError(msg)
+    summary = summary or head_summaries(dump)
+    attr, title, value_title = SUMMARIES[name]
+    values = getattr(summary, attr)
+    if values is None:
+        msg = f"{dump.source}: the {name} summary does not apply to this dump"
+        raise AtlasError(msg)
+    if name == "entropy":
+        domain = (0.0, max(1e-9, math.log2(dump.m)))
+        subtitle = (
+            f"0 bits: every query on one key; {math.log2(dump.m):.2f} bits: "
+            f"spread evenly over all {dump.m} keys."
+        )
+    elif name == "special-share":
+        domain = (0.0, 1.0)
+        subtitle = f"Special tokens counted: {', '.join(summary.special)}."
+    else:
+        domain = (0.0, 1.0)
+        subtitle = "1 means every query puts all its weight there."
+    return heatmap_chart(
+        values,
+        [f"layer {i}" for i in range(dump.layers)],
+        [f"head {h}" for h in range(dump.heads)],
+        title=title,
+        subtitle=subtitle,
+        x_title="Head",
+        y_title="Layer",
+        value_title=value_title,
+        fmt=".2f",
+        domain=domain,
+        scheme="blues",
+        show_values=dump.layers * dump.heads <= 144,
+        name="sum",
+    )
+
+
+#: How to read each named chart, one line (the default caption of the fence).
+CAPTIONS = {
+    "map": "Rows are queries, columns keys; each row sums to 1. Hover a cell for the exact weight.",
+    "rows": "Click a query (a row of the map) to draw its weights over the keys as bars.",
+    "grid": "One map per (layer, head): rows are queries, columns keys.",
+    "entropy": "Low entropy: each query looks at a few keys; high: it spreads its weight evenly.",
+    "special-share": "How much of each query's weight lands on special tokens, averaged over "
+    "queries.",
+    "previous-token": "Mean weight on the position just before each query; near 1 is a "
+    "previous-token head.",
+    "next-token": "Mean weight on the position just after each query; near 1 is a next-token head.",
+    "pooled-mean": "Each cell is the mean weight of a block of positions (block size above).",
+    "pooled-max": "Each cell is the largest weight in a block of positions (block size above).",
+}
+
+
+def caption_for(name: str) -> str:
+    """The default one-line caption of the chart called ``name``."""
+    return CAPTIONS.get(name, "Hover a cell for the exact value.")
+
+
+def chart_names(dump: AttentionDump) -> list[str]:
+    """Names :func:`dump_chart` accepts for this dump, the default first."""
+    names = ["map", "rows", "grid"]
+    summary = head_summaries(dump)
+    names += [n for n, (attr, _, _) in SUMMARIES.items() if getattr(summary, attr) is not None]
+    if needs_pooling(dump):
+        names += ["pooled-mean", "pooled-max"]
+    return names
+
+
+def dump_chart(
+    dump: AttentionDump,
+    name: str = "map",
+    *,
+    layer: int = 0,
+    head: int = 0,
+    hide_special: bool = False,
+    renderer: Renderer | None = None,
+) -> alt.TopLevelMixin:
+    """The chart called ``name`` (see :func:`chart_names`) for a dump.
+
+    ``map`` is one head's heatmap, ``rows`` the clickable row explorer, ``grid`` every
+    head, ``entropy`` / ``special-share`` / ``previous-token`` / ``next-token`` the
+    per-head summaries, ``pooled-mean`` / ``pooled-max`` the pooled views.
+    """
+    names = chart_names(dump)
+    if name not in names:
+        msg = f"{dump.source}: no chart named {name!r}; expected one of {', '.join(names)}"
+        raise AtlasError(msg)
+    if name == "map":
+        return head_chart(dump, layer, head, hide_special=hide_special, renderer=renderer)
+    if name == "rows":
+        return row_chart(dump, layer, head, hide_special=hide_special)
+    if name == "grid":
+        return model_view_chart(dump)
+    if name.startswith("pooled-"):
+        return pooled_chart(dump, layer, head, reduce="mean" if name == "pooled-mean" else "max")
+    return summary_chart(dump, name)

@@ -1,0 +1,370 @@
+"""A standalone MkDocs-Material site for a user's own attention dump.
+
+``build_report("run.npz", out=Path("run-report"))`` checks the file
+(:func:`generator.userdata.load_dump`), renders the report's pages from
+``templates/report/``, writes them with the chart assets and a generated
+``mkdocs.yml`` into a temporary folder, runs ``mkdocs build --strict`` and swaps
+the result into ``out``. A failure at any step leaves an existing ``out``
+byte-for-byte as it was.
+
+Pages: an overview (the file, every head in one grid, a table of per-head
+numbers), one page a layer with every head's clickable map, the per-head
+summaries as charts, and pooled views when N or M exceeds
+:data:`generator.api.POOL_ABOVE`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markupsafe import Markup, escape
+
+import generator
+from generator import api
+from generator.errors import AtlasError
+from generator.site import templating
+from generator.userdata import AttentionDump, load_dump
+
+__all__ = ["MARKER", "ReportResult", "build_report", "render_report", "report_config"]
+
+#: File at the top of every built report; ``--out`` replaces only folders holding it.
+MARKER = ".attention-atlas-report"
+
+#: Tokens listed in the overview's token table before it says "and K more".
+TOKEN_ROWS = 512
+
+
+@dataclass
+class ReportResult:
+    """What :func:`build_report` did."""
+
+    out: Path
+    pages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def _layer_page(layer: int) -> str:
+    return f"heads/layer-{layer}.md"
+
+
+def _figure(chart: Any, caption: str, renderer: api.Renderer | None = None) -> Any:
+    from generator.charts import figure_html
+
+    return figure_html(chart, caption=caption, renderer=renderer)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _common(dump: AttentionDump, title: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "layers_text": _count(dump.layers, "layer"),
+        "heads_text": _count(dump.heads, "head"),
+        "source_name": Path(dump.source).name,
+        "layers": dump.layers,
+        "heads": dump.heads,
+        "n_queries": dump.n,
+        "m_keys": dump.m,
+        "pooled": api.needs_pooling(dump),
+        "pool_above": api.POOL_ABOVE,
+        "warnings": list(dump.warnings),
+        "layer_pages": [
+            {"layer": layer, "link": _layer_page(layer)} for layer in range(dump.layers)
+        ],
+    }
+
+
+def _overview(dump: AttentionDump, title: str, summary: api.HeadSummary) -> dict[str, Any]:
+    single = dump.layers * dump.heads == 1
+    if single:
+        main = _figure(
+            api.head_chart(dump, 0, 0),
+            "Rows are queries, columns keys; hover a cell for the exact weight.",
+        )
+    else:
+        main = _figure(
+            api.model_view_chart(dump),
+            "One map per (layer, head); rows are queries, columns keys. "
+            "Each head's page has the full-size map.",
+            renderer="canvas",
+        )
+    rows = [
+        {
+            "layer": r["layer"],
+            "head": r["head"],
+            "link": Markup(_layer_page(r["layer"]) + f"#head-{int(r['head'])}"),
+            "entropy": _fmt(r["entropy"], 2),
+            "special_share": _fmt(r["special_share"]),
+            "previous": _fmt(r["previous"]),
+            "next": _fmt(r["next"]),
+            "max_weight": _fmt(r["max_weight"]),
+        }
+        for r in summary.rows()
+    ]
+    count = min(max(dump.n, dump.m), TOKEN_ROWS)
+    if dump.self_attention:
+        columns = ["Position", "Token"]
+        token_rows = [[str(i), dump.tokens[i]] for i in range(count)]
+    else:
+        columns = ["Position", "Query token", "Key token"]
+        token_rows = [
+            [
+                str(i),
+                dump.tokens[i] if i < dump.n else "",
+                dump.key_tokens[i] if i < dump.m else "",
+            ]
+            for i in range(count)
+        ]
+    return {
+        **_common(dump, title),
+        "stored_shape": "(" + ", ".join(str(s) for s in dump.stored_shape) + ")",
+        "shape": f"({dump.layers}, {dump.heads}, {dump.n}, {dump.m})",
+        "self_attention": dump.self_attention,
+        "zero_rows": dump.zero_rows,
+        "single": single,
+        "main_fig": main,
+        "summary_rows": rows,
+        "special": ", ".join(summary.special),
+        "has_special": summary.special_share is not None,
+        "has_neighbours": summary.previous is not None,
+        "token_columns": columns,
+        "token_rows": token_rows,
+        "tokens_left": max(0, max(dump.n, dump.m) - TOKEN_ROWS),
+    }
+
+
+def _layer(dump: AttentionDump, title: str, layer: int) -> dict[str, Any]:
+    heads = []
+    for head in range(dump.heads):
+        heads.append(
+            {
+                "head": head,
+                "fig": _figure(
+                    api.row_chart(dump, layer, head),
+                    "Click a query (a row of the map) to draw how it splits its attention "
+                    "over the keys; hover for exact weights.",
+                ),
+            }
+        )
+    return {**_common(dump, title), "layer": layer, "head_figs": heads}
+
+
+def _summaries(dump: AttentionDump, title: str, summary: api.HeadSummary) -> dict[str, Any]:
+    captions = {
+        "entropy": "Low entropy: each query looks at a few keys. High: it spreads its "
+        "weight evenly.",
+        "special-share": "How much of each query's weight lands on special tokens, "
+        "averaged over queries.",
+        "previous-token": "Mean weight on the position just before each query: near 1 is a "
+        "previous-token head.",
+        "next-token": "Mean weight on the position just after each query: near 1 is a "
+        "next-token head.",
+    }
+    figs = []
+    for name in api.SUMMARIES:
+        attr = api.SUMMARIES[name][0]
+        if getattr(summary, attr) is None:
+            continue
+        figs.append(
+            {
+                "name": name,
+                "fig": _figure(api.summary_chart(dump, name, summary), captions[name]),
+            }
+        )
+    return {
+        **_common(dump, title),
+        "figs": figs,
+        "special": ", ".join(summary.special),
+        "has_special": summary.special_share is not None,
+        "has_neighbours": summary.previous is not None,
+    }
+
+
+def _pooled(dump: AttentionDump, title: str) -> dict[str, Any]:
+    mean = api.pooled(dump.attention, dump.tokens, dump.key_tokens, reduce="mean")
+    grids = []
+    reductions: tuple[api.Reduce, ...] = ("mean", "max")
+    for reduce in reductions:
+        grids.append(
+            {
+                "reduce": reduce,
+                "fig": _figure(
+                    api.model_view_chart(dump, reduce=reduce),
+                    "Block means show where weight goes on average; block maxima show "
+                    "single sharp links that means wash out."
+                    if reduce == "max"
+                    else "Each cell is the mean weight of its block of positions.",
+                    renderer="canvas",
+                ),
+            }
+        )
+    return {
+        **_common(dump, title),
+        "rows": len(mean.row_labels),
+        "cols": len(mean.col_labels),
+        "row_block": api.size_text(mean.row_block),
+        "col_block": api.size_text(mean.col_block),
+        "grid_blocks": api.GRID_BLOCKS,
+        "grids": grids,
+    }
+
+
+def render_report(dump: AttentionDump, *, title: str | None = None) -> dict[str, str]:
+    """Every page of the report, keyed by its path in the docs folder (pure: writes nothing)."""
+    heading = title or f"Attention report: {Path(dump.source).name}"
+    summary = api.head_summaries(dump)
+    pages = {
+        "index.md": templating.render("report/overview.md.j2", _overview(dump, heading, summary)),
+        "summaries.md": templating.render(
+            "report/summaries.md.j2", _summaries(dump, heading, summary)
+        ),
+    }
+    for layer in range(dump.layers):
+        pages[_layer_page(layer)] = templating.render(
+            "report/layer.md.j2", _layer(dump, heading, layer)
+        )
+    if api.needs_pooling(dump):
+        pages["pooled.md"] = templating.render("report/pooled.md.j2", _pooled(dump, heading))
+    return pages
+
+
+def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[str, Any]:
+    """The generated ``mkdocs.yml`` (as a dict): the Atlas theme, offline, file://-friendly."""
+    layers = sorted(
+        (p for p in pages if p.startswith("heads/")),
+        key=lambda p: int(p.removeprefix("heads/layer-").removesuffix(".md")),
+    )
+    nav: list[Any] = [{"Overview": "index.md"}]
+    nav.append(
+        {
+            "Heads": [
+                {p.removeprefix("heads/").removesuffix(".md").replace("-", " ").capitalize(): p}
+                for p in layers
+            ]
+        }
+    )
+    nav.append({"Head summaries": "summaries.md"})
+    if "pooled.md" in pages:
+        nav.append({"Pooled views": "pooled.md"})
+    return {
+        # MkDocs themes print site_name unescaped in places (<title>, aria-label).
+        "site_name": str(escape(title)),
+        "docs_dir": "docs",
+        "use_directory_urls": False,
+        "theme": {
+            "name": "material",
+            "font": False,
+            "features": ["navigation.footer", "content.code.copy", "toc.follow"],
+            "palette": [
+                {
+                    "media": "(prefers-color-scheme: light)",
+                    "scheme": "default",
+                    "primary": "indigo",
+                    "accent": "deep orange",
+                    "toggle": {"icon": "material/weather-night", "name": "Switch to dark mode"},
+                },
+                {
+                    "media": "(prefers-color-scheme: dark)",
+                    "scheme": "slate",
+                    "primary": "indigo",
+                    "accent": "deep orange",
+                    "toggle": {"icon": "material/weather-sunny", "name": "Switch to light mode"},
+                },
+            ],
+        },
+        "plugins": [],
+        "markdown_extensions": [
+            "admonition",
+            "attr_list",
+            "md_in_html",
+            "tables",
+            {"toc": {"permalink": True}},
+            "pymdownx.details",
+            "pymdownx.superfences",
+        ],
+        "nav": nav,
+        "extra_javascript": [f"assets/atlas/{a}" for a in assets if a.endswith(".js")],
+        "extra_css": [f"assets/atlas/{a}" for a in assets if a.endswith(".css")],
+    }
+
+
+def _check_out(out: Path) -> None:
+    """Refuse to replace a file, or a non-empty folder that is not a report."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        msg = f"--out {out}: exists and is not a folder"
+        raise AtlasError(msg)
+    if any(out.iterdir()) and not (out / MARKER).is_file():
+        msg = (
+            f"--out {out}: a folder that is not an attention-atlas report; "
+            "choose a new folder (an existing report is replaced, nothing else is)"
+        )
+        raise AtlasError(msg)
+
+
+def build_report(
+    path: str | Path, *, out: Path | None = None, title: str | None = None
+) -> ReportResult:
+    """Check ``path``, render the report and build it into ``out`` (atomically).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.npz`` dump.
+    out : Path, optional
+        Where the site goes; defaults to ``<file stem>-report`` in the current folder.
+        An existing folder is replaced only if it holds a previous report.
+    title : str, optional
+        Site and overview title; defaults to ``"Attention report: <file name>"``.
+
+    Returns
+    -------
+    ReportResult
+    """
+    from generator import build
+    from generator.site.assets import write_assets
+
+    dump = load_dump(path)
+    target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
+    _check_out(target)
+    heading = title or f"Attention report: {Path(path).name}"
+    pages = render_report(dump, title=heading)
+    staging = build._prepare_out(target)
+    try:
+        with tempfile.TemporaryDirectory(prefix="attention-atlas-report-") as work:
+            root = Path(work)
+            docs = root / "docs"
+            for rel, text in sorted(pages.items()):
+                build._write_if_changed(docs / rel, text)
+            assets = [str(a) for a in write_assets(docs / "assets" / "atlas")]
+            config = root / "mkdocs.yml"
+            config.write_text(
+                yaml.safe_dump(
+                    report_config(heading, pages, assets), sort_keys=False, allow_unicode=True
+                ),
+                encoding="utf-8",
+            )
+            build.run_mkdocs(config, staging)
+        marker = {"source": Path(path).name, "version": generator.__version__}
+        (staging / MARKER).write_text(json.dumps(marker, sort_keys=True) + "\n", encoding="utf-8")
+        build.swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ReportResult(out=target, pages=sorted(pages), warnings=list(dump.warnings))

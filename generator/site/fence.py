@@ -1,0 +1,308 @@
+"""The ``attention`` fence: an interactive attention chart from a few lines of Markdown.
+
+In any MkDocs (or Zensical) site that loads the chart assets::
+
+    ```attention
+    scenario: self-attention     # or: file: data/run.npz (a .npz dump)
+    layer: 0
+    head: 0
+    hide_special: true
+    renderer: canvas
+    ```
+
+Options (a small YAML mapping; layers and heads are 0-based):
+
+``scenario``
+    A scenario slug (``attention-atlas list``). Without ``layer``/``head``/
+    ``hide_special``/``chart`` the fence shows the scenario's main chart.
+``file``
+    A ``.npz`` dump (see the report guide), relative to the docs folder when the
+    ``attention-atlas`` plugin is on, else to the folder MkDocs runs in.
+``chart``
+    A named chart: a scenario's figure name, or for a file one of ``map`` (default),
+    ``rows``, ``grid``, ``entropy``, ``special-share``, ``previous-token``,
+    ``next-token``, ``pooled-mean``, ``pooled-max``.
+``layer``, ``head``
+    Which head to draw (default 0).
+``hide_special``
+    Hide [CLS]/[SEP]-like tokens and renormalise rows (self-attention maps only).
+``renderer``
+    ``svg`` or ``canvas`` (use canvas for large maps).
+``caption``
+    The line under the chart (a default says how to read it).
+
+Bad options raise :class:`FenceError`, which stops the build with one line naming
+the page (when known), the option and what was expected.
+
+Register it with ``pymdownx.superfences``::
+
+    custom_fences:
+      - name: attention
+        class: attention
+        format: !!python/name:generator.site.fence.fence_format
+        validator: !!python/name:generator.site.fence.fence_validator
+
+or let the ``attention-atlas`` MkDocs plugin do it (and ship the assets).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from markupsafe import Markup
+from mkdocs.exceptions import BuildError
+from pymdownx.superfences import SuperFencesException
+
+from generator.errors import AtlasError
+
+__all__ = [
+    "FENCE_NAME",
+    "OPTIONS",
+    "FenceError",
+    "FenceOptions",
+    "custom_fence",
+    "fence_format",
+    "fence_validator",
+    "parse_options",
+    "render_fence",
+    "set_context",
+]
+
+FENCE_NAME = "attention"
+
+Renderer = Literal["svg", "canvas"]
+
+#: Every option a fence accepts.
+OPTIONS = ("scenario", "file", "chart", "layer", "head", "hide_special", "renderer", "caption")
+
+
+class FenceError(AtlasError, SuperFencesException, BuildError):
+    """A fence's options are wrong; raised so that the build stops (and says where)."""
+
+    def __init__(self, message: str) -> None:
+        AtlasError.__init__(self, message)
+        BuildError.__init__(self, message)  # MkDocs prints its ``message``
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class _Context:
+    """Where fences are being rendered: set by the plugin, empty without it."""
+
+    docs_dir: Path | None = None
+    page: str | None = None
+
+
+_context = _Context()
+
+
+def set_context(*, docs_dir: str | os.PathLike[str] | None = None, page: str | None = None) -> None:
+    """Tell fences the docs folder (for ``file:``) and the page (for errors); both reset.
+
+    The MkDocs plugin calls this; without it, ``file:`` is resolved against the
+    current folder and errors do not name the page.
+    """
+    _context.docs_dir = None if docs_dir is None else Path(docs_dir)
+    _context.page = page
+
+
+def _where() -> str:
+    return f"attention fence in {_context.page}" if _context.page else "attention fence"
+
+
+def _fail(what: str) -> FenceError:
+    return FenceError(f"{_where()}: {what}")
+
+
+@dataclass(frozen=True)
+class FenceOptions:
+    """A fence's checked options."""
+
+    scenario: str | None = None
+    file: str | None = None
+    chart: str | None = None
+    layer: int | None = None
+    head: int | None = None
+    hide_special: bool = False
+    renderer: Renderer | None = None
+    caption: str | None = None
+
+
+def _int_option(raw: dict[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _fail(f"{key}: expected a whole number >= 0 (0-based), got {value!r}")
+    return value
+
+
+def _str_option(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(f"{key}: expected text, got {value!r}")
+    return value.strip()
+
+
+def parse_options(source: str) -> FenceOptions:
+    """Parse and check a fence body (``key: value`` lines, ``#`` comments allowed)."""
+    try:
+        raw = yaml.safe_load(source) if source.strip() else {}
+        node = yaml.compose(source, Loader=yaml.SafeLoader) if source.strip() else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" on line {mark.line + 1}" if mark is not None else ""
+        raise _fail(f"cannot read the options{line}: write one 'key: value' a line") from exc
+    if not isinstance(raw, dict):
+        raise _fail(f"expected 'key: value' lines, got {source.strip()[:60]!r}")
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, _ in node.value:
+            if key.value in seen:
+                raise _fail(f"option {key.value!r} is given twice")
+            seen.add(key.value)
+    unknown = sorted(str(k) for k in raw if k not in OPTIONS)
+    if unknown:
+        raise _fail(f"unknown option {unknown[0]!r}: expected one of {', '.join(OPTIONS)}")
+    scenario, file = _str_option(raw, "scenario"), _str_option(raw, "file")
+    if (scenario is None) == (file is None):
+        raise _fail("give exactly one of 'scenario: SLUG' or 'file: PATH.npz'")
+    hide = raw.get("hide_special", False)
+    if not isinstance(hide, bool):
+        raise _fail(f"hide_special: expected true or false, got {hide!r}")
+    renderer = _str_option(raw, "renderer")
+    if renderer is not None and renderer not in ("svg", "canvas"):
+        raise _fail(f"renderer: expected 'svg' or 'canvas', got {renderer!r}")
+    chosen: Renderer | None = "svg" if renderer == "svg" else "canvas" if renderer else None
+    return FenceOptions(
+        scenario=scenario,
+        file=file,
+        chart=_str_option(raw, "chart"),
+        layer=_int_option(raw, "layer"),
+        head=_int_option(raw, "head"),
+        hide_special=hide,
+        renderer=chosen,
+        caption=_str_option(raw, "caption"),
+    )
+
+
+def _resolve(path: str) -> Path:
+    base = _context.docs_dir or Path.cwd()
+    candidate = Path(path)
+    resolved = candidate if candidate.is_absolute() else base / candidate
+    if not resolved.is_file():
+        where = "the docs folder" if _context.docs_dir else "the current folder"
+        raise _fail(f"file: {path} not found (looked in {where}: {resolved})")
+    return resolved
+
+
+@functools.lru_cache(maxsize=16)
+def _load(path: str, mtime: float) -> Any:
+    from generator.userdata import load_dump
+
+    return load_dump(path)
+
+
+def render_fence(options: FenceOptions) -> Markup:
+    """The figure HTML for checked options."""
+    from generator.charts import figure_html
+
+    try:
+        if options.file is not None:
+            chart, caption = _file_chart(options)
+        else:
+            chart, caption = _scenario_chart(options)
+        return Markup(
+            figure_html(chart, caption=options.caption or caption, renderer=options.renderer)
+        )
+    except FenceError:
+        raise
+    except AtlasError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _file_chart(options: FenceOptions) -> tuple[Any, str]:
+    from generator import api
+
+    assert options.file is not None
+    path = _resolve(options.file)
+    dump = _load(str(path), path.stat().st_mtime)
+    layer, head = options.layer or 0, options.head or 0
+    name = options.chart or "map"
+    chart = api.dump_chart(
+        dump,
+        name,
+        layer=layer,
+        head=head,
+        hide_special=options.hide_special,
+        renderer=options.renderer,
+    )
+    return chart, api.caption_for(name)
+
+
+def _scenario_chart(options: FenceOptions) -> tuple[Any, str]:
+    from generator import export
+
+    assert options.scenario is not None
+    by_head = options.layer is not None or options.head is not None or options.hide_special
+    if by_head:
+        if options.chart is not None:
+            raise _fail("chart: cannot be combined with layer, head or hide_special")
+        return export.scenario_head_chart(
+            options.scenario,
+            layer=options.layer or 0,
+            head=options.head or 0,
+            hide_special=options.hide_special,
+            renderer=options.renderer,
+        )
+    return export.scenario_figure_chart(options.scenario, options.chart)
+
+
+def fence_validator(
+    language: str, inputs: dict[str, str], options: dict[str, Any], attrs: dict[str, str], md: Any
+) -> bool:
+    """Superfences validator: the fence takes no ``{ ... }`` header options."""
+    if inputs:
+        keys = ", ".join(sorted(inputs))
+        raise _fail(f"header options ({keys}) are not used: put 'key: value' lines in the fence")
+    return True
+
+
+def fence_format(
+    source: str,
+    language: str,
+    css_class: str,
+    options: dict[str, Any],
+    md: Any,
+    **kwargs: Any,
+) -> str:
+    """Superfences formatter: the chart's figure HTML (or a ``FenceError``).
+
+    Superfences turns any other exception into a silent fall-back (the fence shows as
+    text), so every failure is re-raised as a ``FenceError`` that stops the build.
+    """
+    try:
+        return str(render_fence(parse_options(source)))
+    except FenceError:
+        raise
+    except Exception as exc:
+        raise _fail(f"could not draw the chart ({type(exc).__name__}: {exc})") from exc
+
+
+def custom_fence() -> dict[str, Any]:
+    """The ``custom_fences`` entry for ``pymdownx.superfences``."""
+    return {
+        "name": FENCE_NAME,
+        "class": FENCE_NAME,
+        "format": fence_format,
+        "validator": fence_validator,
+    }

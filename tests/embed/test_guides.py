@@ -1,0 +1,107 @@
+"""The hand-written guides: their Python examples run, their YAML parses, their claims hold."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.cli import parser
+from generator.site.fence import OPTIONS
+
+GUIDES = Path(__file__).resolve().parents[2] / "site_src" / "guides"
+
+
+def blocks(page: str, language: str) -> list[str]:
+    text = (GUIDES / page).read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.S | re.M)
+
+
+@pytest.mark.parametrize("index", range(len(blocks("python-api.md", "python"))))
+def test_every_python_example_runs(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = blocks("python-api.md", "python")[index]
+    script = tmp_path / "example.py"
+    script.write_text(code, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    namespace = runpy.run_path(str(script))
+    charts = [v for v in namespace.values() if hasattr(v, "to_dict") and hasattr(v, "mark")]
+    charts += [v for v in namespace.values() if type(v).__module__.startswith("altair")]
+    for chart in charts:
+        chart.to_dict()  # a valid Vega-Lite spec
+
+
+def test_python_examples_cover_every_chart_builder() -> None:
+    code = "\n".join(blocks("python-api.md", "python"))
+    for name in (
+        "heatmap_chart",
+        "vector_chart",
+        "bar_chart",
+        "line_chart",
+        "head_grid_chart",
+        "row_explorer_chart",
+        "figure_html",
+        "to_spec",
+        "render_spec",
+        "load_dump",
+    ):
+        assert f"{name}(" in code, name
+
+
+class _Loader(yaml.SafeLoader):
+    """Reads ``!!python/name:`` tags as plain strings (MkDocs resolves them)."""
+
+
+_Loader.add_multi_constructor(
+    "tag:yaml.org,2002:python/name:", lambda loader, suffix, node: f"python/name:{suffix}"
+)
+
+
+@pytest.mark.parametrize("page", ["ci.md", "embedding.md"])
+def test_yaml_examples_parse(page: str) -> None:
+    for block in blocks(page, "yaml"):
+        yaml.load(block, Loader=_Loader)
+
+
+def test_plugin_less_setup_names_real_functions_and_assets() -> None:
+    import importlib
+
+    from generator.site.assets import JAVASCRIPT, STYLESHEETS
+
+    text = (GUIDES / "embedding.md").read_text(encoding="utf-8")
+    for dotted in re.findall(r"!!python/name:([\w.]+)", text):
+        module, _, attr = dotted.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), attr)), dotted
+    for name in (*JAVASCRIPT, *STYLESHEETS):
+        assert f"assets/atlas/{name}" in text, name
+
+
+def test_embedding_guide_lists_every_fence_option() -> None:
+    text = (GUIDES / "embedding.md").read_text(encoding="utf-8")
+    table = "\n".join(line for line in text.splitlines() if line.startswith("| `"))
+    for key in OPTIONS:
+        assert f"`{key}`" in table, key
+
+
+def test_ci_workflow_runs_check_and_report_and_uses_real_flags() -> None:
+    (workflow,) = [b for b in blocks("ci.md", "yaml") if "jobs:" in b]
+    steps = yaml.safe_load(workflow)["jobs"]["report"]["steps"]
+    commands = [s["run"] for s in steps if "run" in s]
+    assert any(c.startswith("attention-atlas build --check") for c in commands)
+    report = next(c for c in commands if c.startswith("attention-atlas report"))
+    args = parser().parse_args(shlex.split(report)[1:])
+    assert (args.command, str(args.out)) == ("report", "run-report")
+    assert yaml.safe_load(workflow)[True] == {"push": None, "pull_request": None}
+
+
+def test_ci_guide_states_the_row_sum_rule_as_the_code_does() -> None:
+    from generator.userdata import ROW_SUM_TOLERANCE
+
+    text = (GUIDES / "ci.md").read_text(encoding="utf-8")
+    assert "Rows that do not sum to 1 are a warning, not an error" in text
+    assert f"off by more than {ROW_SUM_TOLERANCE:g}" in text.replace("0.001", "0.001")
