@@ -39,8 +39,8 @@ def compute(scenario: Scenario) -> Result:
     """A seeded, untrained stack of multi-head self-attention layers, and the seed's map.
 
     Arrays: ``x0`` (N, D) the layer-1 input, ``weights`` (L, H, N, N), ``entropy`` (L, H)
-    mean row entropy in bits, ``heads`` (H, N, d_v) and ``concat`` (N, H*d_v) of layer 1,
-    ``out`` (N, D) layer 1's attention output, ``routing`` (3, 3) and
+    mean row entropy in bits, ``heads`` (H, N, d_v) and ``concat`` (N, H*d_v) of layer 0,
+    ``out`` (N, D) layer 0's attention output, ``routing`` (3, 3) and
     ``routing_entropy`` (3,).
     """
     p = scenario.params
@@ -65,7 +65,7 @@ def compute(scenario: Scenario) -> Result:
         x = layer_norm(x + out)  # residual, then normalise
     weights_all = np.stack(maps)  # (L, H, N, N)
 
-    # Layer 1 again, one head at a time, to show the concat-then-project equation.
+    # Layer 0 again, one head at a time, to show the concat-then-project equation.
     w_q, w_k, w_v, w_o = params[0]
     heads, _ = scaled_dot_product_attention(
         split_heads(x0 @ w_q, n_heads),
@@ -91,8 +91,8 @@ def compute(scenario: Scenario) -> Result:
         labels={
             "tokens": tuple(tokens),
             "routing_tokens": tuple(p["routing"]["tokens"]),
-            "layers": tuple(f"layer {i + 1}" for i in range(n_layers)),
-            "heads": tuple(f"head {h + 1}" for h in range(n_heads)),
+            "layers": tuple(f"layer {i}" for i in range(n_layers)),
+            "heads": tuple(f"head {h}" for h in range(n_heads)),
         },
         facts={"weight_std": std, "weight_scale": float(p["weight_scale"])},
     )
@@ -247,8 +247,8 @@ def context(result: Result) -> dict[str, Any]:
                 tokens,
                 title=f"Every head at every depth ({n_layers} layers × {n_heads} heads)",
                 subtitle=f"Rows: layers 1–{n_layers}. Columns: heads 1–{n_heads}.",
-                layer_names=[str(i + 1) for i in range(n_layers)],
-                head_names=[str(h + 1) for h in range(n_heads)],
+                layer_names=[str(i) for i in range(n_layers)],
+                head_names=[str(h) for h in range(n_heads)],
             ),
             caption="One map per (layer, head); rows are queries, columns keys, each row "
             "sums to 1. Untrained, seeded weights.",

@@ -62,7 +62,7 @@ def test_concat_then_project_is_the_layer_output(result: Result) -> None:
 
 
 def test_layers_are_stacked_with_a_residual(result: Result) -> None:
-    # Layer 2's maps come from layer 1's output, not from the input again.
+    # Layer 1's maps come from layer 0's output, not from the input again.
     p = SCENARIO.params
     rng = np.random.default_rng(SCENARIO.seed)
     rng.normal(size=(len({t.lower() for t in p["tokens"]}), p["d_model"]))  # embeddings
@@ -91,7 +91,7 @@ def test_page_reads_the_matrix_aloud_and_states_entropies(page: str, result: Res
         assert sentence in page
     entropy = result.arrays["entropy"]
     lo = np.unravel_index(int(np.argmin(entropy)), entropy.shape)
-    name = f"layer {lo[0] + 1}, head {lo[1] + 1}"
+    name = f"layer {lo[0]}, head {lo[1]}"
     assert f"**{name}** at {entropy[lo]:.2f} bits" in page
     assert "1.00 bits (“The”), 0.00 bits (“dog”), 1.57 bits (“ran”)" in page
     assert "H·d_v = 4·4 = 16" in page
