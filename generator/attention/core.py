@@ -74,7 +74,7 @@ def _kernel(
     factor = q.dtype.type(scale)
     if items <= 1 or n * m * q.dtype.itemsize < _ITEM_BYTES:
         weights = np.matmul(q if scale == 1.0 else q * factor, kt)  # (..., N, M)
-        softmax_inplace(weights, mask, name=name, shift_free=shift_free)
+        softmax_inplace(weights, mask, name=name, shift_free=shift_free, from_finite=True)
         return (None if v is None else np.matmul(weights, v)), weights
     weights = np.empty((*batch, n, m), dtype=q.dtype)
     out = None if v is None else np.empty((*batch, n, v.shape[-1]), dtype=q.dtype)
@@ -85,7 +85,7 @@ def _kernel(
         part = None
         if mask is not None:
             part = _item(mask, index) if mask.ndim >= 2 else mask
-        softmax_inplace(w, part, name=name, shift_free=shift_free)
+        softmax_inplace(w, part, name=name, shift_free=shift_free, from_finite=True)
         if out is not None and v is not None:
             np.matmul(w, _item(v, index), out=out[index])
     return out, weights
@@ -316,7 +316,9 @@ def self_attention(
     s = resolve_scale(scale, wq.shape[-1])
     scores = np.matmul(q * q.dtype.type(s), np.swapaxes(k, -1, -2))  # (..., N, N)
     shift_free = m is None and exp_fits(q, k, s)
-    weights = softmax_inplace(scores.copy(), m, name="scores (scaled q k^T)", shift_free=shift_free)
+    weights = softmax_inplace(
+        scores.copy(), m, name="scores (scaled q k^T)", shift_free=shift_free, from_finite=True
+    )
     out = weights @ v
 
     def cast(a: Array) -> Array:

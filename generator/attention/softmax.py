@@ -79,6 +79,7 @@ def softmax_inplace(
     axis: int = -1,
     name: str = "scores",
     shift_free: bool = False,
+    from_finite: bool = False,
 ) -> NDArray[Any]:
     """Overwrite ``buf`` (a float array) with its softmax along ``axis`` and return it.
 
@@ -87,11 +88,13 @@ def softmax_inplace(
     the caller (see :func:`exp_fits`) that every score is finite and every row
     maximum lies in a range where ``exp`` neither overflows nor underflows; the
     max pass and the subtraction are then skipped (the result is the same up to
-    rounding, because softmax is invariant to a per-row shift).
+    rounding, because softmax is invariant to a per-row shift). ``from_finite=True``
+    says the scores were computed from finite inputs, so a row whose every allowed
+    score is ``-inf`` overflowed and raises instead of reading as "nothing to attend".
     """
     if buf.size == 0 or buf.shape[axis] == 0:
         return buf
-    exp_inplace(buf, mask, axis, name, shift_free)
+    exp_inplace(buf, mask, axis, name, shift_free, from_finite)
     total = row_sums(buf, axis)
     total[total == 0] = np.inf  # all-zero rows stay zero (1 / inf = 0)
     np.reciprocal(total, out=total)
@@ -105,12 +108,14 @@ def exp_inplace(
     axis: int = -1,
     name: str = "scores",
     shift_free: bool = False,
+    from_finite: bool = False,
 ) -> NDArray[Any]:
     """The unnormalised half of :func:`softmax_inplace`: ``exp(buf - row max)``, masked.
 
     Masked entries and ``-inf`` scores become exactly 0; a row with nothing to
     attend becomes all zeros. Raises AtlasError (naming ``name``) for NaN or
-    ``+inf`` unless ``shift_free`` promises finite scores.
+    ``+inf`` unless ``shift_free`` promises finite scores, and (with ``from_finite``)
+    for a row whose allowed scores all overflowed to ``-inf``.
     """
     if buf.size == 0 or buf.shape[axis] == 0:
         return buf
@@ -119,10 +124,29 @@ def exp_inplace(
     if not shift_free:
         top = np.max(buf, axis=axis, keepdims=True)
         _check_row_max(top, name)
+        empty = np.isneginf(top)
+        if from_finite and empty.any():
+            _check_underflow(empty, mask, axis, name, buf.dtype)
         # A row with nothing to attend has max -inf: shift by 0 so exp gives 0, not NaN.
-        top[np.isneginf(top)] = 0
-        np.subtract(buf, top, out=buf)
+        top[empty] = 0
+        # Scores near the float limits can overflow to -inf here; exp then gives 0.
+        with np.errstate(over="ignore"):
+            np.subtract(buf, top, out=buf)
     return np.exp(buf, out=buf)
+
+
+def _check_underflow(
+    empty: NDArray[Any], mask: NDArray[Any] | None, axis: int, name: str, dtype: Any
+) -> None:
+    """Raise when a row with allowed positions has only ``-inf`` scores (an overflow)."""
+    allowed = empty if mask is None else empty & np.any(mask, axis=axis, keepdims=True)
+    if allowed.any():
+        msg = (
+            f"{name} overflow the {np.dtype(dtype).name} range: every score of "
+            f"{int(allowed.sum())} row(s) is -inf although nothing is masked there; "
+            "rescale q and k or compute in float64"
+        )
+        raise AtlasError(msg)
 
 
 def row_sums(buf: NDArray[Any], axis: int = -1) -> NDArray[Any]:
