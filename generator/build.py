@@ -278,6 +278,22 @@ def swap_into_place(built: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def check_out(out: Path) -> None:
+    """Fail early, before any work, when the site cannot go to ``out``."""
+    if out.exists() and not out.is_dir():
+        msg = f"--out {out}: exists and is not a folder"
+        raise AtlasError(msg)
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                msg = f"--out {out}: {parent} is a file, not a folder"
+                raise AtlasError(msg)
+            if not os.access(parent, os.W_OK | os.X_OK):
+                msg = f"--out {out}: {parent} is not writable"
+                raise AtlasError(msg)
+            return
+
+
 def _prepare_out(out: Path) -> Path:
     """A fresh temporary folder beside ``out`` (same filesystem, so the swap is a rename)."""
     parent = out.resolve().parent
@@ -334,13 +350,15 @@ def build(
     project.check_layout()
     report = BuildReport()
     chosen = select(only)
+    out = (out or project.root / "site").resolve()
+    if not check:
+        check_out(out)
     if only and not check:
         chosen = tuple(sorted(chosen + _missing_pages(project, chosen), key=lambda s: s.order))
     pages = render_pages(project, chosen, force=force, progress=progress, report=report)
     if check:
         report.stale = stale_pages(project, pages)
         return report
-    out = (out or project.root / "site").resolve()
     report.out = out
     for rel, text in sorted(pages.items()):
         if _write_if_changed(project.docs / rel, text):

@@ -112,3 +112,14 @@ def test_page_over_the_budget_is_an_error_naming_it() -> None:
     build.check_budget("tutorial/small.md", text, limit=2000)
     with pytest.raises(AtlasError, match=r"tutorial/big\.md: carries 0\.00 MB"):
         build.check_budget("tutorial/big.md", text, limit=1999)
+
+
+def test_unwritable_out_fails_before_any_page_is_computed(project: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    seen: list[str] = []
+    with pytest.raises(AtlasError, match=r"a-file is a file, not a folder"):
+        build.build(project, out=blocker / "site", progress=lambda o: seen.append(o.path))
+    assert seen == []
+    with pytest.raises(AtlasError, match="exists and is not a folder"):
+        build.build(project, out=blocker)
