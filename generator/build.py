@@ -28,6 +28,7 @@ import numpy as np
 import generator
 from generator.charts.html import schema_validation
 from generator.errors import AtlasError, ResourceUnavailable
+from generator.fileio import write_if_changed
 from generator.scenarios import Scenario, all_scenarios, select
 from generator.site import templating
 
@@ -185,7 +186,7 @@ def render_pages(
                 text, source, note = render_unavailable(scenario, str(exc)), "unavailable", str(exc)
                 report.warnings.append(f"{scenario.slug}: {exc}")
             if use_cache and source == "computed":
-                _write_if_changed(cached, text)
+                write_if_changed(cached, text)
         check_budget(scenario.page_path, text)
         outcome = PageOutcome(scenario.page_path, source, time.perf_counter() - started, note)
         report.pages.append(outcome)
@@ -193,19 +194,6 @@ def render_pages(
             progress(outcome)
         pages[scenario.page_path] = text
     return pages
-
-
-def _write_if_changed(path: Path, text: str) -> bool:
-    """Write ``text`` atomically unless the file already holds exactly these bytes."""
-    data = text.encode("utf-8")
-    if path.is_file() and path.read_bytes() == data:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-    return True
 
 
 def stale_pages(project: Project, pages: dict[str, str]) -> list[str]:
@@ -361,7 +349,7 @@ def build(
         return report
     report.out = out
     for rel, text in sorted(pages.items()):
-        if _write_if_changed(project.docs / rel, text):
+        if write_if_changed(project.docs / rel, text):
             report.written.append(rel)
     write_assets(project)
     stamp = site_stamp(project, out)
@@ -374,5 +362,5 @@ def build(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _write_if_changed(project.cache / "site-stamp", stamp)
+    write_if_changed(project.cache / "site-stamp", stamp)
     return report

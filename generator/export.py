@@ -21,11 +21,11 @@ import html.parser
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from generator.errors import AtlasError
+from generator.fileio import write_if_changed
 
 __all__ = [
     "FORMATS",
@@ -416,18 +416,10 @@ def render_spec(spec: dict[str, Any], fmt: Format) -> bytes:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        write_if_changed(path, data)
     except OSError as exc:
         msg = f"--out {path}: cannot write there ({exc.strerror})"
         raise AtlasError(msg) from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def export(

@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 import generator
 from generator import api
 from generator.errors import AtlasError
+from generator.fileio import write_if_changed
 from generator.site import templating
 from generator.userdata import AttentionDump, load_dump
 
@@ -351,7 +352,7 @@ def build_report(
             root = Path(work)
             docs = root / "docs"
             for rel, text in sorted(pages.items()):
-                build._write_if_changed(docs / rel, text)
+                write_if_changed(docs / rel, text)
             assets = [str(a) for a in write_assets(docs / "assets" / "atlas")]
             config = root / "mkdocs.yml"
             config.write_text(

@@ -7,14 +7,13 @@ package, never kept in the repository. Usage: ``python -m generator.site.assets 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from generator.charts.theme import DARK, LIGHT
+from generator.fileio import write_if_changed
 
 #: File names in load order: the Vega bundle, the themes, then our renderer.
 JAVASCRIPT = ("vega-embed.js", "atlas-themes.js", "atlas-charts.js")
@@ -65,21 +64,11 @@ def asset_texts() -> dict[str, str]:
     }
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    data = text.encode("utf-8")
-    if path.is_file() and path.read_bytes() == data:
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
 def write_assets(dest: Path) -> list[str]:
     """Write the assets into ``dest``; return their names, scripts first in load order."""
     dest.mkdir(parents=True, exist_ok=True)
     for name, text in asset_texts().items():
-        _write_if_changed(dest / name, text)
+        write_if_changed(dest / name, text)
     return [*JAVASCRIPT, *STYLESHEETS]
 
 
