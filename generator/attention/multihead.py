@@ -117,7 +117,7 @@ def multi_head_attention(
     """
     heads = positive_int(num_heads, "num_heads")
     xq = float_input(x_q, "x_q")
-    xkv = float_input(x_kv, "x_kv")
+    xkv = xq if x_kv is x_q else float_input(x_kv, "x_kv")  # self-attention: checked once
     wq = float_input(w_q, "w_q")
     wk = float_input(w_k, "w_k")
     wv = float_input(w_v, "w_v")

@@ -153,33 +153,94 @@ def erf(x: ArrayLike) -> NDArray[np.floating]:
     return out.reshape(array.shape)
 
 
-def gelu(x: ArrayLike) -> NDArray[np.floating]:
+def gelu(x: ArrayLike, out: NDArray[np.floating] | None = None) -> NDArray[np.floating]:
     """The exact (erf) GELU, ``x * (1 + erf(x / sqrt 2)) / 2``, elementwise.
 
     Parameters
     ----------
     x : array_like, any shape
         float32 input is computed in float32; anything else in float64.
+    out : ndarray, optional
+        Where to write the result: an array of the result's shape and dtype,
+        C-contiguous; it may be ``x`` itself (in place).
 
     Returns
     -------
-    ndarray, same shape and float dtype as :func:`erf` gives
+    ndarray, same shape and float dtype as :func:`erf` gives (``out`` if given)
 
     Notes
     -----
-    ``1 + erf`` is formed from ``erfc`` for negative x, so the result keeps its
-    relative accuracy there too: in float32 it is within a few units in the
-    last place of the exact GELU (checked in the tests; PyTorch's own float32
-    GELU is off by up to 1.2e-6 absolute). Cost: that of :func:`erf`.
+    float64 uses :func:`erf`'s ``erfc`` branches, so ``1 + erf`` keeps its
+    relative accuracy for negative x. float32 uses
+    ``GELU(x) = max(x, 0) - |x| Phi(-|x|)`` with ``Phi(-a) = erfc(a / sqrt 2) / 2``
+    from one ``exp`` times a polynomial (:func:`_gelu_f32`): about 30 in-place
+    passes instead of 50, no branches, and still within a few units in the last
+    place of the exact GELU, with full relative accuracy for negative x (checked in
+    the tests; PyTorch's own float32 GELU is off by up to 1.2e-6 absolute).
+    Cost: O(size), over blocks of ``_BLOCK`` elements so temporaries stay in cache.
     """
     array = _as_float(x)
-    dtype = array.dtype.type
-    flat = array.ravel()
-    out = np.empty_like(flat)
+    if out is None:
+        out = np.empty(array.shape, dtype=array.dtype)
+    elif out.shape != array.shape or out.dtype != array.dtype or not out.flags.c_contiguous:
+        msg = f"out must be a C-contiguous {array.dtype} array of shape {array.shape}"
+        raise ValueError(msg)
+    flat = array.ravel()  # a view when x is C-contiguous, so out may be x
+    flat_out = out.reshape(-1)
+    if array.dtype == np.float32:
+        _gelu_f32(flat, flat_out)
+        return out
     for start in range(0, flat.size, _BLOCK):
         block = flat[start : start + _BLOCK]
-        g = _erf_block(block * dtype(_SQRT_HALF), plus_one=True)
+        g = _erf_block(block * _SQRT_HALF, plus_one=True)
         g *= block
-        g *= dtype(0.5)
-        out[start : start + _BLOCK] = g
-    return out.reshape(array.shape)
+        g *= 0.5
+        flat_out[start : start + _BLOCK] = g
+    return out
+
+
+# Press, Teukolsky, Vetterling and Flannery, "Numerical Recipes" (2nd ed., 1992),
+# section 6.2, function erfcc: erfc(t) = u exp(-t^2 + P(u)) with u = 1 / (1 + t/2)
+# for t >= 0, a Chebyshev fit with fractional error below 1.2e-7 for every t.
+# Coefficients of P, constant term first.
+_ERFC_P = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+           0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277)  # fmt: skip
+_TWO_SQRT2 = 2.0 * np.sqrt(2.0)  # u = 1 / (1 + t/2) = 2 sqrt 2 / (2 sqrt 2 + a), t = a / sqrt 2
+_GELU_CLAMP = 16.0  # |x| beyond this: |x| Phi(-|x|) is 0 in float32 (exp(-128) underflows)
+
+
+def _gelu_f32(x: NDArray[np.float32], out: NDArray[np.float32]) -> None:
+    """float32 GELU of the 1-D ``x`` into ``out`` (same size; may be ``x``).
+
+    ``GELU(x) = x Phi(x) = max(x, 0) - a Phi(-a)`` with ``a = |x|``, and
+    ``Phi(-a) = erfc(a / sqrt 2) / 2 = u exp(P(u) - ln 2 - a^2 / 2)``: the
+    subtracted term is small next to x for x > 0, and for x < 0 it is the whole
+    result, computed without cancellation. ``a`` is clamped so ``x = +-inf``
+    gives ``inf`` and ``0``, not NaN. Every step is an in-place ufunc on a
+    block; the four scratch blocks are allocated once.
+    """
+    f32 = np.float32
+    coef = [f32(c) for c in _ERFC_P]
+    coef[0] = f32(_ERFC_P[0] - np.log(2.0))  # folds the 1/2 of Phi = erfc / 2 into exp
+    scratch = np.empty((4, min(_BLOCK, x.size)), dtype=np.float32)
+    for start in range(0, x.size, _BLOCK):
+        xb = x[start : start + _BLOCK]
+        a, u, p, s = (row[: xb.size] for row in scratch)
+        np.abs(xb, out=a)
+        np.minimum(a, f32(_GELU_CLAMP), out=a)  # a = min(|x|, 16); NaN stays NaN
+        np.add(a, f32(_TWO_SQRT2), out=u)
+        np.divide(f32(_TWO_SQRT2), u, out=u)  # u = 1 / (1 + t/2), t = a / sqrt 2
+        np.multiply(u, coef[-1], out=p)  # Horner: P(u) - c_0
+        for c in coef[-2:0:-1]:
+            p += c
+            p *= u
+        p += coef[0]
+        np.square(a, out=s)
+        s *= f32(0.5)
+        p -= s  # exponent P(u) - ln 2 - t^2, t^2 = a^2 / 2
+        np.exp(p, out=p)
+        p *= u  # Phi(-a)
+        p *= a  # a Phi(-a) >= 0
+        ob = out[start : start + _BLOCK]
+        np.maximum(xb, f32(0.0), out=ob)
+        ob -= p
