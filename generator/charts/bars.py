@@ -8,9 +8,9 @@ import altair as alt
 import numpy as np
 from numpy.typing import ArrayLike
 
-from generator.charts.encoding import decimals_for, encode_matrix, label_list
+from generator.charts.encoding import as_vector, decimals_for, encode_matrix, label_list
 from generator.charts.heatmap import atlas_usermeta, chart_title, position_axis, value_params
-from generator.errors import AtlasError, ShapeError
+from generator.errors import AtlasError
 
 __all__ = ["bar_chart"]
 
@@ -79,10 +79,7 @@ def bar_chart(
     -------
     chart : altair.LayerChart
     """
-    vec = np.asarray(values, dtype=np.float64)
-    if vec.ndim != 1 or vec.size == 0:
-        msg = f"values must be a non-empty vector shaped (K,), got shape {vec.shape}"
-        raise ShapeError(msg)
+    vec = as_vector(values)
     if not np.isfinite(vec).all():
         msg = "values must be finite numbers (bars cannot show inf or nan)"
         raise AtlasError(msg)

@@ -31,6 +31,7 @@ __all__ = [
     "QUANTIZE_CELLS",
     "MatrixEncoding",
     "as_matrix",
+    "as_vector",
     "decimals_for",
     "default_domain",
     "encode_matrix",
@@ -42,6 +43,15 @@ __all__ = [
 QUANTIZE_CELLS = 4096
 
 _PRECISION = re.compile(r"\.(\d+)~?[a-z%]$")
+
+
+def as_vector(values: ArrayLike, name: str = "values") -> NDArray[np.float64]:
+    """``values`` as a non-empty float vector, shape (K,), or a :class:`ShapeError`."""
+    vec = np.asarray(values, dtype=np.float64)
+    if vec.ndim != 1 or vec.size == 0:
+        msg = f"{name} must be a non-empty vector shaped (K,), got shape {vec.shape}"
+        raise ShapeError(msg)
+    return vec
 
 
 def as_matrix(values: ArrayLike, name: str = "values") -> NDArray[np.float64]:

@@ -21,6 +21,7 @@ from generator.charts.encoding import (
     QUANTIZE_CELLS,
     MatrixEncoding,
     as_matrix,
+    as_vector,
     decimals_for,
     encode_matrix,
     js_number,
@@ -519,10 +520,7 @@ def vector_chart(
     -------
     chart : altair.LayerChart
     """
-    vec = np.asarray(values, dtype=np.float64)
-    if vec.ndim != 1 or vec.size == 0:
-        msg = f"values must be a non-empty vector shaped (K,), got shape {vec.shape}"
-        raise AtlasError(msg)
+    vec = as_vector(values)
     if orientation not in ("column", "row"):
         msg = f"orientation must be 'column' or 'row', got {orientation!r}"
         raise AtlasError(msg)
