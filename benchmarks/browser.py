@@ -88,7 +88,9 @@ def heatmap_cells(spec: dict[str, Any]) -> int:
 
 
 def static_cost(site: Path, path: str) -> PageCost:
-    data = (site / path / "index.html").read_bytes()
+    """Sizes of page ``path`` (a folder with ``index.html``, or an ``.html`` file)."""
+    file = site / path if path.endswith(".html") else site / path / "index.html"
+    data = file.read_bytes()
     raw = re.findall(r"data-spec='([^']*)'", data.decode("utf-8"))
     specs = [json.loads(html.unescape(s)) for s in raw]
     return PageCost(
@@ -113,6 +115,50 @@ def measure(page: Any, url: str, cost: PageCost) -> None:
         cost.paints_ms.append(float(all_ms))
 
 
+def single_map_pages(dest: Path, side: int = 256) -> list[str]:
+    """Write pages holding one ``side`` x ``side`` attention map each (canvas, then SVG).
+
+    The map is a seeded softmax of banded scores (a local window plus noise), drawn
+    with the site's own chart scripts; returns the page file names.
+    """
+    import numpy as np
+
+    from generator.attention import softmax
+    from generator.charts import figure_html, heatmap_chart
+    from generator.site.assets import write_assets
+
+    rng = np.random.default_rng(256)
+    pos = np.arange(side)
+    scores = -np.abs(pos[:, None] - pos[None, :]) / 4.0 + rng.normal(0, 1.0, (side, side))
+    weights = softmax(scores)
+    labels = [f"t{i}" for i in range(side)]
+    assets = write_assets(dest / "assets")
+    head = "".join(
+        f'<script src="assets/{a}"></script>'
+        if a.endswith(".js")
+        else f'<link rel="stylesheet" href="assets/{a}">'
+        for a in assets
+    )
+    names = []
+    for renderer in ("canvas", "svg"):
+        chart = heatmap_chart(
+            weights,
+            labels,
+            labels,
+            title=f"One {side} × {side} map ({renderer})",
+            renderer_hint=renderer,
+        )
+        figure = figure_html(chart, caption="A banded map.", renderer=renderer)
+        name = f"map-{side}-{renderer}.html"
+        (dest / name).write_text(
+            f"<!doctype html><html><head><meta charset='utf-8'>{head}</head>"
+            f"<body>{figure}</body></html>",
+            encoding="utf-8",
+        )
+        names.append(name)
+    return names
+
+
 def build_site(dest: Path) -> Path:
     import shutil
 
@@ -130,14 +176,15 @@ def kb(n: float) -> str:
     return f"{n / 1024:,.1f}"
 
 
-def run(site: Path, loads: int) -> None:
+def measure_pages(folder: Path, paths: list[str], loads: int) -> tuple[list[PageCost], str]:
+    """Serve ``folder`` and load each page ``loads`` times after a warm-up; (costs, browser)."""
     from playwright.sync_api import sync_playwright
 
     path = chromium_path()
     if path is None:
         sys.exit("Chromium is not installed: apt-get install chromium")
-    costs = [static_cost(site, p) for p in site_pages(site)]
-    with serve(site) as base_url, sync_playwright() as playwright:
+    costs = [static_cost(folder, p) for p in paths]
+    with serve(folder) as base_url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.add_init_script(PAINT_CLOCK)
@@ -152,6 +199,14 @@ def run(site: Path, loads: int) -> None:
                 measure(page, url, cost)
         version = browser.version
         browser.close()
+    return costs, version
+
+
+def run(site: Path, loads: int, fixtures: Path | None = None) -> None:
+    costs, version = measure_pages(site, site_pages(site), loads)
+    if fixtures is not None:
+        extra, _ = measure_pages(fixtures, single_map_pages(fixtures), loads)
+        costs += extra
 
     header = (
         f"{'page':<34}{'HTML KB':>9}{'charts KB':>10}{'charts':>7}{'cells':>8}"
@@ -202,11 +257,11 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=5, help="measured loads per page")
     parser.add_argument("--site", type=Path, default=None, help="an already built site")
     args = parser.parse_args()
-    if args.site is not None:
-        run(args.site.resolve(), args.loads)
-        return
     with tempfile.TemporaryDirectory(prefix="atlas-browser-bench-") as tmp:
-        run(build_site(Path(tmp) / "project"), args.loads)
+        fixtures = Path(tmp) / "fixtures"
+        fixtures.mkdir()
+        site = args.site.resolve() if args.site else build_site(Path(tmp) / "project")
+        run(site, args.loads, fixtures)
 
 
 if __name__ == "__main__":

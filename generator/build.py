@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import re
 import shutil
 import tempfile
@@ -102,8 +103,17 @@ def _source_digest() -> str:
     return digest.hexdigest()
 
 
+def machine_identity() -> str:
+    """Which machine built a page: host name, architecture and core count."""
+    return f"{platform.node()} {platform.machine()} {os.cpu_count()}"
+
+
 def cache_key(scenario: Scenario, sources: str) -> str:
-    """Key of a scenario's page: its parameters, seed, versions and the code's hash."""
+    """Key of a scenario's page: its parameters, seed, versions and the code's hash.
+
+    A machine-dependent page (one showing measurements) is also keyed by the machine,
+    so a cache copied elsewhere measures again instead of showing another machine's times.
+    """
     payload = {
         "slug": scenario.slug,
         "params": dict(scenario.params),
@@ -113,6 +123,8 @@ def cache_key(scenario: Scenario, sources: str) -> str:
         "altair": altair.__version__,
         "sources": sources,
     }
+    if scenario.machine_dependent:
+        payload["machine"] = machine_identity()
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

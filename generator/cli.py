@@ -130,6 +130,9 @@ def parser() -> argparse.ArgumentParser:
         help="compute every scenario and build the site",
         description="Compute every scenario, write its page into site_src/ and build the "
         "site with mkdocs --strict. Unchanged scenarios come from the cache.",
+        epilog="The efficient-attention page times each mechanism on this machine (about "
+        "1 s) and is cached per machine; set ATLAS_MEASURE=0 for a page of exact counts "
+        "that is byte-identical on every machine.",
     )
     build.add_argument(
         "--out", type=Path, default=None, help="where the site goes (default: site/)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -64,14 +65,52 @@ def test_check_finds_a_stale_page_and_writes_nothing(tmp_path: Path, built_site:
     assert _tree(root / "site_src") == before
 
 
+def _without_measured(tree: dict[str, bytes]) -> dict[str, bytes]:
+    """``tree`` without what machine-dependent pages hold (times measured by the build).
+
+    Their Markdown and HTML are dropped, and their entries of the search index.
+    """
+    slugs = [s.slug for s in all_scenarios() if s.machine_dependent]
+    kept = {name: data for name, data in tree.items() if not any(x in name for x in slugs)}
+    index = "search/search_index.json"
+    if index in kept and slugs:
+        docs = json.loads(kept[index])
+        docs["docs"] = [
+            d
+            for d in docs["docs"]
+            if not any(d["location"].startswith(f"tutorial/{x}/") for x in slugs)
+        ]
+        kept[index] = json.dumps(docs, sort_keys=True).encode()
+    return kept
+
+
 def test_two_builds_give_identical_bytes(tmp_path: Path, built_site: Path) -> None:
+    """Byte for byte, but for the pages that show measurements (each build measures anew)."""
     root = copy_project(tmp_path / "again")
     build.build(root, force=True)
     for folder in ("site_src", "site"):
-        first, second = _tree(built_site / folder), _tree(root / folder)
+        first = _without_measured(_tree(built_site / folder))
+        second = _without_measured(_tree(root / folder))
         assert first.keys() == second.keys()
         differing = [name for name in first if first[name] != second[name]]
         assert differing == [], f"{folder}: these files differ between builds: {differing}"
+
+
+def test_a_measured_page_is_rebuilt_from_the_cache_with_the_same_bytes(
+    built_site: Path, tmp_path: Path
+) -> None:
+    measured = [s for s in all_scenarios() if s.machine_dependent]
+    if not measured:
+        pytest.skip("built with ATLAS_MEASURE=0: no page measures")
+    assert [s.slug for s in measured] == ["efficient-attention"]
+    page = built_site / "site_src" / measured[0].page_path
+    before = page.read_bytes()
+    assert b"Measured on the build machine" in before
+    root = tmp_path / "copy"
+    shutil.copytree(built_site, root, ignore=shutil.ignore_patterns("site"))
+    report = build.build(root, only=[measured[0].slug])
+    assert [p.source for p in report.pages] == ["cached"]
+    assert (root / "site_src" / measured[0].page_path).read_bytes() == before
 
 
 def test_failing_build_leaves_the_previous_site_intact(

@@ -1,8 +1,9 @@
 """Cost of attention mechanisms: operation and memory counts from shapes, and measurements.
 
 The counts are exact functions of the shapes, so pages built from them are deterministic.
-:func:`measure` times the same mechanisms on this machine; its results vary from run to
-run and are only shown when asked for (``ATLAS_MEASURE=1``, or ``benchmarks/efficient.py``).
+:func:`measure` times the same mechanisms on this machine during the build (unless
+``ATLAS_MEASURE=0``); its results vary from run to run, so the build caches the page it
+made from them (see :attr:`generator.scenarios.base.Scenario.machine_dependent`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -115,8 +115,8 @@ BIG_O = {
 
 
 def measure_requested() -> bool:
-    """Whether measured timings were asked for (``ATLAS_MEASURE=1``)."""
-    return os.environ.get("ATLAS_MEASURE", "") == "1"
+    """Whether the build measures times and memory: yes unless ``ATLAS_MEASURE=0``."""
+    return os.environ.get("ATLAS_MEASURE", "1").strip() != "0"
 
 
 @contextmanager
@@ -135,23 +135,29 @@ def one_blas_thread() -> Iterator[str]:
 
 @dataclass(frozen=True)
 class Measurement:
-    """Best-of-k wall time and tracemalloc peak of each method at each length."""
+    """Best-of-k wall time, tracemalloc peak and output error of each method at each length.
+
+    ``errors`` is the relative error of the output against full softmax attention on
+    the same inputs, ``||out - exact||_F / ||exact||_F`` (0 for full attention).
+    """
 
     lengths: tuple[int, ...]
     seconds: np.ndarray  # (methods, lengths)
     peak_bytes: np.ndarray  # (methods, lengths)
+    errors: np.ndarray  # (methods, lengths)
     total_seconds: float
     machine: str
 
 
-def _runners(n: int, cfg: CostConfig, seed: int) -> dict[str, Callable[..., Any]]:
+def _runners(n: int, cfg: CostConfig, seed: int) -> dict[str, Callable[..., np.ndarray]]:
+    """Each method as ``run(q, k, v) -> out`` (N, d) at length ``n``."""
     e = pooling_projection(n, cfg.projected, np.float32)
     return {
-        "full": lambda q, k, v: scaled_dot_product_attention(q, k, v),
-        "linformer": lambda q, k, v: linformer_attention(q, k, v, e, e),
-        "kernelized": lambda q, k, v: performer_attention(q, k, v, cfg.features, seed=seed),
-        "clustered": lambda q, k, v: clustered_attention(
-            q, k, v, cfg.clusters, iterations=cfg.iterations, seed=seed
+        "full": lambda q, k, v: scaled_dot_product_attention(q, k, v)[0],
+        "linformer": lambda q, k, v: linformer_attention(q, k, v, e, e)[0],
+        "kernelized": lambda q, k, v: performer_attention(q, k, v, cfg.features, seed=seed)[0],
+        "clustered": lambda q, k, v: (
+            clustered_attention(q, k, v, cfg.clusters, iterations=cfg.iterations, seed=seed).out
         ),
     }
 
@@ -163,10 +169,16 @@ def measure(
     seed: int = 0,
     repeats: int = 5,
     min_seconds: float = 0.05,
+    inputs: Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> Measurement:
-    """Time and peak memory of each method in ``METHODS`` on random float32 inputs.
+    """Time, peak memory and output error of each method in ``METHODS``, float32 inputs.
 
-    Each (method, length) runs once under ``tracemalloc`` (its peak, inputs excluded),
+    ``inputs(n)`` gives the (n, d) arrays ``q, k, v`` at each length (converted to
+    float32); by default they are standard normal, which has no structure for an
+    approximation to exploit.
+
+    Each (method, length) runs once under ``tracemalloc`` (its peak, inputs excluded; its
+    output gives the error against full attention, which runs first),
     then again up to ``repeats`` times until ``min_seconds`` have been spent (at least
     once); the best of all the runs' times is kept. BLAS runs on one thread when threadpoolctl
     is available. Results vary from run to run: compare methods within one measurement.
@@ -174,21 +186,30 @@ def measure(
     started = time.perf_counter()
     seconds = np.zeros((len(METHODS), len(lengths)))
     peaks = np.zeros((len(METHODS), len(lengths)))
+    errors = np.zeros((len(METHODS), len(lengths)))
     with one_blas_thread() as blas:
         for j, n in enumerate(lengths):
-            rng = np.random.default_rng(seed + n)
-            q, k, v = (rng.standard_normal((n, cfg.width)).astype(np.float32) for _ in range(3))
+            if inputs is None:
+                rng = np.random.default_rng(seed + n)
+                arrays = tuple(rng.standard_normal((n, cfg.width)) for _ in range(3))
+            else:
+                arrays = inputs(n)
+            q, k, v = (np.asarray(a, dtype=np.float32) for a in arrays)
             runners = _runners(n, cfg, seed)
+            exact: np.ndarray | None = None
             for i, method in enumerate(METHODS):
                 run = runners[method]
                 tracemalloc.start()
                 try:
                     t0 = time.perf_counter()
-                    run(q, k, v)
+                    out = run(q, k, v)
                     first = time.perf_counter() - t0  # traced: an upper bound on the time
                     peaks[i, j] = tracemalloc.get_traced_memory()[1]
                 finally:
                     tracemalloc.stop()
+                if exact is None:  # METHODS starts with full attention
+                    exact = out.astype(np.float64)
+                errors[i, j] = np.linalg.norm(out - exact) / np.linalg.norm(exact)
                 times = [first]
                 while len(times) < repeats + 1 and (len(times) < 2 or sum(times) < min_seconds):
                     t0 = time.perf_counter()
@@ -200,6 +221,7 @@ def measure(
         lengths=tuple(int(n) for n in lengths),
         seconds=seconds,
         peak_bytes=peaks,
+        errors=errors,
         total_seconds=time.perf_counter() - started,
         machine=machine,
     )

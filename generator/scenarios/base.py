@@ -47,6 +47,10 @@ class Scenario:
         JSON-serialisable parameters; part of the cache key.
     seed : int
         Seed of every random generator the scenario uses.
+    machine_dependent : bool
+        The page shows measurements taken on the machine that builds it (times,
+        peak memory). The build caches such a page per machine, so rebuilding on the
+        same machine gives the same bytes and ``--force`` measures again.
     compute, context : callables
         See the module docstring.
     """
@@ -60,6 +64,7 @@ class Scenario:
     context: Callable[[Result], dict[str, Any]]
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
+    machine_dependent: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import numpy as np
@@ -12,12 +13,17 @@ from generator.build import render_scenario
 from generator.scenarios import _costs
 from generator.scenarios._costs import METHODS, CostConfig, flops, loglog_slope, measure, memory
 from generator.scenarios.base import Result
-from generator.scenarios.efficient_attention import SCENARIO, compute, context
+from generator.scenarios.efficient_attention import SCENARIO, _cost_problem, compute, context
+
+#: The page without measurements (``ATLAS_MEASURE=0``): the same bytes on every run.
+COUNTS_ONLY = dataclasses.replace(
+    SCENARIO, params={**SCENARIO.params, "measure": False}, machine_dependent=False
+)
 
 
 @pytest.fixture(scope="module")
 def result() -> Result:
-    return compute(SCENARIO)
+    return compute(COUNTS_ONLY)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +33,7 @@ def ctx(result: Result) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def rendered() -> str:
-    return render_scenario(SCENARIO)
+    return render_scenario(COUNTS_ONLY)
 
 
 CFG = CostConfig(width=64, features=128, clusters=32, projected=128, iterations=10)
@@ -101,21 +107,55 @@ def test_measured_peak_memory_of_full_attention_matches_the_model() -> None:
     cfg = dataclasses.replace(CFG, clusters=8)
     measured = measure([256, 512], cfg, repeats=2, min_seconds=0.0)
     assert measured.seconds.shape == measured.peak_bytes.shape == (len(METHODS), 2)
+    assert measured.errors.shape == (len(METHODS), 2)
     assert np.all(measured.seconds > 0)
     model = memory("full", np.array([256, 512]), cfg)
     np.testing.assert_allclose(measured.peak_bytes[0], model, rtol=0.15)
 
 
-def test_measure_flag_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_measured_errors_are_against_full_attention() -> None:
+    """Full attention is the reference (error 0); on the page's problem none errs wildly."""
+    params = SCENARIO.params
+    measured = measure(
+        [256],
+        CFG,
+        repeats=1,
+        min_seconds=0.0,
+        inputs=lambda n: _cost_problem(n, CFG.width, params, SCENARIO.seed),
+    )
+    errors = dict(zip(METHODS, measured.errors[:, 0], strict=True))
+    assert errors["full"] == 0.0
+    for method in METHODS[1:]:
+        assert 1e-4 < errors[method] < 0.5, (method, errors[method])
+    # Without structure (the default random inputs) the approximations do much worse.
+    random = measure([256], CFG, repeats=1, min_seconds=0.0)
+    assert random.errors[1:, 0].min() > max(list(errors.values())[1:])
+
+
+def test_measuring_is_the_default_and_zero_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ATLAS_MEASURE", raising=False)
+    assert _costs.measure_requested() is True
+    monkeypatch.setenv("ATLAS_MEASURE", "0")
     assert _costs.measure_requested() is False
     monkeypatch.setenv("ATLAS_MEASURE", "1")
     assert _costs.measure_requested() is True
 
 
-def test_default_page_has_counts_but_no_measurements(rendered: str) -> None:
+def test_a_measuring_page_is_cached_per_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator import build
+
+    measuring = dataclasses.replace(SCENARIO, machine_dependent=True)
+    measuring_here = build.cache_key(measuring, "src")
+    counts_here = build.cache_key(COUNTS_ONLY, "src")
+    monkeypatch.setattr(build, "machine_identity", lambda: "another-host x86_64 64")
+    assert build.cache_key(measuring, "src") != measuring_here
+    assert build.cache_key(COUNTS_ONLY, "src") == counts_here
+
+
+def test_counts_only_page_says_how_to_measure(rendered: str) -> None:
     assert "Measured on the build machine" not in rendered
-    assert "ATLAS_MEASURE=1" in rendered
+    assert "ATLAS_MEASURE=0" in rendered
+    assert "benchmarks/efficient.py" in rendered
 
 
 def test_page_shows_the_computed_numbers(ctx: dict[str, Any], rendered: str) -> None:
@@ -143,7 +183,7 @@ def test_context_has_every_figure(ctx: dict[str, Any]) -> None:
 
 
 def test_page_is_deterministic(rendered: str) -> None:
-    assert render_scenario(SCENARIO) == rendered
+    assert render_scenario(COUNTS_ONLY) == rendered
 
 
 @pytest.mark.slow
@@ -152,6 +192,12 @@ def test_measured_page_says_where_it_was_measured() -> None:
     params["measure"] = True
     params["cost"] = {**params["cost"], "lengths": [256, 512]}
     measured = dataclasses.replace(SCENARIO, params=params)
+    result = compute(measured)
     text = render_scenario(measured)
     assert "Measured on the build machine" in text
-    assert "ATLAS_MEASURE=1 attention-atlas" not in text
+    assert "Measured timings left out" not in text
+    facts = result.facts["measured"]
+    assert f"{os.cpu_count()} cores, numpy {np.__version__}" in text  # from facts.machine
+    # The error of each approximation at the longest length sits beside its exponent.
+    for i in range(1, len(METHODS)):
+        assert f"{100 * facts.errors[i, -1]:.1f}%" in text
