@@ -8,6 +8,15 @@ The file format (see the "Use it in your docs and CI" guide):
 - ``tokens``: N strings, the query tokens.
 - ``key_tokens`` (optional): M strings; defaults to ``tokens`` (then M must equal N).
 
+For sequences too long to store their maps (16384 positions make a 1 GiB map per
+head), a file may hold the queries and keys instead of ``attention``:
+
+- ``q``: (L, H, N, d), (H, N, d) or (N, d) and ``k``: the same leading axes and d,
+  with M positions; the weights are ``softmax(scale q k^T)``, never stored.
+- ``scale`` (optional): one number, ``1 / sqrt(d)`` by default.
+
+:func:`load_any` reads either kind; :func:`load_dump` only the first.
+
 The file is always read with ``allow_pickle=False``: a pickled field can run code,
 so one is refused, never loaded. Every problem raises :class:`~generator.errors.AtlasError`
 with one line naming the file and the field, what was expected and what was found.
@@ -31,7 +40,15 @@ from numpy.typing import NDArray
 
 from generator.errors import AtlasError, ShapeError
 
-__all__ = ["ROW_SUM_TOLERANCE", "AttentionDump", "load_dump", "validate_dump"]
+__all__ = [
+    "ROW_SUM_TOLERANCE",
+    "AttentionDump",
+    "ProjectionDump",
+    "load_any",
+    "load_dump",
+    "validate_dump",
+    "validate_projections",
+]
 
 #: A row whose weights sum to 1 within this absolute tolerance counts as a distribution.
 ROW_SUM_TOLERANCE = 1e-3
@@ -39,7 +56,7 @@ ROW_SUM_TOLERANCE = 1e-3
 #: Rows listed by name in a warning before it says "and K more".
 _LISTED_ROWS = 5
 
-_FIELDS = ("attention", "tokens", "key_tokens")
+_FIELDS = ("attention", "tokens", "key_tokens", "q", "k", "scale")
 
 
 @dataclass(frozen=True)
@@ -103,7 +120,62 @@ class AttentionDump:
         return self.attention[layer, head]
 
 
-def check_head(dump: AttentionDump, layer: int, head: int) -> None:
+@dataclass(frozen=True)
+class ProjectionDump:
+    """A checked dump of queries and keys, always four-dimensional; maps are never stored.
+
+    Attributes
+    ----------
+    source : str
+    q : ndarray of float32, shape (L, H, N, d)
+    k : ndarray of float32, shape (L, H, M, d)
+    scale : float
+        Multiplies ``q k^T`` before the softmax.
+    tokens : tuple of str, length N
+    key_tokens : tuple of str, length M
+    stored_shape : tuple of int
+        ``q``'s shape as stored in the file.
+    """
+
+    source: str
+    q: NDArray[np.float32]
+    k: NDArray[np.float32]
+    scale: float
+    tokens: tuple[str, ...]
+    key_tokens: tuple[str, ...]
+    stored_shape: tuple[int, ...]
+
+    @property
+    def layers(self) -> int:
+        """L."""
+        return int(self.q.shape[0])
+
+    @property
+    def heads(self) -> int:
+        """H."""
+        return int(self.q.shape[1])
+
+    @property
+    def n(self) -> int:
+        """N, query positions."""
+        return int(self.q.shape[2])
+
+    @property
+    def m(self) -> int:
+        """M, key positions."""
+        return int(self.k.shape[2])
+
+    @property
+    def self_attention(self) -> bool:
+        return self.key_tokens == self.tokens
+
+    @property
+    def map_bytes(self) -> int:
+        """Bytes every head's float32 map would take together, were they stored."""
+        return 4 * self.layers * self.heads * self.n * self.m
+
+
+def check_head(dump: AttentionDump | ProjectionDump, layer: int, head: int) -> None:
     """Raise ``AtlasError`` unless ``0 <= layer < L`` and ``0 <= head < H``."""
     if not 0 <= layer < dump.layers:
         msg = (
@@ -182,10 +254,11 @@ def _read_fields(path: Path) -> dict[str, np.ndarray]:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         msg = f"is a damaged .npz archive (truncated or corrupt: {detail})"
         raise _fail(source, msg) from exc
-    for name in ("attention", "tokens"):
-        if name not in fields:
-            found = ", ".join(repr(n.removesuffix(".npy")) for n in names) or "no fields"
-            raise _fail(source, f"missing field '{name}' (found {found})")
+    found = ", ".join(repr(n.removesuffix(".npy")) for n in names) or "no fields"
+    if "attention" not in fields and not ("q" in fields and "k" in fields):
+        raise _fail(source, f"missing field 'attention' (or 'q' and 'k') (found {found})")
+    if "tokens" not in fields:
+        raise _fail(source, f"missing field 'tokens' (found {found})")
     return fields
 
 
@@ -333,6 +406,119 @@ def _row_sum_notes(weights: NDArray[np.float64], source: str) -> tuple[list[str]
     return notes, int(zero.sum())
 
 
+def _projection(source: str, name: str, arr: Any) -> NDArray[np.float32]:
+    """Check ``q`` or ``k``: real, finite, (N, d) to (L, H, N, d); float32, four axes."""
+    a = np.asarray(arr)
+    stored = tuple(int(s) for s in a.shape)
+    if a.dtype.kind not in "fiu":
+        raise _fail(source, f"field '{name}': expected real numbers (float), got dtype {a.dtype}")
+    if a.ndim not in (2, 3, 4) or 0 in stored:
+        msg = f"field '{name}': expected shape (L, H, N, d), (H, N, d) or (N, d), got {stored}"
+        raise _shape_fail(source, msg)
+    out = a.astype(np.float32).reshape((1,) * (4 - a.ndim) + stored)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        msg = (
+            f"field '{name}': {int(bad.sum())} value(s) are NaN or infinite (or overflow "
+            f"float32), first at index {where}"
+        )
+        raise _fail(source, msg)
+    return out
+
+
+def validate_projections(
+    q: Any,
+    k: Any,
+    tokens: Any,
+    key_tokens: Any = None,
+    scale: Any = None,
+    *,
+    source: str = "attention dump",
+) -> ProjectionDump:
+    """Check queries and keys in memory, exactly as :func:`load_any` checks a file.
+
+    Parameters
+    ----------
+    q : ndarray, shape (L, H, N, d), (H, N, d) or (N, d)
+    k : ndarray, shape (L, H, M, d), (H, M, d) or (M, d): ``q``'s leading axes and d
+    tokens : ndarray of str, shape (N,)
+    key_tokens : ndarray of str, shape (M,), optional
+        Needed when M != N.
+    scale : float, optional
+        Default ``1 / sqrt(d)``.
+    source : str
+
+    Returns
+    -------
+    dump : ProjectionDump
+    """
+    qa = _projection(source, "q", q)
+    ka = _projection(source, "k", k)
+    stored = tuple(int(s) for s in np.shape(q))
+    if qa.shape[:2] != ka.shape[:2] or qa.shape[3] != ka.shape[3]:
+        msg = (
+            f"field 'k': shape {tuple(np.shape(k))} does not match q {stored}: expected the "
+            f"same layers, heads and width d, only the positions may differ"
+        )
+        raise _shape_fail(source, msg)
+    n, m, d = int(qa.shape[2]), int(ka.shape[2]), int(qa.shape[3])
+    toks = _token_tuple(source, "tokens", np.asarray(tokens), n, "query positions (N)", stored)
+    if key_tokens is None:
+        if m != n:
+            msg = (
+                f"field 'key_tokens': missing, but k has {m} key positions (M) and there are "
+                f"{n} tokens (N); add key_tokens with {m} strings"
+            )
+            raise _shape_fail(source, msg)
+        keys = toks
+    else:
+        keys = _token_tuple(
+            source, "key_tokens", np.asarray(key_tokens), m, "key positions (M)", stored
+        )
+    if scale is None:
+        factor = 1.0 / float(np.sqrt(d))
+    else:
+        value = np.asarray(scale)
+        if value.size != 1 or value.dtype.kind not in "fiu" or not np.isfinite(value).all():
+            msg = f"field 'scale': expected one finite number, got {value!r}"
+            raise _fail(source, msg)
+        factor = float(value.reshape(()))
+    return ProjectionDump(
+        source=source,
+        q=qa,
+        k=ka,
+        scale=factor,
+        tokens=toks,
+        key_tokens=keys,
+        stored_shape=stored,
+    )
+
+
+def load_any(path: str | Path) -> AttentionDump | ProjectionDump:
+    """Load a dump of attention weights, or of queries and keys (``q``, ``k``).
+
+    Raises
+    ------
+    AtlasError
+        As :func:`load_dump`, and for ``q``/``k`` of mismatched shapes or a bad ``scale``.
+    """
+    file = Path(path)
+    fields = _read_fields(file)
+    if "attention" in fields:
+        return validate_dump(
+            fields["attention"], fields["tokens"], fields.get("key_tokens"), source=str(file)
+        )
+    return validate_projections(
+        fields["q"],
+        fields["k"],
+        fields["tokens"],
+        fields.get("key_tokens"),
+        fields.get("scale"),
+        source=str(file),
+    )
+
+
 def load_dump(path: str | Path) -> AttentionDump:
     """Load and check a user's ``.npz`` attention dump.
 
@@ -355,6 +541,9 @@ def load_dump(path: str | Path) -> AttentionDump:
     """
     file = Path(path)
     fields = _read_fields(file)
+    if "attention" not in fields:
+        msg = "holds 'q' and 'k' but no 'attention': this needs the weights themselves"
+        raise _fail(str(file), msg)
     return validate_dump(
         fields["attention"],
         fields["tokens"],

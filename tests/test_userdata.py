@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from generator.errors import AtlasError
-from generator.userdata import ROW_SUM_TOLERANCE, load_dump, validate_dump
+from generator.userdata import (
+    ROW_SUM_TOLERANCE,
+    ProjectionDump,
+    load_any,
+    load_dump,
+    validate_dump,
+)
 
 TOKENS = np.array(["[CLS]", "the", "cat", "[SEP]"])
 
@@ -262,3 +268,72 @@ def test_head_out_of_range_names_the_valid_range(tmp_path: Path) -> None:
         dump.head(2, 0)
     with pytest.raises(AtlasError, match=r"head 3 does not exist: expected 0 to 2"):
         dump.head(0, 3)
+
+
+# --------------------------------------------------------------------------- q and k dumps
+
+RNG = np.random.default_rng(5)
+Q = RNG.standard_normal((2, 3, 4, 8))
+K = RNG.standard_normal((2, 3, 4, 8))
+
+
+def test_query_key_dump_loads_as_float32_with_the_default_scale(tmp_path: Path) -> None:
+    dump = load_any(savez(tmp_path / "qk.npz", q=Q, k=K, tokens=TOKENS))
+    assert isinstance(dump, ProjectionDump)
+    assert dump.q.dtype == dump.k.dtype == np.float32
+    np.testing.assert_allclose(dump.q, Q, rtol=1e-6)
+    assert dump.scale == pytest.approx(1 / np.sqrt(8))
+    assert (dump.layers, dump.heads, dump.n, dump.m) == (2, 3, 4, 4)
+    assert dump.map_bytes == 4 * 2 * 3 * 4 * 4
+
+
+def test_two_dimensional_query_key_dump_gets_one_layer_and_head(tmp_path: Path) -> None:
+    keys = np.array(["a", "b", "c"])
+    dump = load_any(
+        savez(tmp_path / "qk.npz", q=Q[0, 0], k=K[0, 0, :3], tokens=TOKENS, key_tokens=keys,
+              scale=np.float64(0.5))
+    )  # fmt: skip
+    assert isinstance(dump, ProjectionDump)
+    assert dump.q.shape == (1, 1, 4, 8) and dump.k.shape == (1, 1, 3, 8)
+    assert dump.key_tokens == ("a", "b", "c") and not dump.self_attention
+    assert dump.scale == 0.5
+
+
+def test_load_any_still_reads_attention_dumps(tmp_path: Path) -> None:
+    dump = load_any(savez(tmp_path / "run.npz", attention=uniform(4, 4), tokens=TOKENS))
+    assert dump.attention.shape == (1, 1, 4, 4)  # type: ignore[union-attr]
+
+
+BAD_PROJECTIONS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "k of another width": ({"q": Q, "k": K[..., :4], "tokens": TOKENS}, ("'k'", "width d")),
+    "k of other heads": ({"q": Q, "k": K[:, :2], "tokens": TOKENS}, ("'k'", "heads")),
+    "NaN in q": (
+        {"q": np.where(Q > 2.5, np.nan, Q), "k": K, "tokens": TOKENS},
+        ("'q'", "NaN"),
+    ),
+    "1-D k": ({"q": Q, "k": K.ravel(), "tokens": TOKENS}, ("'k'", "(L, H, N, d)")),
+    "two scales": ({"q": Q, "k": K, "tokens": TOKENS, "scale": [1.0, 2.0]}, ("'scale'",)),
+    "M != N without key tokens": (
+        {"q": Q, "k": K[:, :, :3], "tokens": TOKENS},
+        ("'key_tokens'", "3 key positions"),
+    ),
+    "q without k": ({"q": Q, "tokens": TOKENS}, ("missing field 'attention' (or 'q' and 'k')",)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PROJECTIONS))
+def test_bad_query_key_dump_is_a_one_line_error(tmp_path: Path, case: str) -> None:
+    fields, expected = BAD_PROJECTIONS[case]
+    path = savez(tmp_path / "bad.npz", **fields)
+    with pytest.raises(AtlasError) as info:
+        load_any(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}:"), message
+    for part in expected:
+        assert part in message, message
+
+
+def test_load_dump_names_what_a_query_key_dump_lacks(tmp_path: Path) -> None:
+    path = savez(tmp_path / "qk.npz", q=Q, k=K, tokens=TOKENS)
+    with pytest.raises(AtlasError, match="holds 'q' and 'k' but no 'attention'"):
+        load_dump(path)
