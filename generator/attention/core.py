@@ -23,7 +23,7 @@ from generator.attention._checks import (
     float_input,
     resolve_scale,
 )
-from generator.attention.softmax import exp_fits, softmax_inplace
+from generator.attention.softmax import LOG2E, exp_fits, softmax2_unshifted, softmax_inplace
 
 __all__ = [
     "SelfAttention",
@@ -48,22 +48,28 @@ def _item(a: Array, index: tuple[int, ...]) -> Array:
 
 
 def _kernel(
-    q: Array, k: Array, v: Array | None, mask: Array | None, scale: float
+    q: Array,
+    k: Array,
+    v: Array | None,
+    mask: Array | None,
+    scale: float,
+    weights_out: Array | None = None,
 ) -> tuple[Array | None, Array]:
     """Unchecked kernel: ``weights = softmax(scale q k^T, mask)`` and ``weights v``.
 
     ``q`` (..., N, d_k), ``k`` (..., M, d_k) and ``v`` (..., M, d_v) share one
-    float dtype; ``mask`` is boolean and broadcastable to (..., N, M). The scale
-    is folded into ``q`` (an (N, d_k) product instead of an (N, M) one) and the
-    softmax runs in place on the ``matmul`` output, so the only large allocation
-    is the map itself. Without a mask, cheap norm bounds
-    (:func:`~generator.attention.softmax.exp_fits`) usually show that the per-row
-    max subtraction can be skipped, saving two passes over the map. Large maps
-    are processed one batch item (for example one head) at a time: a loop over
-    batch items, never over queries or keys.
+    float dtype; ``mask`` is boolean and broadcastable to (..., N, M);
+    ``weights_out``, when given, is a C-contiguous array of the full (..., N, M)
+    shape and that dtype, and receives the weights. The scale is folded into
+    ``q`` (an (N, d_k) product instead of an (N, M) one) and the softmax runs in
+    place on the ``matmul`` output, so the only large allocation is the map
+    itself. Without a mask the scale also carries ``log2 e`` and the softmax is
+    first tried without the per-row max shift, in base 2
+    (:func:`~generator.attention.softmax.softmax2_unshifted`); a map that fails
+    its checks is recomputed and goes the careful way. Large maps are processed
+    one batch item (for example one head) at a time: a loop over batch items,
+    never over queries or keys.
     """
-    shift_free = mask is None and exp_fits(q, k, scale)
-    name = "scores (scaled q k^T)"
     kt = np.swapaxes(k, -1, -2)  # (..., d_k, M), a view
     n, m = q.shape[-2], k.shape[-2]
     shapes = [q.shape[:-2], k.shape[:-2]] + ([] if v is None else [v.shape[:-2]])
@@ -71,24 +77,34 @@ def _kernel(
         shapes.append(mask.shape[:-2])
     batch = tuple(np.broadcast_shapes(*shapes))
     items = int(np.prod(batch, dtype=np.int64))
-    factor = q.dtype.type(scale)
     if items <= 1 or n * m * q.dtype.itemsize < _ITEM_BYTES:
-        weights = np.matmul(q if scale == 1.0 else q * factor, kt)  # (..., N, M)
-        softmax_inplace(weights, mask, name=name, shift_free=shift_free, from_finite=True)
+        weights = _weights(q, kt, mask, scale, weights_out)
         return (None if v is None else np.matmul(weights, v)), weights
-    weights = np.empty((*batch, n, m), dtype=q.dtype)
+    weights = np.empty((*batch, n, m), dtype=q.dtype) if weights_out is None else weights_out
     out = None if v is None else np.empty((*batch, n, v.shape[-1]), dtype=q.dtype)
     for index in np.ndindex(*batch):  # batch items (heads), each a whole (N, M) map
-        w = weights[index]
-        q_item = _item(q, index)
-        np.matmul(q_item if scale == 1.0 else q_item * factor, _item(kt, index), out=w)
         part = None
         if mask is not None:
             part = _item(mask, index) if mask.ndim >= 2 else mask
-        softmax_inplace(w, part, name=name, shift_free=shift_free, from_finite=True)
+        w = _weights(_item(q, index), _item(kt, index), part, scale, weights[index])
         if out is not None and v is not None:
             np.matmul(w, _item(v, index), out=out[index])
     return out, weights
+
+
+def _weights(q: Array, kt: Array, mask: Array | None, scale: float, out: Array | None) -> Array:
+    """``softmax(scale q kt, mask)`` for q (..., N, d_k), kt (..., d_k, M), into ``out``."""
+    if mask is None:
+        # Base-2 logits: softmax(s) = exp2(s log2 e) / sum; one product on q folds both.
+        with np.errstate(all="ignore"):  # an overflow here only fails the fast path
+            weights = np.matmul(q * q.dtype.type(scale * LOG2E), kt, out=out)
+        if softmax2_unshifted(weights):
+            return weights
+        out = weights
+    factor = q.dtype.type(scale)
+    weights = np.matmul(q if scale == 1.0 else q * factor, kt, out=out)
+    name = "scores (scaled q k^T)"
+    return softmax_inplace(weights, mask, name=name, from_finite=True)
 
 
 def scaled_softmax(q: Array, k: Array, mask: Array | None, scale: float) -> Array:
@@ -96,9 +112,16 @@ def scaled_softmax(q: Array, k: Array, mask: Array | None, scale: float) -> Arra
     return _kernel(q, k, None, mask, scale)[1]
 
 
-def attend(q: Array, k: Array, v: Array, mask: Array | None, scale: float) -> tuple[Array, Array]:
+def attend(
+    q: Array,
+    k: Array,
+    v: Array,
+    mask: Array | None,
+    scale: float,
+    weights_out: Array | None = None,
+) -> tuple[Array, Array]:
     """Unchecked kernel: ``(softmax(scale q k^T, mask) v, weights)``; see :func:`_kernel`."""
-    out, weights = _kernel(q, k, v, mask, scale)
+    out, weights = _kernel(q, k, v, mask, scale, weights_out)
     if out is None:  # only when v is None
         raise TypeError("v is required")
     return out, weights

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 
 import numpy as np
 import pytest
@@ -108,26 +109,81 @@ def test_attention_goes_through_the_shared_core(
     def spy(x_q, x_kv, w_q, w_k, w_v, w_o, num_heads, **kwargs):
         calls.append((x_q.shape, num_heads))
         assert x_kv is x_q
-        assert set(kwargs) >= {"b_q", "b_k", "b_v", "b_o"}
+        # The biases of Q, K and V ride in the weights' last row, times a column of ones.
+        np.testing.assert_array_equal(x_q[:, -1], 1.0)
+        assert kwargs.keys() == {"b_o", "check_finite", "weights_out"}
+        assert kwargs["check_finite"] is False  # the weights were checked at load
         return real(x_q, x_kv, w_q, w_k, w_v, w_o, num_heads, **kwargs)
 
     monkeypatch.setattr(bert, "multi_head_attention", spy)
-    tiny.forward(np.array([1, 2, 3, 4]))
-    assert calls == [((4, 8), 2), ((4, 8), 2)]
+    enc = tiny.forward(np.array([1, 2, 3, 4]))
+    assert calls == [((4, 9), 2), ((4, 9), 2)]
+    monkeypatch.undo()
+    np.testing.assert_array_equal(tiny.forward(np.array([1, 2, 3, 4])).attentions, enc.attentions)
 
 
-def test_linear_weights_are_transposed_once_at_load() -> None:
+def test_forward_matches_a_plain_float64_bert(tiny: Model) -> None:
+    """The layout tricks (bias rows, features first, base-2 softmax) change nothing."""
+    sd = {k: v.astype(np.float64) for k, v in tiny_state_dict(TINY).items()}
+    ids = np.array([1, 5, 7, 9, 2, 3])
+    eps = TINY.layer_norm_eps
+
+    def ln(x, name):
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + eps) * sd[f"{name}.weight"] + sd[f"{name}.bias"]
+
+    def linear(x, name):
+        return x @ sd[f"{name}.weight"].T + sd[f"{name}.bias"]
+
+    x = (
+        sd["embeddings.word_embeddings.weight"][ids]
+        + sd["embeddings.position_embeddings.weight"][:6]
+    )
+    x = ln(x + sd["embeddings.token_type_embeddings.weight"][0], "embeddings.LayerNorm")
+    hidden, maps = [x], []
+    for i in range(TINY.num_layers):
+        p = f"encoder.layer.{i}"
+        q, k, v = (linear(x, f"{p}.attention.self.{n}").reshape(6, 2, 4).transpose(1, 0, 2)
+                   for n in ("query", "key", "value"))  # fmt: skip
+        s = q @ k.transpose(0, 2, 1) / 2.0
+        w = np.exp(s - s.max(-1, keepdims=True))
+        w /= w.sum(-1, keepdims=True)
+        maps.append(w)
+        ctx = (w @ v).transpose(1, 0, 2).reshape(6, 8)
+        a = ln(x + linear(ctx, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
+        h = linear(a, f"{p}.intermediate.dense")
+        h = h * 0.5 * (1 + np.vectorize(math.erf)(h / math.sqrt(2)))
+        x = ln(a + linear(h, f"{p}.output.dense"), f"{p}.output.LayerNorm")
+        hidden.append(x)
+    enc = tiny.forward(ids)
+    np.testing.assert_allclose(enc.attentions, np.stack(maps), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(enc.hidden_states, np.stack(hidden), rtol=0, atol=1e-4)
+
+
+def test_linear_weights_are_laid_out_once_at_load() -> None:
     sd = tiny_state_dict(TINY)
     model = Model.from_weights(TINY, sd)
     layer = model.layers[1]
-    np.testing.assert_array_equal(layer.w_q, sd["encoder.layer.1.attention.self.query.weight"].T)
-    np.testing.assert_array_equal(layer.w_in, sd["encoder.layer.1.intermediate.dense.weight"].T)
-    assert layer.w_in.shape == (8, 16)
-    assert layer.w_out.shape == (16, 8)
-    assert layer.w_q.flags.c_contiguous
-    assert not layer.w_q.flags.writeable
+    query = "encoder.layer.1.attention.self.query"
+    np.testing.assert_array_equal(layer.w_q[:8], sd[f"{query}.weight"].T)
+    np.testing.assert_array_equal(layer.w_q[8], sd[f"{query}.bias"])  # the bias row
+    np.testing.assert_array_equal(layer.w_o, sd["encoder.layer.1.attention.output.dense.weight"].T)
+    np.testing.assert_array_equal(layer.b_o, sd["encoder.layer.1.attention.output.dense.bias"])
+    assert layer.w_in.shape == (9, 16)
+    assert layer.w_out.shape == (17, 8)
+    for w in (layer.w_q, layer.w_k, layer.w_v, layer.w_o, layer.w_in, layer.w_out):
+        assert w.T.flags.c_contiguous  # the (out, in) layout, multiplied from the left
+        assert not w.flags.writeable
     assert not model.word_embeddings.flags.writeable
     assert sd["embeddings.word_embeddings.weight"].flags.writeable  # the caller's arrays untouched
+
+
+def test_weights_are_checked_finite_at_load() -> None:
+    sd = tiny_state_dict(TINY)
+    sd["encoder.layer.0.attention.self.key.weight"][3, 1] = np.nan
+    with pytest.raises(AtlasError, match=r"encoder\.layer\.0\.attention\.self\.key\.weight"):
+        Model.from_weights(TINY, sd)
 
 
 @pytest.mark.parametrize(
