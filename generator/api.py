@@ -283,17 +283,22 @@ def model_view_chart(
     *,
     reduce: Reduce = "mean",
     title: str | None = None,
+    head_data: str | None = None,
 ) -> alt.TopLevelMixin:
-    """Every head in one grid (layers down, heads across), pooled when the maps are large.
+    """Every head in one grid (layers down, heads across), the picked head large.
 
-    Heads are drawn pooled to at most :data:`GRID_BLOCKS` blocks per axis when
-    N or M exceeds it; the subtitle states the block size.
+    Without ``head_data`` the chart is self-contained: heads are pooled to at most
+    :data:`GRID_BLOCKS` blocks per axis when N or M exceeds it (the subtitle states
+    the block size). With ``head_data`` (a folder URL relative to the page, see
+    :func:`generator.charts.grid.head_data_files`) the
+    small maps are thumbnails pooled by ``reduce`` and the opened head shows all
+    N x M cells, loaded on demand when too many to travel inline.
     """
     from generator.charts import head_grid_chart
 
     weights, rows, cols = dump.attention, list(dump.tokens), list(dump.key_tokens)
     notes: list[str] = []
-    if dump.n > GRID_BLOCKS or dump.m > GRID_BLOCKS:
+    if head_data is None and (dump.n > GRID_BLOCKS or dump.m > GRID_BLOCKS):
         view = pooled(weights, rows, cols, reduce=reduce, target=GRID_BLOCKS)
         notes.append(view.note)
         weights, rows, cols = view.values, view.row_labels, view.col_labels
@@ -306,6 +311,8 @@ def model_view_chart(
         cols,
         title=heading,
         subtitle=notes or None,
+        head_data=head_data,
+        pool=reduce,
     )
 
 

@@ -11,6 +11,11 @@ Pages: an overview (the file, every head in one grid, a table of per-head
 numbers), one page a layer with every head's clickable map, the per-head
 summaries as charts, and pooled views when N or M exceeds
 :data:`generator.api.POOL_ABOVE`.
+
+The overview's model view carries one thumbnail a head; when the exact values of
+every head are too many to travel in the page, each head's values go into a small
+script in :data:`MODEL_VIEW_DATA` beside it (``render_report`` returns those files
+with the pages), loaded when the reader opens that head.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import altair as alt
 import yaml
 from markupsafe import Markup, escape
 
@@ -39,6 +45,10 @@ MARKER = ".attention-atlas-report"
 
 #: Tokens listed in the overview's token table before it says "and K more".
 TOKEN_ROWS = 512
+
+#: Folder (relative to the docs folder and to the overview page) of the model view's
+#: per-head data files.
+MODEL_VIEW_DATA = "model-view/"
 
 
 @dataclass
@@ -90,7 +100,55 @@ def _common(dump: AttentionDump, title: str) -> dict[str, Any]:
     }
 
 
-def _overview(dump: AttentionDump, title: str, summary: api.HeadSummary) -> dict[str, Any]:
+def _model_view(dump: AttentionDump) -> tuple[Any, dict[str, str]]:
+    """The overview's model view and the per-head data files it loads (maybe none)."""
+    from generator.charts.grid import head_data_files
+
+    chart = _stacked(
+        api.model_view_chart(dump, head_data=MODEL_VIEW_DATA), dump.heads, max(dump.n, dump.m)
+    )
+    usermeta = getattr(chart, "usermeta", None)
+    usermeta = usermeta if isinstance(usermeta, dict) else {}
+    heads = usermeta.get("atlas", {}).get("heads")
+    files = head_data_files(dump.attention, MODEL_VIEW_DATA) if heads else {}
+    return chart, files
+
+
+#: Width in pixels the stacked model view's grid aims at (the page column is ~690 px).
+GRID_WIDTH = 640
+
+
+def _stacked(chart: Any, heads: int, positions: int) -> Any:
+    """The model view with the opened head below the grid, the grid as wide as the column.
+
+    Side by side, the opened head (with its values) lies beyond the page column and
+    the reader must scroll sideways to find it.
+    """
+    parts = list(getattr(chart, "hconcat", []) or [])
+    if len(parts) != 2 or not isinstance(parts[0], alt.FacetChart):
+        return chart
+    grid = parts[0].copy()
+    side = max(24, min(72, GRID_WIDTH // heads - 4))
+    if positions <= side:  # a whole number of pixels a token: no uneven cells
+        side = positions * (side // positions)
+    grid.spec.width = grid.spec.height = side
+    title = chart.title.copy()
+    if isinstance(title.subtitle, list):
+        title.subtitle = [t.replace("on the right", "below the grid") for t in title.subtitle]
+    extra = {} if chart.datasets is alt.Undefined else {"datasets": chart.datasets}
+    return alt.VConcatChart(
+        vconcat=[grid, parts[1]],
+        spacing=20,
+        params=chart.params,
+        title=title,
+        usermeta=chart.usermeta,
+        **extra,
+    )
+
+
+def _overview(
+    dump: AttentionDump, title: str, summary: api.HeadSummary, files: dict[str, str]
+) -> dict[str, Any]:
     single = dump.layers * dump.heads == 1
     if single:
         main = _figure(
@@ -98,10 +156,12 @@ def _overview(dump: AttentionDump, title: str, summary: api.HeadSummary) -> dict
             "Rows are queries, columns keys; hover a cell for the exact weight.",
         )
     else:
+        chart, data = _model_view(dump)
+        files.update(data)
         main = _figure(
-            api.model_view_chart(dump),
-            "One map per (layer, head); rows are queries, columns keys. "
-            "Each head's page has the full-size map.",
+            chart,
+            "One map per (layer, head); rows are queries, columns keys. Click a map "
+            "to open it below the grid with every cell's value.",
             renderer="canvas",
         )
     rows = [
@@ -226,11 +286,17 @@ def _pooled(dump: AttentionDump, title: str) -> dict[str, Any]:
 
 
 def render_report(dump: AttentionDump, *, title: str | None = None) -> dict[str, str]:
-    """Every page of the report, keyed by its path in the docs folder (pure: writes nothing)."""
+    """Every file of the report, keyed by its path in the docs folder (pure: writes nothing).
+
+    The ``.md`` entries are pages; the others (the model view's per-head data, in
+    :data:`MODEL_VIEW_DATA`) are copied by MkDocs as they are.
+    """
     heading = title or f"Attention report: {Path(dump.source).name}"
     summary = api.head_summaries(dump)
+    files: dict[str, str] = {}
+    overview = _overview(dump, heading, summary, files)
     pages = {
-        "index.md": templating.render("report/overview.md.j2", _overview(dump, heading, summary)),
+        "index.md": templating.render("report/overview.md.j2", overview),
         "summaries.md": templating.render(
             "report/summaries.md.j2", _summaries(dump, heading, summary)
         ),
@@ -241,6 +307,7 @@ def render_report(dump: AttentionDump, *, title: str | None = None) -> dict[str,
         )
     if api.needs_pooling(dump):
         pages["pooled.md"] = templating.render("report/pooled.md.j2", _pooled(dump, heading))
+    pages.update(files)
     return pages
 
 
@@ -368,4 +435,8 @@ def build_report(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ReportResult(out=target, pages=sorted(pages), warnings=list(dump.warnings))
+    return ReportResult(
+        out=target,
+        pages=sorted(p for p in pages if p.endswith(".md")),
+        warnings=list(dump.warnings),
+    )

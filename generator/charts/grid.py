@@ -1,30 +1,66 @@
 """Every head at every depth in one chart: a layers x heads grid and the picked head large.
 
-Small maps travel as quantised cells (hover shows values). Large stacks of maps (more than
-``THUMBNAIL_CELLS`` cells) travel as one PNG thumbnail per head, drawn with the same
-viridis colours as the cells, which keeps a 72-head model view light enough for a phone.
+The small maps travel as one PNG thumbnail per head (viridis, the colours of the cells,
+pooled to at most ``THUMB_SIDE`` pixels a side), which paints fast at any size; below
+``THUMBNAIL_CELLS`` cells they may travel as quantised cells instead. The head opened
+on the right always shows its cells with exact (quantised) values on hover:
+
+* inline: every head's codes in one param (small maps; the chart is self-contained);
+* on demand: above ``INLINE_CODES_BYTES`` of codes, when the caller gives a
+  ``head_data`` URL prefix, each head's codes live in a small script file written
+  beside the page (:func:`head_data_files`); ``atlas-charts.js`` loads the opened
+  head's file and sets the chart's params (protocol in :func:`head_data_files`);
+* none: too large and no ``head_data``: the enlarged head is its thumbnail, and the
+  chart says hovering gives no cell values.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import altair as alt
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from generator.attention import block_edges, pool_map
 from generator.charts.encoding import encode_matrix, label_list
 from generator.charts.heatmap import atlas_usermeta, chart_title, position_axis, restrict_views
 from generator.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
-from generator.errors import ShapeError
+from generator.errors import AtlasError, ShapeError
 
-__all__ = ["THUMBNAIL_CELLS", "head_grid_chart", "viridis_lut"]
+__all__ = [
+    "HEAD_FILE",
+    "INLINE_CODES_BYTES",
+    "THUMBNAIL_CELLS",
+    "THUMB_SIDE",
+    "head_data_files",
+    "head_file",
+    "head_grid_chart",
+    "viridis_lut",
+]
 
-#: Above this many cells in all heads together, heads are drawn as PNG thumbnails.
-THUMBNAIL_CELLS = 200_000
+#: Above this many cells in all heads together, the small maps are drawn as PNG
+#: thumbnails (``thumbnails=None``). 0: always (measured faster, see the notes below).
+THUMBNAIL_CELLS = 0
+
+#: Longest side of a thumbnail in pixels; larger maps are pooled into blocks first.
+THUMB_SIDE = 128
+
+#: Largest inline payload of exact codes (2 bytes a cell, all heads); above it the
+#: opened head's values are loaded on demand (given ``head_data``) or not sent.
+INLINE_CODES_BYTES = 400_000
+
+#: Width in pixels the enlarged head aims at (cells of 1 to 22 pixels).
+DETAIL_SIDE = 440
+
+#: Name of the JavaScript function a per-head data file calls (atlas-charts.js defines it).
+REGISTER = "atlasHeadData"
+
+Reduce = Literal["mean", "max"]
 
 
 @lru_cache(maxsize=1)
@@ -38,15 +74,33 @@ def viridis_lut() -> NDArray[np.uint8]:
 
 
 def png_data_url(weights: NDArray[np.float64], domain: tuple[float, float] = (0.0, 1.0)) -> str:
-    """One map, shape (N, M), as a viridis PNG (one pixel per cell) in a data URL."""
+    """One map, shape (N, M), as a viridis PNG (one pixel per cell) in a data URL.
+
+    The image is a palette PNG holding only the viridis colours it uses (one byte a
+    pixel before compression), or true colour when that is smaller (tiny maps); both
+    decode to the same RGB pixels. Non-finite cells are drawn as the lowest colour.
+    """
     from PIL import Image
 
     lo, hi = domain
-    codes = np.rint(np.clip((weights - lo) / (hi - lo), 0.0, 1.0) * 255).astype(np.uint8)
-    image = Image.fromarray(viridis_lut()[codes], mode="RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    scaled = np.nan_to_num((np.asarray(weights, dtype=np.float64) - lo) / (hi - lo))
+    codes = np.rint(np.clip(scaled, 0.0, 1.0) * 255).astype(np.uint8)
+    lut = viridis_lut()
+    used, index = np.unique(codes, return_inverse=True)
+    palette = Image.fromarray(index.reshape(codes.shape).astype(np.uint8), mode="L").convert("P")
+    palette.putpalette(lut[used].tobytes())
+    candidates = []
+    for image in (palette, Image.fromarray(lut[codes], mode="RGB")):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", compress_level=9)
+        candidates.append(buffer.getvalue())
+    best = min(candidates, key=len)
+    return "data:image/png;base64," + base64.b64encode(best).decode("ascii")
+
+
+def thumbnail_blocks(n: int, m: int, side: int = THUMB_SIDE) -> tuple[int, int]:
+    """Pixels (R, C) of the thumbnail of an (N, M) map: each axis pooled to at most ``side``."""
+    return min(n, side), min(m, side)
 
 
 HEAD_TOOLTIP = [alt.Tooltip("ln:N", title="layer"), alt.Tooltip("hn:N", title="head")]
@@ -57,13 +111,20 @@ def head_names_calc(name: str) -> dict[str, str]:
     return {"ln": f"{name}_ln[datum.l]", "hn": f"{name}_hn[datum.h]"}
 
 
-def picked_title(name: str) -> dict[str, str]:
-    """Title expression naming the picked layer and head."""
-    store = f"data('{name}_pick_store')"
-    return {
-        "expr": f"length({store}) ? 'Layer ' + {name}_ln[{store}[0].values[0]] + ', head ' "
+def _store(name: str) -> str:
+    return f"data('{name}_pick_store')"
+
+
+def picked_title(name: str, status: str | None = None) -> dict[str, str]:
+    """Title expression naming the picked layer and head (and a status line, if given)."""
+    store = _store(name)
+    head = (
+        f"length({store}) ? 'Layer ' + {name}_ln[{store}[0].values[0]] + ', head ' "
         f"+ {name}_hn[{store}[0].values[1]] : ''"
-    }
+    )
+    if status is None:
+        return {"expr": head}
+    return {"expr": f"[{head}, {status}]"}
 
 
 def frame_layer(pick: alt.Parameter, name: str) -> alt.Chart:
@@ -103,6 +164,78 @@ def _picker(name: str, layers: list[str], heads: list[str]) -> alt.Parameter:
     )
 
 
+def _as_stack(weights: ArrayLike) -> NDArray[np.float64]:
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 4 or 0 in w.shape:
+        msg = f"weights must be shaped (L, H, N, M), got shape {w.shape}"
+        raise ShapeError(msg)
+    return w
+
+
+#: File name of one head's data, relative to the chart's ``head_data`` prefix.
+HEAD_FILE = "L{l}-H{h}.js"
+
+
+def head_file(layer: int, head: int) -> str:
+    """File name of one head's data (relative to the chart's ``head_data`` prefix)."""
+    return HEAD_FILE.format(l=layer, h=head)
+
+
+def head_data_files(weights: ArrayLike, head_data: str) -> dict[str, str]:
+    """One small script per head holding its exact (quantised) cell values.
+
+    Parameters
+    ----------
+    weights : array_like, shape (L, H, N, M)
+        The same weights given to :func:`head_grid_chart` (values in [0, 1]).
+    head_data : str
+        The same URL prefix given to :func:`head_grid_chart`, relative to the page
+        (for example ``"model-view/"``); also the files' folder relative to the page.
+
+    Returns
+    -------
+    files : dict of str to str
+        ``{head_data + "L<l>-H<h>.js": text}`` for every layer and head, sorted.
+
+    Notes
+    -----
+    Each file is one line, ``atlasHeadData(l,h,"<codes>");``, where the codes are
+    :func:`generator.charts.encoding.encode_matrix` of the head's (N, M) map,
+    quantised to 256 levels of the colour domain [0, 1] (two hex digits a cell,
+    ``--`` where not finite), exactly as the inline cells. ``atlas-charts.js``
+    defines ``atlasHeadData``; it loads a file with a ``<script src>`` tag (which,
+    unlike ``fetch``, works from ``file://`` too), and the file's own URL tells it
+    which chart asked. ``<``, ``>`` and ``&`` are written as ``\\u`` escapes.
+    About 2 N M bytes a file; cost O(L H N M).
+    """
+    w = _as_stack(weights)
+    _check_prefix(head_data)
+    n_layers, n_heads = w.shape[:2]
+    files = {}
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            enc = encode_matrix(w[layer, head], quantize=True, domain=(0.0, 1.0))
+            codes = json.dumps(enc.codes)
+            for raw, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+                codes = codes.replace(raw, escaped)
+            files[head_data + head_file(layer, head)] = f"{REGISTER}({layer},{head},{codes});\n"
+    return files
+
+
+def _check_prefix(prefix: str) -> None:
+    """A relative folder URL: no scheme, no leading slash, no ``..``, ending in ``/``."""
+    parts = prefix.split("/")
+    if (
+        not prefix.endswith("/")
+        or prefix.startswith("/")
+        or ":" in prefix
+        or any(p in ("", ".", "..") for p in parts[:-1])
+        or any(c in prefix for c in "\\?#'\"<>& ")
+    ):
+        msg = f"head_data must be a relative folder like 'model-view/', got {prefix!r}"
+        raise AtlasError(msg)
+
+
 def head_grid_chart(
     weights: ArrayLike,
     row_labels: Any,
@@ -114,7 +247,10 @@ def head_grid_chart(
     subtitle: str | list[str] | None = None,
     thumbnails: bool | None = None,
     name: str = "grid",
-) -> alt.HConcatChart:
+    head_data: str | None = None,
+    inline: bool | None = None,
+    pool: Reduce = "mean",
+) -> alt.TopLevelMixin:
     """Model view: a grid of every head's map (layers down, heads across), the picked head large.
 
     Parameters
@@ -131,9 +267,22 @@ def head_grid_chart(
     subtitle : str or list of str, optional
         Say here when tokens are hidden or rows renormalised.
     thumbnails : bool, optional
-        Draw each head as a PNG image; ``None`` does so above ``THUMBNAIL_CELLS`` cells.
+        Draw the small maps as PNG images (at most ``THUMB_SIDE`` pixels a side, pooled
+        into blocks above it, as the subtitle then says); ``None`` does so above
+        ``THUMBNAIL_CELLS`` cells. ``False`` draws every cell (all codes inline).
     name : str
         Prefix of param and view names.
+    head_data : str, optional
+        URL prefix, relative to the page, of the per-head files made by
+        :func:`head_data_files` from the same weights. Used when the codes of every
+        head would exceed ``INLINE_CODES_BYTES`` (or ``inline=False``): the opened
+        head's exact values are then loaded on demand. Without it the chart is
+        self-contained.
+    inline : bool, optional
+        Force (``True``) or forbid (``False``) the inline codes of every head;
+        ``None`` decides by ``INLINE_CODES_BYTES``.
+    pool : {"mean", "max"}
+        How a thumbnail pixel sums up its block of cells when the map is pooled.
 
     Returns
     -------
@@ -141,22 +290,35 @@ def head_grid_chart(
 
     Notes
     -----
-    Cell mode sends about 2 bytes per cell (256 levels as two hex digits). Thumbnail mode
-    sends one PNG per head; the enlarged head is the same image, so its tooltip gives
-    the layer and head but not cell values.
+    Thumbnails cost a few hundred bytes a head for real maps (palette PNGs) and paint
+    as 72 images instead of thousands of cells. Inline codes cost 2 bytes a cell. On
+    demand, the chart's ``usermeta.atlas.heads`` says where the files are and which
+    params ``atlas-charts.js`` sets: ``<name>_hv`` (the head's codes),
+    ``<name>_hk`` (index ``l * H + h`` of the head they belong to) and
+    ``<name>_hs`` (a status line); it follows the param ``<name>_at`` (the picked
+    head's index). Until the values arrive the enlarged head is its thumbnail.
     """
-    w = np.asarray(weights, dtype=np.float64)
-    if w.ndim != 4 or 0 in w.shape:
-        msg = f"weights must be shaped (L, H, N, M), got shape {w.shape}"
-        raise ShapeError(msg)
+    w = _as_stack(weights)
     n_layers, n_heads, n, m = w.shape
     rows = label_list(row_labels, n, "row_labels")
     cols = label_list(col_labels, m, "col_labels")
     layers = _names(layer_names, n_layers, "L", "layer_names")
     heads = _names(head_names, n_heads, "H", "head_names")
+    if pool not in ("mean", "max"):
+        msg = f"pool must be 'mean' or 'max', got {pool!r}"
+        raise AtlasError(msg)
+    if head_data is not None:
+        _check_prefix(head_data)
     cells = w.size
     if thumbnails is None:
         thumbnails = cells > THUMBNAIL_CELLS
+    fits = 2 * cells <= INLINE_CODES_BYTES
+    if not thumbnails or inline is True or (inline is None and fits):
+        mode = "inline"
+    elif head_data is not None:
+        mode = "load"
+    else:
+        mode = "none"
     pick = _picker(name, layers, heads)
     lparam, hparam = f"{name}_ln", f"{name}_hn"
     header = {
@@ -166,60 +328,95 @@ def head_grid_chart(
     side = max(36, min(72, 4 * max(n, m)))
     hint = "Click a map, or use the menus, to open one head on the right."
     sub = [subtitle] if isinstance(subtitle, str) else list(subtitle or [])
+    at = alt.param(
+        name=f"{name}_at",
+        expr=f"length({_store(name)}) ? {_store(name)}[0].values[0] * {n_heads} "
+        f"+ {_store(name)}[0].values[1] : 0",
+    )
+    params: list[Any] = [
+        alt.param(name=lparam, value=layers),
+        alt.param(name=hparam, value=heads),
+        at,
+    ]
+    meta_heads: dict[str, Any] | None = None
+    thumbs: list[dict[str, Any]] = []
+    shared = False
     if thumbnails:
-        grid, detail, params = _thumbnail_views(w, pick, layers, heads, side, name)
-        sub.append("Heads drawn as images: hovering gives layer and head, not cell values.")
+        thumbs, note = _thumbnail_records(w, pool)
+        if note:
+            sub.append(note)
+        # Only a detail drawn from the thumbnails needs them twice: then they travel
+        # once, as a top-level dataset; otherwise inline in the grid (a chart rebuilt
+        # from its parts, e.g. stacked, keeps working).
+        shared = mode in ("load", "none")
+        grid = _thumbnail_grid(thumbs, pick, side, name, shared)
+        detail, extra = _detail(w, rows, cols, name, mode, thumbs)
+        if mode == "none":
+            sub.append("Heads drawn as images: hovering gives layer and head, not cell values.")
+        if mode == "load":
+            assert head_data is not None
+            meta_heads = {
+                "src": head_data,
+                "file": HEAD_FILE,
+                "heads": n_heads,
+                "pick": pick.name,
+                "at": f"{name}_at",
+                "values": f"{name}_hv",
+                "key": f"{name}_hk",
+                "status": f"{name}_hs",
+            }
     else:
-        grid, detail, params = _cell_views(w, pick, rows, cols, side, name)
+        grid = _cell_grid(w, pick, side, name)
+        detail, extra = _detail(w, rows, cols, name, "cells", None)
+    params.extend(extra)
     faceted = grid.facet(
         row=alt.Row("l:O", header=header["row"]),
         column=alt.Column("h:O", header=header["column"]),
         spacing=3,
     )
-    chart = alt.hconcat(faceted, detail, spacing=24).add_params(
-        alt.param(name=lparam, value=layers), alt.param(name=hparam, value=heads), *params
-    )
+    chart = alt.hconcat(faceted, detail, spacing=24).add_params(*params)
+    if shared:
+        # One named dataset: the grid and the enlarged head share the images.
+        chart = chart.properties(datasets={f"{name}_thumbs": thumbs})
     restrict_views(chart, pick.name, (f"{name}_cells", f"{name}_thumbs"))
-    return chart.properties(
-        title=chart_title(title, [*sub, hint]),
-        usermeta=atlas_usermeta(cells=cells, renderer_hint="canvas"),
-    )
+    usermeta = atlas_usermeta(cells=cells, renderer_hint="canvas")
+    if meta_heads is not None:
+        usermeta["atlas"]["heads"] = meta_heads
+    return chart.properties(title=chart_title(title, [*sub, hint]), usermeta=usermeta)
 
 
-def _cell_views(
-    w: NDArray[np.float64],
-    pick: alt.Parameter,
-    rows: list[str],
-    cols: list[str],
-    side: int,
-    name: str,
-) -> tuple[alt.LayerChart, alt.Chart, list[alt.Parameter]]:
-    _, n_heads, n, m = w.shape
-    enc = encode_matrix(w.reshape(-1, m), quantize=True, domain=(0.0, 1.0))
-    vparam, rparam, cparam = f"{name}_v", f"{name}_rl", f"{name}_cl"
+def _cell_calc(name: str, n_heads: int, n: int, m: int) -> dict[str, str]:
     per = n * m
-    calc = {
+    return {
         "g": f"floor(datum.i / {per})",
         "l": f"floor(datum.g / {n_heads})",
         "h": f"datum.g % {n_heads}",
         "r": f"floor((datum.i % {per}) / {m})",
         "c": f"datum.i % {m}",
-        "v": enc.decode_expr(vparam),
-        "q": f"datum.r + ': ' + {rparam}[datum.r]",
-        "k": f"datum.c + ': ' + {cparam}[datum.c]",
     }
-    color = alt.Color(
+
+
+def _colour() -> alt.Color:
+    """The weight colours; the grid's cells and the enlarged head share one legend."""
+    return alt.Color(
         "v:Q",
         scale=alt.Scale(scheme="viridis", domain=[0, 1], clamp=True),
         legend=alt.Legend(title="weight", orient="bottom"),
     )
+
+
+def _cell_grid(w: NDArray[np.float64], pick: alt.Parameter, side: int, name: str) -> alt.LayerChart:
+    """Every cell of every head as a rect (codes in the param ``<name>_v``)."""
+    _, n_heads, n, m = w.shape
+    enc = encode_matrix(w.reshape(-1, m), quantize=True, domain=(0.0, 1.0))
+    calc = {**_cell_calc(name, n_heads, n, m), "v": enc.decode_expr(f"{name}_v")}
     cells = (
         alt.Chart(name=f"{name}_cells")
         .mark_rect()
         .encode(
             x=alt.X("c:O", axis=None),
             y=alt.Y("r:O", axis=None),
-            color=color,
+            color=_colour(),
             tooltip=HEAD_TOOLTIP,
         )
         .add_params(pick)
@@ -230,84 +427,197 @@ def _cell_views(
         .transform_calculate(**calc, **head_names_calc(name))
         .properties(width=side, height=side)
     )
-    step = max(6, min(22, 440 // max(n, m)))
-    tooltip = [
-        alt.Tooltip("q:N", title="Query"),
-        alt.Tooltip("k:N", title="Key"),
-        alt.Tooltip("v:Q", title="weight (quantised to 256 levels)", format=".3f"),
-    ]
-    detail = (
-        alt.Chart(alt.sequence(0, w.size, as_="i"), name=f"{name}_head")
-        .transform_calculate(**calc)
-        .transform_filter(pick)
-        .mark_rect()
-        .encode(
-            x=alt.X(
-                "c:O",
-                scale=alt.Scale(domain={"expr": f"sequence(0, {m})"}),
-                axis=position_axis(cparam, "Key", count=m, step=step, max_chars=12, orient="top"),
-            ),
-            y=alt.Y(
-                "r:O",
-                scale=alt.Scale(domain={"expr": f"sequence(0, {n})"}),
-                axis=position_axis(
-                    rparam, "Query", count=n, step=step, max_chars=12, orient="left"
-                ),
-            ),
-            color=color,
-            tooltip=tooltip,
-        )
-        .properties(
-            title=alt.TitleParams(text=picked_title(name), anchor="start"),
-            width=alt.Step(step),
-            height=alt.Step(step),
-        )
-    )
-    params = [
-        alt.param(name=vparam, value=enc.codes),
-        alt.param(name=rparam, value=rows),
-        alt.param(name=cparam, value=cols),
-    ]
-    return cast(alt.LayerChart, grid), detail, params
+    return cast(alt.LayerChart, grid)
 
 
-def _thumbnail_views(
-    w: NDArray[np.float64],
-    pick: alt.Parameter,
-    layers: list[str],
-    heads: list[str],
-    side: int,
-    name: str,
-) -> tuple[alt.LayerChart, alt.Chart, list[alt.Parameter]]:
-    n_layers, n_heads, _, _ = w.shape
+def _thumbnail_records(w: NDArray[np.float64], pool: Reduce) -> tuple[list[dict[str, Any]], str]:
+    """One ``{l, h, url}`` record a head and the subtitle line saying how it was pooled."""
+    n_layers, n_heads, n, m = w.shape
+    rows, cols = thumbnail_blocks(n, m)
+    note = ""
+    if (rows, cols) != (n, m):
+        finite = np.where(np.isfinite(w), w, 0.0)
+        w = np.asarray(pool_map(finite, rows, cols, pool), dtype=np.float64)
+        r_sizes = np.diff(block_edges(n, rows))
+        c_sizes = np.diff(block_edges(m, cols))
+        what = "mean" if pool == "mean" else "maximum"
+        note = (
+            f"Small maps pooled to {rows} × {cols} pixels, each the {what} of a block of "
+            f"{_size(r_sizes)} query × {_size(c_sizes)} key positions; the opened head "
+            "shows every cell."
+        )
     records = [
         {"l": li, "h": hi, "url": png_data_url(w[li, hi])}
         for li in range(n_layers)
         for hi in range(n_heads)
     ]
-    data = alt.Data(values=records)
-    images = (
-        alt.Chart(name=f"{name}_thumbs")
-        .mark_image(width=side, height=side, aspect=False, smooth=False)
-        .encode(url="url:N", x=alt.value(side / 2), y=alt.value(side / 2), tooltip=HEAD_TOOLTIP)
-        .add_params(pick)
+    return records, note
+
+
+def _size(sizes: NDArray[np.int64]) -> str:
+    lo, hi = int(sizes.min()), int(sizes.max())
+    return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
+def _png_size(url: str) -> tuple[int, int]:
+    """(width, height) of a PNG data URL, read from its header."""
+    head = base64.b64decode(url.split(",", 1)[1][:32])
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _image(name: str, data: Any = alt.Undefined, *, smooth: bool = False) -> alt.Chart:
+    """An image filling its view (whatever width the view is given later).
+
+    Drawn with sharp pixels when enlarged (each cell a crisp square); ``smooth`` when
+    shrunk, so that a thin line (a previous-token head) is blended, not dropped.
+    """
+    return (
+        alt.Chart(data, name=name)
+        .mark_image(aspect=False, smooth=smooth, align="left", baseline="top")
+        .encode(
+            url="url:N",
+            x=alt.value(0),
+            x2=alt.value("width"),
+            y=alt.value(0),
+            y2=alt.value("height"),
+            tooltip=HEAD_TOOLTIP,
+        )
     )
+
+
+def _thumbnail_grid(
+    records: list[dict[str, Any]], pick: alt.Parameter, side: int, name: str, shared: bool
+) -> alt.LayerChart:
+    pixels = max(_png_size(records[0]["url"])) if records else 0
+    images = _image(f"{name}_thumbs", smooth=pixels > side).add_params(pick)
+    data = alt.Data(name=f"{name}_thumbs") if shared else alt.Data(values=records)
     grid = (
         alt.layer(frame_layer(pick, name), images, data=data)
         .transform_calculate(**head_names_calc(name))
         .properties(width=side, height=side)
     )
-    big = 360
-    detail = (
-        alt.Chart(data, name=f"{name}_big")
-        .transform_filter(pick)
-        .transform_calculate(**head_names_calc(name))
-        .mark_image(width=big, height=big, aspect=False, smooth=False)
-        .encode(url="url:N", x=alt.value(big / 2), y=alt.value(big / 2), tooltip=HEAD_TOOLTIP)
-        .properties(
-            title=alt.TitleParams(text=picked_title(name), anchor="start"),
-            width=big,
-            height=big,
+    return cast(alt.LayerChart, grid)
+
+
+def _detail(
+    w: NDArray[np.float64],
+    rows: list[str],
+    cols: list[str],
+    name: str,
+    mode: str,
+    thumbs: list[dict[str, Any]] | None,
+) -> tuple[alt.Chart | alt.LayerChart, list[alt.Parameter]]:
+    """The enlarged head and the params it reads.
+
+    ``mode``: "cells"/"inline" (codes of every head in ``<name>_v``/``<name>_codes``,
+    the head's cells generated from a sequence offset by the picked head), "load" (the
+    thumbnail under cells decoded from ``<name>_hv`` once it holds the picked head) or
+    "none" (the thumbnail alone).
+    """
+    _, n_heads, n, m = w.shape
+    per = n * m
+    rparam, cparam = f"{name}_rl", f"{name}_cl"
+    step = max(1, min(22, DETAIL_SIDE // max(n, m)))
+    at = f"{name}_at"
+    if mode == "none":
+        assert thumbs is not None
+        big = 360
+        image = (
+            _image(f"{name}_big", alt.Data(name=f"{name}_thumbs"))
+            .properties(
+                title=alt.TitleParams(text=picked_title(name), anchor="start"),
+                width=big,
+                height=big,
+            )
+            .transform_filter(f"datum.l * {n_heads} + datum.h == {at}")
+            .transform_calculate(**head_names_calc(name))
         )
+        return image, []
+    params: list[alt.Parameter] = [
+        alt.param(name=rparam, value=rows),
+        alt.param(name=cparam, value=cols),
+    ]
+    quantised = "weight (quantised to 256 levels)"
+    tooltip = [
+        alt.Tooltip("q:N", title="Query"),
+        alt.Tooltip("k:N", title="Key"),
+        alt.Tooltip("v:Q", title=quantised, format=".3f"),
+    ]
+    labels = {
+        "q": f"datum.r + ': ' + {rparam}[datum.r]",
+        "k": f"datum.c + ': ' + {cparam}[datum.c]",
+    }
+    status: str | None = None
+    if mode == "load":
+        vparam = f"{name}_hv"
+        enc = encode_matrix(w[0, 0], quantize=True, domain=(0.0, 1.0))
+        data: Any = alt.Data(values=[{"s": 0}])
+        pre = [
+            {"calculate": f"{name}_hk == {at} ? sequence(0, {per}) : []", "as": "s"},
+            {"flatten": ["s"], "as": ["i"]},
+        ]
+        calc = {
+            "r": f"floor(datum.i / {m})",
+            "c": f"datum.i % {m}",
+            "v": enc.decode_expr(vparam),
+            **labels,
+        }
+        params += [
+            alt.param(name=vparam, value=""),
+            alt.param(name=f"{name}_hk", value=-1),
+            alt.param(name=f"{name}_hs", value=""),
+        ]
+        status = (
+            f"{name}_hk == {at} ? 'Exact values: hover a cell' : "
+            f"({name}_hs || 'Loading exact values…')"
+        )
+    else:
+        vparam = f"{name}_v" if mode == "cells" else f"{name}_codes"
+        enc = encode_matrix(w.reshape(-1, m), quantize=True, domain=(0.0, 1.0))
+        data = alt.sequence(0, per, as_="i")
+        pre = []
+        calc = {
+            "r": f"floor(datum.i / {m})",
+            "c": f"datum.i % {m}",
+            "v": enc.decode_expr(vparam, f"({at} * {per} + datum.i)"),
+            **labels,
+        }
+        if mode == "inline":
+            params.append(alt.param(name=vparam, value=enc.codes))
+    cells = alt.Chart(name=f"{name}_head").mark_rect()
+    # Transforms in order: rows for the picked head, then its values and labels.
+    cells = cells.properties(transform=[*pre, *_calcs(calc)])
+    cells = cells.encode(
+        x=alt.X(
+            "c:O",
+            scale=alt.Scale(domain={"expr": f"sequence(0, {m})"}),
+            axis=position_axis(cparam, "Key", count=m, step=step, max_chars=12, orient="top"),
+        ),
+        y=alt.Y(
+            "r:O",
+            scale=alt.Scale(domain={"expr": f"sequence(0, {n})"}),
+            axis=position_axis(rparam, "Query", count=n, step=step, max_chars=12, orient="left"),
+        ),
+        color=_colour(),
+        tooltip=tooltip,
     )
-    return cast(alt.LayerChart, grid), detail, []
+    # No width limit: a narrow head (few tokens) must not cut its status line.
+    title = alt.TitleParams(text=picked_title(name, status), anchor="start", limit=0)
+    size = {"width": alt.Step(step), "height": alt.Step(step)}
+    if mode != "load":
+        detail = cells.properties(data=data, title=title, **size)
+        if mode == "cells":
+            params.append(alt.param(name=vparam, value=enc.codes))
+        return detail, params
+    assert thumbs is not None
+    under = (
+        _image(f"{name}_big", alt.Data(name=f"{name}_thumbs"))
+        .transform_filter(f"datum.l * {n_heads} + datum.h == {at}")
+        .transform_calculate(**head_names_calc(name))
+    )
+    layered = alt.layer(under, cells.properties(data=data)).properties(title=title, **size)
+    return cast(alt.LayerChart, layered), params
+
+
+def _calcs(calc: dict[str, str]) -> list[dict[str, str]]:
+    return [{"calculate": expr, "as": field} for field, expr in calc.items()]

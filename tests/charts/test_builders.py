@@ -37,9 +37,12 @@ BUILDERS: dict[str, Callable[[], alt.TopLevelMixin]] = {
     "vector": lambda: vector_chart([5, 1, 20], ["a", "b", "c"], title="s", fmt=".0f"),
     "bar": lambda: bar_chart(_weights(6), TOKENS, title="row", highlight=2),
     "explorer": lambda: row_explorer_chart(_weights(6, 6), TOKENS, TOKENS, title="E"),
-    "grid-cells": lambda: head_grid_chart(_weights(2, 3, 6, 6), TOKENS, TOKENS, title="G"),
-    "grid-images": lambda: head_grid_chart(
-        _weights(2, 2, 6, 6), TOKENS, TOKENS, title="G", thumbnails=True
+    "grid-cells": lambda: head_grid_chart(
+        _weights(2, 3, 6, 6), TOKENS, TOKENS, title="G", thumbnails=False
+    ),
+    "grid-images": lambda: head_grid_chart(_weights(2, 2, 6, 6), TOKENS, TOKENS, title="G"),
+    "grid-on-demand": lambda: head_grid_chart(
+        _weights(2, 2, 6, 6), TOKENS, TOKENS, title="G", inline=False, head_data="mv/"
     ),
     "line": lambda: line_chart(
         [{"n": n, "t": n * n * 1e-6, "m": "full"} for n in (64, 128, 256)]
@@ -90,7 +93,9 @@ def test_row_explorer_has_a_named_row_selection_starting_at_row_0() -> None:
 
 def test_head_grid_cells_mode_carries_every_head() -> None:
     w = _weights(2, 3, 6, 6)
-    spec = to_spec(head_grid_chart(w, TOKENS, TOKENS, title="G", head_names=["a", "b", "c"]))
+    spec = to_spec(
+        head_grid_chart(w, TOKENS, TOKENS, title="G", head_names=["a", "b", "c"], thumbnails=False)
+    )
     codes = params(spec)["grid_v"]
     assert isinstance(codes, str) and len(codes) == 2 * w.size
     assert params(spec)["grid_hn"] == ["a", "b", "c"]
@@ -102,8 +107,9 @@ def test_head_grid_thumbnails_are_pngs_in_viridis() -> None:
     w = _weights(2, 2, 6, 6)
     spec = to_spec(head_grid_chart(w, TOKENS, TOKENS, title="G", thumbnails=True))
     text = json.dumps(spec)
-    assert text.count("data:image/png;base64,") == 4
-    assert "not cell values" in text
+    assert text.count("data:image/png;base64,") == 4  # once each: a shared named dataset
+    assert "not cell values" not in text  # small maps: the opened head has its cells inline
+    assert "quantised to 256 levels" in text
     lut = viridis_lut()
     assert lut.shape == (256, 3)
     assert tuple(lut[0]) == (0x44, 0x01, 0x54) and tuple(lut[-1]) == (0xFD, 0xE7, 0x25)
@@ -117,7 +123,7 @@ def test_png_thumbnail_decodes_to_the_lut_colours() -> None:
 
     url = png_data_url(np.array([[0.0, 1.0], [0.5, 0.25]]))
     image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-    pixels = np.asarray(image)
+    pixels = np.asarray(image.convert("RGB"))
     assert pixels.shape == (2, 2, 3)
     lut = viridis_lut()
     assert (pixels[0, 0] == lut[0]).all() and (pixels[0, 1] == lut[255]).all()
@@ -129,12 +135,13 @@ def test_head_grid_rejects_wrong_shapes() -> None:
         head_grid_chart(_weights(3, 6, 6), TOKENS, TOKENS, title="G")
 
 
-def test_large_head_grid_switches_to_thumbnails_and_stays_small() -> None:
+def test_large_head_grid_is_thumbnails_only_without_head_data_and_stays_small() -> None:
     w = _weights(2, 4, 160, 160)
     labels = [f"t{i}" for i in range(160)]
     chart = head_grid_chart(w, labels, labels, title="G")
     per_cell = spec_bytes(chart) / w.size
-    assert "data:image/png" in json.dumps(to_spec(chart))
+    text = json.dumps(to_spec(chart))
+    assert "data:image/png" in text and "not cell values" in text
     assert per_cell < 2.5, per_cell
 
 

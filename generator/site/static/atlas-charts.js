@@ -2,7 +2,19 @@
  *
  * Runs on DOMContentLoaded and, with Material's instant navigation, on each page
  * swap (document$). Re-renders when the reader toggles light/dark. Marks each chart
- * data-rendered="true" when painted so tests can wait for it.
+ * data-rendered="true" when painted so tests can wait for it, and records its own
+ * render time (vegaEmbed called to drawn) in data-render-ms.
+ *
+ * Heads loaded on demand: a model view whose spec has usermeta.atlas.heads
+ * ({src, file, heads, pick, at, values, key, status}) keeps only thumbnails inline.
+ * When its picked head (the signal `at`, index layer * heads + head) changes, the
+ * head's file src + file ("L{l}-H{h}.js", relative to the page) is loaded with a
+ * <script src> tag (works from file:// and over http), which calls
+ * atlasHeadData(layer, head, codes); the codes are then set into the params `values`
+ * and `key` (= the head's index), and `status` says when a file could not be loaded.
+ * Loaded heads are cached by URL, so a re-render (dark mode) shows them at once,
+ * on the head the reader had open. data-head holds the index of the head last drawn
+ * with its values.
  */
 (function () {
   "use strict";
@@ -23,6 +35,110 @@
     box.textContent = "This chart could not be drawn: " + (err && err.message ? err.message : err);
     el.replaceChildren(box);
     console.error("atlas chart:", err);
+  }
+
+  // ---- heads loaded on demand ------------------------------------------------------
+
+  var headCodes = {}; // absolute file URL -> codes
+  var headLoads = {}; // absolute file URL -> Promise of codes
+
+  // Called by each per-head data file; document.currentScript says which file it is.
+  window.atlasHeadData = function (layer, head, codes) {
+    var script = document.currentScript;
+    if (script && script.src && typeof codes === "string") headCodes[script.src] = codes;
+  };
+
+  function headUrl(meta, index) {
+    var layer = Math.floor(index / meta.heads);
+    var head = index % meta.heads;
+    var file = String(meta.file).replace("{l}", layer).replace("{h}", head);
+    return new URL(meta.src + file, document.baseURI).href;
+  }
+
+  function loadHead(url) {
+    if (url in headCodes) return Promise.resolve(headCodes[url]);
+    if (!headLoads[url]) {
+      headLoads[url] = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = url;
+        script.async = true;
+        script.onload = function () {
+          script.remove();
+          if (url in headCodes) resolve(headCodes[url]);
+          else reject(new Error("the file holds no head values"));
+        };
+        script.onerror = function () {
+          script.remove();
+          reject(new Error("the file could not be loaded"));
+        };
+        document.head.appendChild(script);
+      }).finally(function () {
+        delete headLoads[url];
+      });
+    }
+    return headLoads[url];
+  }
+
+  function headMeta(spec) {
+    var meta = spec && spec.usermeta && spec.usermeta.atlas && spec.usermeta.atlas.heads;
+    var names = ["src", "file", "heads", "pick", "at", "values", "key", "status"];
+    if (!meta || names.some(function (k) { return meta[k] === undefined; })) return null;
+    return meta;
+  }
+
+  // Before embedding: open the head the reader had open, with its values if loaded.
+  function restoreHead(el, spec, meta) {
+    var index = el.__atlasHead;
+    if (typeof index !== "number") return;
+    var url = headUrl(meta, index);
+    (spec.params || []).forEach(function (p) {
+      if (p.name === meta.pick) {
+        p.value = [{ l: Math.floor(index / meta.heads), h: index % meta.heads }];
+      } else if (url in headCodes && p.name === meta.values) {
+        p.value = headCodes[url];
+      } else if (url in headCodes && p.name === meta.key) {
+        p.value = index;
+      }
+    });
+  }
+
+  function followHeads(el, view, meta) {
+    function show(index) {
+      if (typeof index !== "number" || index < 0) return;
+      el.__atlasHead = index;
+      if (view.signal(meta.key) === index) {
+        el.setAttribute("data-head", String(index));
+        return;
+      }
+      var url = headUrl(meta, index);
+      var file = url.slice(url.lastIndexOf("/") + 1);
+      el.removeAttribute("data-head");
+      if (!(url in headCodes)) view.signal(meta.status, "").runAsync();
+      loadHead(url).then(
+        function (codes) {
+          if (el.__atlasEmbed && el.__atlasEmbed.view === view && view.signal(meta.at) === index) {
+            return view
+              .signal(meta.values, codes)
+              .signal(meta.key, index)
+              .runAsync()
+              .then(function () {
+                el.setAttribute("data-head", String(index)); // drawn with its values
+              });
+          }
+        },
+        function (err) {
+          console.warn("atlas chart: head values", url, err.message);
+          if (el.__atlasEmbed && el.__atlasEmbed.view === view && view.signal(meta.at) === index) {
+            var text = "Exact values unavailable (" + file + ": " + err.message + ")";
+            view.signal(meta.status, text).runAsync();
+          }
+        }
+      );
+    }
+    view.addSignalListener(meta.at, function (_, index) {
+      show(index);
+    });
+    show(view.signal(meta.at));
   }
 
   // Elements with a live Vega view; views of charts that left the page (instant
@@ -57,11 +173,14 @@
       showError(el, err);
       return Promise.resolve();
     }
+    var meta = headMeta(spec);
+    if (meta) restoreHead(el, spec, meta);
     var dark = isDark();
     var token = (el.__atlasToken || 0) + 1;
     el.__atlasToken = token;
     release(el);
     el.setAttribute("data-rendered", "pending");
+    var started = performance.now();
     return window
       .vegaEmbed(el, spec, {
         renderer: el.getAttribute("data-renderer") === "canvas" ? "canvas" : "svg",
@@ -77,7 +196,9 @@
         el.__atlasEmbed = result;
         live.push(el);
         el.setAttribute("data-theme", dark ? "dark" : "light");
+        el.setAttribute("data-render-ms", String(Math.round(performance.now() - started)));
         el.setAttribute("data-rendered", "true");
+        if (meta) followHeads(el, result.view, meta);
       })
       .catch(function (err) {
         if (el.__atlasToken === token) showError(el, err);

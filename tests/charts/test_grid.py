@@ -1,0 +1,183 @@
+"""head_grid_chart's three ways of carrying the opened head, and the per-head data files."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+from generator.charts import head_grid_chart, to_spec
+from generator.charts.encoding import encode_matrix
+from generator.charts.grid import (
+    HEAD_FILE,
+    THUMB_SIDE,
+    head_data_files,
+    head_file,
+    png_data_url,
+)
+from generator.errors import AtlasError
+
+from ._util import params, spec_bytes
+
+
+def _weights(*shape: int, seed: int = 0) -> np.ndarray:
+    w = np.random.default_rng(seed).random(shape) ** 4
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def _labels(n: int) -> list[str]:
+    return [f"t{i}" for i in range(n)]
+
+
+def _images(spec: dict[str, Any]) -> list[str]:
+    return re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]+", json.dumps(spec))
+
+
+def _png_size(url: str) -> tuple[int, int]:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    return image.size
+
+
+def _decode_file(text: str) -> tuple[int, int, str]:
+    found = re.fullmatch(r'atlasHeadData\((\d+),(\d+),"([0-9a-f-]*)"\);\n', text)
+    assert found, text[:80]
+    return int(found.group(1)), int(found.group(2)), found.group(3)
+
+
+# --- per-head data files ----------------------------------------------------------------
+
+
+def test_one_file_per_head_holding_its_quantised_cells() -> None:
+    w = _weights(2, 3, 5, 7)
+    files = head_data_files(w, "model-view/")
+    assert sorted(files) == sorted(
+        f"model-view/L{layer}-H{head}.js" for layer in range(2) for head in range(3)
+    )
+    for layer in range(2):
+        for head in range(3):
+            got_l, got_h, codes = _decode_file(files["model-view/" + head_file(layer, head)])
+            assert (got_l, got_h) == (layer, head)
+            expected = encode_matrix(w[layer, head], quantize=True, domain=(0.0, 1.0))
+            assert codes == expected.codes and len(codes) == 2 * 5 * 7
+            values = expected.decode()
+            assert np.abs(values - w[layer, head]).max() <= 0.5 / 255 + 1e-12
+
+
+def test_data_files_are_deterministic_and_hold_no_markup() -> None:
+    w = _weights(1, 2, 9, 9)
+    w[0, 0, 0, 0] = np.nan  # a missing cell travels as "--"
+    first = head_data_files(w, "a/b/")
+    assert first == head_data_files(w.copy(), "a/b/")
+    assert _decode_file(first["a/b/L0-H0.js"])[2].startswith("--")
+    assert not any(c in text for text in first.values() for c in "<>&'")
+
+
+@pytest.mark.parametrize("prefix", ["", "x", "/abs/", "../up/", "a/../b/", "http://x/", "a b/"])
+def test_head_data_must_be_a_relative_folder(prefix: str) -> None:
+    with pytest.raises(AtlasError, match="relative folder"):
+        head_data_files(_weights(1, 1, 2, 2), prefix)
+    with pytest.raises(AtlasError, match="relative folder"):
+        head_grid_chart(_weights(1, 1, 2, 2), "ab", "ab", title="G", head_data=prefix)
+
+
+# --- the chart ----------------------------------------------------------------------------
+
+
+def test_small_grid_is_thumbnails_with_every_head_inline_and_the_picked_one_decoded() -> None:
+    w = _weights(2, 3, 6, 4)
+    spec = to_spec(head_grid_chart(w, _labels(6), _labels(4), title="G"))
+    p = params(spec)
+    assert len(_images(spec)) == 6
+    assert p["grid_codes"] == encode_matrix(w.reshape(-1, 4), quantize=True, domain=(0, 1)).codes
+    assert "heads" not in spec["usermeta"]["atlas"]
+    text = json.dumps(spec)
+    # The enlarged head reads its cells at the picked head's offset (24 cells a head).
+    assert "grid_at * 24 + datum.i" in text
+    assert "weight (quantised to 256 levels)" in text
+
+
+def test_on_demand_chart_names_its_files_and_params_and_carries_no_codes() -> None:
+    w = _weights(2, 3, 40, 40)
+    chart = head_grid_chart(w, _labels(40), _labels(40), title="G", inline=False, head_data="mv/")
+    spec = to_spec(chart)
+    meta = spec["usermeta"]["atlas"]["heads"]
+    assert meta == {
+        "src": "mv/",
+        "file": HEAD_FILE,
+        "heads": 3,
+        "pick": "grid_pick",
+        "at": "grid_at",
+        "values": "grid_hv",
+        "key": "grid_hk",
+        "status": "grid_hs",
+    }
+    p = params(spec)
+    assert p["grid_hv"] == "" and p["grid_hk"] == -1 and p["grid_hs"] == ""
+    assert "grid_codes" not in p and "grid_v" not in p
+    assert spec_bytes(chart) < 2 * w.size  # less than the codes alone would take
+    text = json.dumps(spec, ensure_ascii=False)
+    assert "grid_hk == grid_at ? sequence(0, 1600) : []" in text  # cells only when loaded
+    assert "Loading exact values…" in text
+    # The thumbnails travel once, in a named dataset shared by the grid and the detail.
+    assert len(_images(spec)) == 6 and list(spec["datasets"]) == ["grid_thumbs"]
+
+
+def test_without_head_data_a_large_grid_is_thumbnails_only_and_says_so() -> None:
+    w = _weights(2, 2, 240, 240)
+    spec = to_spec(head_grid_chart(w, _labels(240), _labels(240), title="G"))
+    text = json.dumps(spec)
+    assert "not cell values" in text and "heads" not in spec["usermeta"]["atlas"]
+    assert "grid_codes" not in params(spec) and "grid_hv" not in params(spec)
+
+
+def test_thumbnails_are_pooled_to_the_side_limit_and_the_subtitle_says_so() -> None:
+    n = 2 * THUMB_SIDE + 3
+    w = _weights(1, 2, n, 20)
+    spec = to_spec(
+        head_grid_chart(w, _labels(n), _labels(20), title="G", head_data="x/", pool="max")
+    )
+    sizes = {_png_size(u) for u in _images(spec)}
+    assert sizes == {(20, THUMB_SIDE)}  # (width, height): keys kept, queries pooled
+    subtitle = " ".join(spec["title"]["subtitle"])
+    assert f"pooled to {THUMB_SIDE} × 20 pixels" in subtitle and "maximum" in subtitle
+    assert "2–3 query × 1 key" in subtitle
+
+
+def test_cells_mode_is_still_available() -> None:
+    w = _weights(1, 2, 6, 6)
+    spec = to_spec(head_grid_chart(w, _labels(6), _labels(6), title="G", thumbnails=False))
+    assert len(params(spec)["grid_v"]) == 2 * w.size and not _images(spec)
+
+
+def test_same_input_gives_the_same_spec() -> None:
+    w = _weights(2, 2, 30, 30)
+
+    def make() -> str:
+        chart = head_grid_chart(
+            w, _labels(30), _labels(30), title="G", inline=False, head_data="m/"
+        )
+        return json.dumps(to_spec(chart), sort_keys=True)
+
+    assert make() == make()
+
+
+def test_palette_png_is_smaller_than_true_colour_and_decodes_to_the_same_pixels() -> None:
+    from PIL import Image
+
+    w = _weights(64, 64)
+    url = png_data_url(w)
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.mode == "P"
+    rgb = Image.fromarray(
+        np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+    )
+    buffer = io.BytesIO()
+    rgb.save(buffer, format="PNG", compress_level=9)
+    assert len(base64.b64decode(url.split(",", 1)[1])) < len(buffer.getvalue())
