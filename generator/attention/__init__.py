@@ -23,7 +23,15 @@ from generator.attention.core import (
 from generator.attention.kernelized import linear_attention, performer_attention, random_features
 from generator.attention.linformer import linformer_attention, pooling_projection
 from generator.attention.multihead import multi_head_attention
-from generator.attention.pooling import block_edges, pool_map, pooled_attention
+from generator.attention.pooling import (
+    PooledViews,
+    block_detail,
+    block_edges,
+    pool_map,
+    pooled_attention,
+    pooled_views,
+    row_logsumexp,
+)
 from generator.attention.scoring import (
     additive_scores,
     dot_scores,
@@ -34,10 +42,12 @@ from generator.attention.softmax import softmax
 
 __all__ = [
     "ClusteredAttention",
+    "PooledViews",
     "SelfAttention",
     "additive_attention",
     "additive_scores",
     "attention_weights",
+    "block_detail",
     "block_edges",
     "clustered_attention",
     "dot_scores",
@@ -49,8 +59,10 @@ __all__ = [
     "performer_attention",
     "pool_map",
     "pooled_attention",
+    "pooled_views",
     "pooling_projection",
     "random_features",
+    "row_logsumexp",
     "scaled_dot_product_attention",
     "scaled_dot_scores",
     "self_attention",

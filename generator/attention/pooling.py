@@ -1,6 +1,11 @@
 """Pooled (R, C) views of (N, M) attention maps too big to draw or to hold.
 
-Block rule (both functions): R row blocks split the N rows at
+The streaming functions (:func:`pooled_attention`, :func:`pooled_views`,
+:func:`row_logsumexp`) compute ``softmax(scale q k^T)`` one block of queries at a
+time and never hold the (N, M) map; :func:`block_detail` gives the exact weights
+of one block of it from each row's log-normaliser.
+
+Block rule (every function): R row blocks split the N rows at
 ``floor(i * N / R)`` for i = 0..R, so block i covers rows
 ``floor(i N / R) .. floor((i + 1) N / R) - 1``. When R divides N every block
 has N / R rows; otherwise block sizes differ by at most one (no padding, no
@@ -10,6 +15,8 @@ mean over all cells of a block; ``"max"`` is their maximum.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -27,10 +34,18 @@ from generator.attention._checks import (
     positive_int,
     resolve_scale,
 )
-from generator.attention.softmax import exp_fits, exp_inplace, row_sums
+from generator.attention.softmax import exp_fits, row_sums
 from generator.errors import AtlasError, ShapeError
 
-__all__ = ["block_edges", "pool_map", "pooled_attention"]
+__all__ = [
+    "PooledViews",
+    "block_detail",
+    "block_edges",
+    "pool_map",
+    "pooled_attention",
+    "pooled_views",
+    "row_logsumexp",
+]
 
 Array = NDArray[Any]
 Reduce = Literal["mean", "max"]
@@ -139,6 +154,225 @@ def pool_map(weights: ArrayLike, rows: int, cols: int, reduce: Reduce = "mean") 
     return pooled.astype(result, copy=False)
 
 
+@dataclass(frozen=True)
+class _Stream:
+    """Checked inputs of a streaming pass (see :func:`_prepare`)."""
+
+    qs: Array  # (..., N, d_k), scale folded in, work dtype
+    kt: Array  # (..., d_k, M), a view of the keys
+    mask: Array | None  # broadcastable to (..., N, M)
+    batch: tuple[int, ...]
+    n: int
+    m: int
+    size: int  # queries per streamed block
+    shift_free: bool
+    work: np.dtype[Any]
+    result: np.dtype[Any]
+
+
+def _prepare(
+    q: ArrayLike,
+    k: ArrayLike,
+    block: int | None,
+    mask: ArrayLike | None,
+    scale: float | None,
+) -> _Stream:
+    """Check q, k and mask, fold the scale into q and choose the query block size."""
+    qa = float_input(q, "q")
+    ka = float_input(k, "k")
+    work, result = compute_dtype(qa, ka)
+    check_ndim(qa, "q", 2, "(..., N, d_k)")
+    check_ndim(ka, "k", 2, "(..., M, d_k)")
+    check_last(qa, "q", ka, "k", "features (d_k)")
+    batch = batch_shape(("q", qa, 2), ("k", ka, 2))
+    n, m_len = qa.shape[-2], ka.shape[-2]
+    msk = None if mask is None else as_mask(mask, (*batch, n, m_len), "(..., N, M)")
+    per_row = max(1, int(np.prod(batch, dtype=np.int64)) * m_len * work.itemsize)
+    size = positive_int(block, "block") if block is not None else max(1, _BLOCK_BYTES // per_row)
+    s = resolve_scale(scale, qa.shape[-1])
+    qs = qa.astype(work, copy=False) * work.type(s)  # scale folded into q once
+    kw = ka.astype(work, copy=False)
+    return _Stream(
+        qs=qs,
+        kt=np.swapaxes(kw, -1, -2),
+        mask=msk,
+        batch=batch,
+        n=n,
+        m=m_len,
+        size=max(1, min(size, n)),
+        shift_free=msk is None and exp_fits(qs, kw),  # decided once for all blocks
+        work=work,
+        result=result,
+    )
+
+
+def _mask_part(msk: Array, rows: slice, cols: slice | None = None) -> Array:
+    """The part of a broadcastable mask covering ``rows`` (and ``cols``) of (..., N, M)."""
+    if msk.ndim >= 2 and msk.shape[-2] > 1:
+        msk = msk[..., rows, :]
+    if cols is not None and msk.shape[-1] > 1:
+        msk = msk[..., cols]
+    return msk
+
+
+def _exp_rows(scores: Array, mask: Array | None, shift_free: bool) -> Array:
+    """``exp(scores - shift)`` in place, masked entries 0; returns the shift, (..., b, 1).
+
+    The shift is each row's maximum (0 for a row with nothing to attend, and 0 for
+    every row when ``shift_free`` promises ``exp`` cannot overflow), so the caller
+    can recover each row's log-normaliser as ``shift + log(sum)``.
+    """
+    if mask is not None:
+        np.copyto(scores, -np.inf, where=np.logical_not(mask))
+    if shift_free:
+        np.exp(scores, out=scores)
+        return np.zeros((*scores.shape[:-1], 1), dtype=scores.dtype)
+    top = np.max(scores, axis=-1, keepdims=True)
+    if np.isnan(top).any() or np.isposinf(top).any():
+        msg = (
+            "scores (scaled q k^T) overflow the "
+            f"{scores.dtype.name} range; rescale q and k or compute in float64"
+        )
+        raise AtlasError(msg)
+    top[np.isneginf(top)] = 0  # nothing to attend: exp(-inf - 0) = 0, not NaN
+    np.subtract(scores, top, out=scores)
+    np.exp(scores, out=scores)
+    return top
+
+
+def _exp_blocks(st: _Stream) -> Iterator[tuple[int, int, Array, Array]]:
+    """Yield ``(start, stop, e, shift)`` for each block of queries.
+
+    ``e`` (..., b, M) holds ``exp(scale q k^T - shift)`` for queries ``start:stop``
+    in one reused buffer (valid until the next step); ``shift`` is (..., b, 1).
+    """
+    buf = np.empty((*st.batch, st.size, st.m), dtype=st.work)
+    for start in range(0, st.n, st.size):  # loop over query blocks, never single queries
+        stop = min(start + st.size, st.n)
+        scores = buf
+        if stop - start < st.size:  # the last, shorter block (a contiguous part of buf)
+            scores = (
+                buf[: stop - start] if not st.batch else np.empty_like(buf[..., : stop - start, :])
+            )
+        with np.errstate(over="ignore"):  # overflow is reported by _exp_rows
+            np.matmul(st.qs[..., start:stop, :], st.kt, out=scores)  # (..., b, M)
+        part = None if st.mask is None else _mask_part(st.mask, slice(start, stop))
+        shift = _exp_rows(scores, part, st.shift_free)
+        yield start, stop, scores, shift
+
+
+def _log_total(total: Array, shift: Array) -> Array:
+    """``shift + log(total)`` with shape (..., b): -inf where nothing was attended."""
+    with np.errstate(divide="ignore"):
+        return (np.log(total) + shift)[..., 0]
+
+
+@dataclass(frozen=True)
+class PooledViews:
+    """What one streaming pass over ``softmax(scale q k^T)`` returns.
+
+    Attributes
+    ----------
+    views : dict of str to ndarray, shape (..., R, C)
+        The pooled map for each requested reduction (``"mean"``, ``"max"``).
+    row_lse : ndarray, shape (..., N)
+        Log-normaliser of each query row, ``log sum_m exp(scale q_n . k_m)`` over
+        the keys it may attend; ``-inf`` for a row with nothing to attend. The
+        weight of cell (n, m) is ``exp(scale q_n . k_m - row_lse[n])``, which is what
+        :func:`block_detail` needs to give any block of the map exactly.
+    """
+
+    views: dict[str, Array]
+    row_lse: Array
+
+
+def pooled_views(
+    q: ArrayLike,
+    k: ArrayLike,
+    rows: int,
+    cols: int,
+    reduces: Sequence[Reduce] = ("mean", "max"),
+    block: int | None = None,
+    mask: ArrayLike | None = None,
+    scale: float | None = None,
+) -> PooledViews:
+    """Several pooled views of ``softmax(scale q k^T)`` and its row log-normalisers, in one pass.
+
+    Parameters
+    ----------
+    q : ndarray, shape (..., N, d_k)
+    k : ndarray, shape (..., M, d_k)
+    rows : int
+        R, number of row (query) blocks, ``1 <= R <= N``.
+    cols : int
+        C, number of column (key) blocks, ``1 <= C <= M``.
+    reduces : sequence of {"mean", "max"}, default ("mean", "max")
+        The reductions to return; each is computed from the same streamed scores.
+    block : int, optional
+        Queries per streamed block; defaults to as many as fit an 8 MiB buffer.
+    mask : ndarray of bool, broadcastable to (..., N, M), optional
+        True where query n may attend to key m.
+    scale : float, optional
+        Defaults to ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    result : PooledViews
+        ``views[reduce]`` (..., R, C) equals ``pooled_attention(q, k, rows, cols,
+        reduce, ...)``; ``row_lse`` (..., N) is each row's log-normaliser.
+
+    Notes
+    -----
+    The scores, the exponentials and the row totals are shared by every
+    reduction, so asking for the mean and the maximum costs one pass of full
+    attention's scores and softmax, O(N M d_k) time, instead of two. Extra memory
+    is O(block M + N d_k + N + R C) (see :func:`pooled_attention`).
+    """
+    wanted = tuple(dict.fromkeys(reduces))  # unique, in order
+    if not wanted:
+        msg = "reduces must name at least one of 'mean' and 'max', got an empty sequence"
+        raise AtlasError(msg)
+    for reduce in wanted:
+        _check_reduce(reduce)
+    st = _prepare(q, k, block, mask, scale)
+    row_edges = block_edges(st.n, rows, "rows")
+    col_edges = block_edges(st.m, cols, "cols")
+    row_of = np.repeat(np.arange(rows), np.diff(row_edges))  # (N,) row block of each query
+    acc = {r: np.zeros((*st.batch, rows, cols), dtype=st.work) for r in wanted}
+    lse = np.empty((*st.batch, st.n), dtype=st.work)
+    for start, stop, e, shift in _exp_blocks(st):
+        # Pool exp(scores) before normalising: dividing row n by its total Z_n
+        # commutes with block sums, so the block sums of the (b, M) buffer are taken
+        # as they are and only the (b, C) result is rescaled.
+        sums = _pool_axis(e, col_edges, -1, "mean")  # (..., b, C)
+        total = np.sum(sums, axis=-1, keepdims=True)  # Z_n from the block sums
+        lse[..., start:stop] = _log_total(total, shift)
+        total[total == 0] = np.inf  # a row with nothing to attend stays zero
+        ids = row_of[start:stop]
+        seg = np.concatenate(([0], np.flatnonzero(np.diff(ids)) + 1, [stop - start]))
+        target = ids[seg[:-1]]
+        if "mean" in acc:
+            sums /= total
+            red = np.add.reduceat(sums, seg[:-1], axis=-2)  # (..., segments, C)
+            acc["mean"][..., target, :] += red
+        if "max" in acc:
+            # Maxima do not commute with a per-row division across rows, so normalise
+            # the buffer in place (it is rewritten at the next step), then take the
+            # maximum over each row block's queries first: a reduction over the
+            # leading axis runs along whole contiguous rows, several times faster
+            # than maxima over short runs of keys.
+            np.multiply(e, np.reciprocal(total), out=e)
+            for a, b, t in zip(seg[:-1], seg[1:], target, strict=True):  # 1 or 2 row blocks
+                top = np.max(e[..., a:b, :], axis=-2, keepdims=True)  # (..., 1, M)
+                part = _pool_axis(top, col_edges, -1, "max")[..., 0, :]  # (..., C)
+                np.maximum(acc["max"][..., t, :], part, out=acc["max"][..., t, :])
+    if "mean" in acc:
+        sizes = np.diff(row_edges)[:, None] * np.diff(col_edges)[None, :]
+        acc["mean"] /= sizes.astype(st.work)
+    views: dict[str, Array] = {str(r): a.astype(st.result, copy=False) for r, a in acc.items()}
+    return PooledViews(views=views, row_lse=lse.astype(st.result, copy=False))
+
+
 def pooled_attention(
     q: ArrayLike,
     k: ArrayLike,
@@ -183,9 +417,121 @@ def pooled_attention(
     (R, C) result. Time is that of full attention's
     scores and softmax, O(N M d_k); extra memory is
     O(block M + N d_k + R C) instead of O(N M) (at N = M = 16384, d_k = 64,
-    float32 and the default block: about 13 MiB instead of 1 GiB).
+    float32 and the default block: about 13 MiB instead of 1 GiB). Both
+    reductions at once: :func:`pooled_views`.
     """
     _check_reduce(reduce)
+    return pooled_views(q, k, rows, cols, (reduce,), block, mask, scale).views[reduce]
+
+
+def row_logsumexp(
+    q: ArrayLike,
+    k: ArrayLike,
+    block: int | None = None,
+    mask: ArrayLike | None = None,
+    scale: float | None = None,
+) -> Array:
+    """Each query row's log-normaliser ``log sum_m exp(scale q_n . k_m)``, streamed.
+
+    Parameters
+    ----------
+    q : ndarray, shape (..., N, d_k)
+    k : ndarray, shape (..., M, d_k)
+    block : int, optional
+        Queries per streamed block; defaults to as many as fit an 8 MiB buffer.
+    mask : ndarray of bool, broadcastable to (..., N, M), optional
+        True where query n may attend to key m; masked keys are left out of the sum.
+    scale : float, optional
+        Defaults to ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    lse : ndarray, shape (..., N)
+        ``-inf`` for a row with nothing to attend. ``softmax(scale q k^T)[n, m] =
+        exp(scale q_n . k_m - lse[n])``.
+
+    Notes
+    -----
+    Computed stably (each row's maximum is subtracted before ``exp`` unless the
+    scores provably cannot overflow). Time O(N M d_k), extra memory
+    O(block M + N d_k) instead of O(N M).
+
+    Examples
+    --------
+    >>> row_logsumexp([[0.0], [1.0]], [[0.0], [0.0]], scale=1.0).round(4).tolist()
+    [0.6931, 0.6931]
+    """
+    st = _prepare(q, k, block, mask, scale)
+    lse = np.empty((*st.batch, st.n), dtype=st.work)
+    for start, stop, e, shift in _exp_blocks(st):
+        lse[..., start:stop] = _log_total(row_sums(e), shift)
+    return lse.astype(st.result, copy=False)
+
+
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _block_index(value: int, count: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        msg = f"{name} must be an integer block index, got {value!r}"
+        raise AtlasError(msg)
+    if not 0 <= int(value) < count:
+        msg = f"{name} must be a block index in 0..{count - 1}, got {value}"
+        raise ShapeError(msg)
+    return int(value)
+
+
+def block_detail(
+    q: ArrayLike,
+    k: ArrayLike,
+    rows: int,
+    cols: int,
+    row_block: int,
+    col_block: int,
+    row_lse: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    scale: float | None = None,
+) -> Array:
+    """The exact weights of one block of ``softmax(scale q k^T)``, without the full map.
+
+    Parameters
+    ----------
+    q : ndarray, shape (..., N, d_k)
+    k : ndarray, shape (..., M, d_k)
+    rows, cols : int
+        R and C, the numbers of row and column blocks (block rule in the module
+        docstring).
+    row_block : int
+        i in ``0..R-1``: the block's queries are ``edges[i]:edges[i + 1]`` (h of them).
+    col_block : int
+        j in ``0..C-1``: the block's keys (w of them).
+    row_lse : ndarray, shape (..., N), optional
+        Every row's log-normaliser (:attr:`PooledViews.row_lse` or
+        :func:`row_logsumexp`). Without it, the h rows' normalisers are computed
+        here from their scores against all M keys.
+    mask : ndarray of bool, broadcastable to (..., N, M), optional
+        True where query n may attend to key m.
+    scale : float, optional
+        Defaults to ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    weights : ndarray, shape (..., h, w)
+        Equal (up to rounding) to ``softmax(scale q k^T, mask)`` restricted to the
+        block: each row is a slice of a full row that sums to 1 over all M keys,
+        so a block's rows sum to at most 1.
+
+    Notes
+    -----
+    A weight needs its whole row's normaliser, not just the block's keys:
+    ``w[n, m] = exp(s[n, m] - lse[n])`` with ``lse[n] = log sum_l exp(s[n, l])``.
+    With ``row_lse`` given the cost is the block's own scores, O(h w d_k);
+    without it O(h M d_k) time and O(h M) memory, still never O(N M).
+    """
     qa = float_input(q, "q")
     ka = float_input(k, "k")
     work, result = compute_dtype(qa, ka)
@@ -196,43 +542,30 @@ def pooled_attention(
     n, m_len = qa.shape[-2], ka.shape[-2]
     row_edges = block_edges(n, rows, "rows")
     col_edges = block_edges(m_len, cols, "cols")
+    i = _block_index(row_block, rows, "row_block")
+    j = _block_index(col_block, cols, "col_block")
+    r_sl = slice(int(row_edges[i]), int(row_edges[i + 1]))
+    c_sl = slice(int(col_edges[j]), int(col_edges[j + 1]))
     msk = None if mask is None else as_mask(mask, (*batch, n, m_len), "(..., N, M)")
-    per_row = max(1, int(np.prod(batch, dtype=np.int64)) * m_len * work.itemsize)
-    size = positive_int(block, "block") if block is not None else max(1, _BLOCK_BYTES // per_row)
-    size = min(size, n)
+    q_rows = qa[..., r_sl, :]
+    if row_lse is None:
+        row_mask = None if msk is None else _mask_part(msk, r_sl)
+        lse = row_logsumexp(q_rows, ka, mask=row_mask, scale=scale).astype(work)
+    else:
+        full = as_array(row_lse, "row_lse")
+        check_finite(full, "row_lse", allow_neg_inf=True)
+        if full.ndim < 1 or full.shape[-1] != n or not _broadcasts(full.shape, (*batch, n)):
+            msg = f"row_lse must broadcast to (..., N) = {(*batch, n)}, got {full.shape}"
+            raise ShapeError(msg)
+        lse = full[..., r_sl].astype(work, copy=False)
     s = resolve_scale(scale, qa.shape[-1])
-    qs = qa.astype(work, copy=False) * work.type(s)  # scale folded into q once
-    kw = ka.astype(work, copy=False)
-    kt = np.swapaxes(kw, -1, -2)  # (..., d_k, M), a view
-    shift_free = msk is None and exp_fits(qs, kw)  # decided once for all blocks
-    row_of = np.repeat(np.arange(rows), np.diff(row_edges))  # (N,) row block of each query
-    acc = np.zeros((*batch, rows, cols), dtype=work)
-    buf = np.empty((*batch, size, m_len), dtype=work)
-    for start in range(0, n, size):  # loop over query blocks, never single queries
-        stop = min(start + size, n)
-        scores = buf if stop - start == size else np.empty((*batch, stop - start, m_len), work)
-        np.matmul(qs[..., start:stop, :], kt, out=scores)  # (..., b, M)
-        part_mask = None
-        if msk is not None:
-            part_mask = msk[..., start:stop, :] if msk.ndim >= 2 and msk.shape[-2] > 1 else msk
-        # Pool exp(scores) before normalising: dividing row n by its total Z_n
-        # commutes with block sums and block maxima, so the (b, M) block is never
-        # rescaled; only its (b, C) pooled rows are.
-        exp_inplace(scores, part_mask, name="scores (scaled q k^T)", shift_free=shift_free)
-        pooled_cols = _pool_axis(scores, col_edges, -1, reduce)  # (..., b, C)
-        if reduce == "mean":
-            total = np.sum(pooled_cols, axis=-1, keepdims=True)  # Z_n from the block sums
-        else:
-            total = row_sums(scores)
-        total[total == 0] = np.inf  # a row with nothing to attend stays zero
-        pooled_cols /= total
-        ids = row_of[start:stop]
-        seg = np.concatenate(([0], np.flatnonzero(np.diff(ids)) + 1))
-        op = np.add if reduce == "mean" else np.maximum
-        part = op.reduceat(pooled_cols, seg, axis=-2)  # (..., segments, C)
-        target = ids[seg]
-        acc[..., target, :] = op(acc[..., target, :], part)
-    if reduce == "mean":
-        sizes = np.diff(row_edges)[:, None] * np.diff(col_edges)[None, :]
-        acc /= sizes.astype(work)
-    return acc.astype(result, copy=False)
+    qs = q_rows.astype(work, copy=False) * work.type(s)  # same rounding as the streamed pass
+    kt = np.swapaxes(ka[..., c_sl, :].astype(work, copy=False), -1, -2)  # (..., d_k, w)
+    weights = np.matmul(qs, kt)  # (..., h, w) scores
+    empty = np.isneginf(lse)[..., None]  # rows with nothing to attend
+    np.subtract(weights, np.where(empty, 0, lse[..., None]), out=weights)
+    if msk is not None:
+        np.copyto(weights, -np.inf, where=np.logical_not(_mask_part(msk, r_sl, c_sl)))
+    np.exp(weights, out=weights)
+    np.copyto(weights, 0, where=empty)
+    return weights.astype(result, copy=False)

@@ -3,6 +3,7 @@ Altair is); ``figure_html`` turns one into the HTML a page carries inline.
 """
 
 from generator.charts.bars import bar_chart
+from generator.charts.blocks import block_explorer_chart, block_overview_chart
 from generator.charts.explorer import row_explorer_chart
 from generator.charts.grid import head_grid_chart
 from generator.charts.heatmap import heatmap_chart, vector_chart
@@ -14,6 +15,8 @@ __all__ = [
     "DARK",
     "LIGHT",
     "bar_chart",
+    "block_explorer_chart",
+    "block_overview_chart",
     "figure_html",
     "head_grid_chart",
     "heatmap_chart",
