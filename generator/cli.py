@@ -161,7 +161,10 @@ def parser() -> argparse.ArgumentParser:
         help="build a standalone site from your own attention dump (.npz)",
         description="Check FILE.npz (attention (L, H, N, M), (H, N, M) or (N, M); tokens (N,); "
         "optional key_tokens (M,)) and build a site for it with mkdocs --strict. An existing "
-        "report in --out is replaced only when the build succeeds.",
+        "report in --out is replaced only when the build succeeds. For maps too long to "
+        "store, save q (L, H, N, d) and k (L, H, M, d) instead of attention (optional "
+        "scale, default 1/sqrt(d)): the report then streams block maxima and means and the "
+        "exact strongest blocks, never holding a map.",
     )
     report.add_argument("file", type=Path, metavar="FILE.npz", help="the attention dump")
     report.add_argument(

@@ -24,10 +24,12 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import altair as alt
+import numpy as np
 import yaml
 from markupsafe import Markup, escape
 
@@ -36,7 +38,7 @@ from generator import api
 from generator.errors import AtlasError
 from generator.fileio import write_if_changed
 from generator.site import templating
-from generator.userdata import AttentionDump, load_dump
+from generator.userdata import AttentionDump, ProjectionDump, load_any
 
 __all__ = ["MARKER", "ReportResult", "build_report", "render_report", "report_config"]
 
@@ -311,6 +313,151 @@ def render_report(dump: AttentionDump, *, title: str | None = None) -> dict[str,
     return pages
 
 
+def _span(edges: Any, index: int) -> str:
+    """Positions of block ``index``: ``"256–383"``."""
+    return f"{int(edges[index])}–{int(edges[index + 1]) - 1}"
+
+
+def _streamed_head(dump: ProjectionDump, view: Any) -> dict[str, Any]:
+    """One head's figures: block maxima with the strongest blocks' exact weights, block means."""
+    from generator.charts import block_explorer_chart, block_overview_chart, figure_html
+
+    rows, cols = view.maximum.shape
+    block = api.size_text(_sizes(view.row_edges)) + " × " + api.size_text(_sizes(view.col_edges))
+    blocks_text = f"{rows} × {cols} blocks of {block} positions"
+    names = [
+        f"Queries {_span(view.row_edges, i)} × keys {_span(view.col_edges, j)}"
+        for i, j in view.blocks
+    ]
+    prefix = f"L{view.layer}H{view.head}"
+    explorer = block_explorer_chart(
+        view.maximum,
+        view.row_edges,
+        view.col_edges,
+        list(view.details),
+        list(view.blocks),
+        names,
+        title=[f"Layer {view.layer}, head {view.head}: block maxima", f"({blocks_text})"],
+        subtitle=["Square-root colour scale", "Click a ringed block (or use the menu)"],
+        value_title="block maximum",
+        detail_title="weight in the block",
+        fmt=".3f",
+        scale_type="sqrt",
+        name=f"bx{prefix}",
+    )
+    means = block_overview_chart(
+        view.mean,
+        view.row_edges,
+        view.col_edges,
+        title=[f"Layer {view.layer}, head {view.head}: block means", f"({blocks_text})"],
+        subtitle="Square-root colour scale",
+        marked=list(view.blocks),
+        marked_names=names,
+        value_title="block mean",
+        fmt=".2e",
+        scale_type="sqrt",
+        name=f"bo{prefix}",
+    )
+    return {
+        "head": view.head,
+        "blocks_text": blocks_text,
+        "strongest": [
+            {"name": name, "max": _fmt(float(view.maximum[i, j]), 4)}
+            for name, (i, j) in zip(names, view.blocks, strict=True)
+        ],
+        "explorer_fig": figure_html(
+            explorer,
+            caption="Top: each cell is the largest weight of its block. Bottom: the exact "
+            "weights of the picked block, coloured from 0 to that block's largest weight.",
+        ),
+        "means_fig": figure_html(
+            means,
+            caption="Each cell is the mean weight of its block: where weight goes on average. "
+            "The ringed blocks are the ones with exact weights above.",
+        ),
+    }
+
+
+def _sizes(edges: Any) -> tuple[int, int]:
+    widths = [int(b) - int(a) for a, b in pairwise(edges)]
+    return min(widths), max(widths)
+
+
+def render_streamed_report(
+    dump: ProjectionDump, *, title: str | None = None, views: list[Any] | None = None
+) -> dict[str, str]:
+    """The report of a dump of queries and keys: pooled views streamed head by head.
+
+    Pages: an overview (the file, every head's block maxima in one grid) and one
+    page a layer with each head's block maxima, the exact weights of its strongest
+    blocks (:data:`generator.streamed.DETAILS` a head) and its block means. No
+    attention map is ever held: see :mod:`generator.streamed`. ``views`` (from
+    :func:`generator.streamed.stream_dump`) skips the computation. Pure: writes nothing.
+    """
+    from generator.charts import figure_html, head_grid_chart
+    from generator.streamed import DETAILS, stream_dump
+
+    heading = title or f"Attention report: {Path(dump.source).name}"
+    heads = views if views is not None else stream_dump(dump)
+    first = heads[0]
+    rows, cols = first.maximum.shape
+    block = api.size_text(_sizes(first.row_edges)) + " × " + api.size_text(_sizes(first.col_edges))
+    maxima = np.stack([v.maximum for v in heads]).reshape(dump.layers, dump.heads, rows, cols)
+    grid = head_grid_chart(
+        maxima,
+        [_span(first.row_edges, i) for i in range(rows)],
+        [_span(first.col_edges, j) for j in range(cols)],
+        title=f"All {dump.layers * dump.heads} heads: block maxima",
+        subtitle=f"{rows} × {cols} blocks of {block} positions; each cell is its block's "
+        "largest weight",
+        thumbnails=True,
+        inline=False,
+    )
+    common = {
+        "title": heading,
+        "source_name": Path(dump.source).name,
+        "layers_text": _count(dump.layers, "layer"),
+        "heads_text": _count(dump.heads, "head"),
+        "n_queries": dump.n,
+        "m_keys": dump.m,
+        "blocks_text": f"{rows} × {cols} blocks of {block} positions",
+        "layer_pages": [
+            {"layer": layer, "link": _layer_page(layer)} for layer in range(dump.layers)
+        ],
+    }
+    overview = {
+        **common,
+        "stored_shape": "(" + ", ".join(str(s) for s in dump.stored_shape) + ")",
+        "shape": f"({dump.layers}, {dump.heads}, {dump.n}, {dump.q.shape[-1]})",
+        "k_shape": f"({dump.layers}, {dump.heads}, {dump.m}, {dump.k.shape[-1]})",
+        "scale": f"{dump.scale:.6g}",
+        "map_size": _bytes(dump.map_bytes),
+        "head_map_size": _bytes(dump.map_bytes // (dump.layers * dump.heads)),
+        "details": DETAILS,
+        "self_attention": dump.self_attention,
+        "grid_fig": figure_html(
+            grid,
+            caption="One small map per (layer, head), drawn from its block maxima; click "
+            "one to open it below the grid. Each head's page has its exact strongest blocks.",
+            renderer="canvas",
+        ),
+    }
+    pages = {"index.md": templating.render("report/streamed-overview.md.j2", overview)}
+    for layer in range(dump.layers):
+        figs = [_streamed_head(dump, v) for v in heads if v.layer == layer]
+        pages[_layer_page(layer)] = templating.render(
+            "report/streamed-layer.md.j2", {**common, "layer": layer, "head_figs": figs}
+        )
+    return pages
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} B"
+
+
 def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[str, Any]:
     """The generated ``mkdocs.yml`` (as a dict): the Atlas theme, offline, file://-friendly."""
     layers = sorted(
@@ -326,7 +473,8 @@ def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[
             ]
         }
     )
-    nav.append({"Head summaries": "summaries.md"})
+    if "summaries.md" in pages:
+        nav.append({"Head summaries": "summaries.md"})
     if "pooled.md" in pages:
         nav.append({"Pooled views": "pooled.md"})
     return {
@@ -408,11 +556,14 @@ def build_report(
     from generator import build
     from generator.site.assets import write_assets
 
-    dump = load_dump(path)
+    dump = load_any(path)
     target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
     _check_out(target)
     heading = title or f"Attention report: {Path(path).name}"
-    pages = render_report(dump, title=heading)
+    if isinstance(dump, ProjectionDump):
+        pages = render_streamed_report(dump, title=heading)
+    else:
+        pages = render_report(dump, title=heading)
     staging = build._prepare_out(target)
     try:
         with tempfile.TemporaryDirectory(prefix="attention-atlas-report-") as work:
@@ -438,5 +589,5 @@ def build_report(
     return ReportResult(
         out=target,
         pages=sorted(p for p in pages if p.endswith(".md")),
-        warnings=list(dump.warnings),
+        warnings=list(getattr(dump, "warnings", ())),
     )

@@ -177,16 +177,17 @@ class ProjectionDump:
 
 def check_head(dump: AttentionDump | ProjectionDump, layer: int, head: int) -> None:
     """Raise ``AtlasError`` unless ``0 <= layer < L`` and ``0 <= head < H``."""
+    stored = "q" if isinstance(dump, ProjectionDump) else "attention"
     if not 0 <= layer < dump.layers:
         msg = (
             f"{dump.source}: layer {layer} does not exist: expected 0 to {dump.layers - 1} "
-            f"(attention shaped {dump.stored_shape})"
+            f"({stored} shaped {dump.stored_shape})"
         )
         raise AtlasError(msg)
     if not 0 <= head < dump.heads:
         msg = (
             f"{dump.source}: head {head} does not exist: expected 0 to {dump.heads - 1} "
-            f"(attention shaped {dump.stored_shape})"
+            f"({stored} shaped {dump.stored_shape})"
         )
         raise AtlasError(msg)
 

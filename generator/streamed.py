@@ -1,0 +1,142 @@
+"""Pooled views of a dump of queries and keys, streamed head by head: no map is ever held.
+
+A :class:`~generator.userdata.ProjectionDump` stores ``q`` and ``k`` instead of the
+weights, because its maps are too big to store (16384 positions make 1 GiB per head).
+:func:`stream_head` computes one head's block means and block maxima in one streaming
+pass (:func:`generator.attention.pooled_views`) and then the exact weights of its
+strongest blocks (:func:`generator.attention.block_detail`), so extra memory stays
+about the score buffer of one block of queries, whatever N is.
+
+Example::
+
+    dump = load_any("long.npz")           # q (1, 1, 16384, 64), k (1, 1, 16384, 64)
+    view = stream_head(dump, 0, 0)
+    view.mean.shape, view.maximum.shape   # (128, 128), (128, 128)
+    [d.shape for d in view.details]       # [(128, 128), ...]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from generator.attention import block_detail, block_edges, pooled_views
+from generator.userdata import ProjectionDump, check_head
+
+__all__ = ["BLOCKS", "DETAILS", "HeadBlocks", "stream_dump", "stream_head", "strongest_blocks"]
+
+#: Row and column blocks of a streamed head's pooled views (fewer when N or M is smaller).
+BLOCKS = 128
+
+#: Blocks per head whose exact weights are precomputed.
+DETAILS = 4
+
+
+@dataclass(frozen=True)
+class HeadBlocks:
+    """One head's pooled views and the exact weights of its strongest blocks.
+
+    Attributes
+    ----------
+    layer, head : int
+    mean, maximum : ndarray of float64, shape (R, C)
+        Block means and block maxima of the head's (N, M) map.
+    row_edges : ndarray of int64, shape (R + 1,)
+    col_edges : ndarray of int64, shape (C + 1,)
+        Block i covers rows ``row_edges[i]:row_edges[i + 1]``; columns alike.
+    blocks : tuple of (int, int)
+        The precomputed blocks (row block, column block), strongest first.
+    details : tuple of ndarray of float64, shapes (h_k, w_k)
+        Their exact weights: slices of full softmax rows (each full row sums to 1).
+    """
+
+    layer: int
+    head: int
+    mean: NDArray[np.float64]
+    maximum: NDArray[np.float64]
+    row_edges: NDArray[np.int64]
+    col_edges: NDArray[np.int64]
+    blocks: tuple[tuple[int, int], ...]
+    details: tuple[NDArray[np.float64], ...]
+
+
+def strongest_blocks(maxima: NDArray[np.floating], count: int) -> list[tuple[int, int]]:
+    """The ``count`` blocks with the largest block maxima, at most one per column of blocks.
+
+    One per column keeps a key that every query reads (a [CLS]-like sink) from taking
+    every place. Ties go to the smaller row, then the smaller column. ``maxima`` is
+    (R, C); returns ``(row block, column block)`` pairs, strongest first.
+    """
+    rows, cols = maxima.shape
+    order = np.argsort(-maxima.ravel(), kind="stable")
+    taken: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for flat in order:
+        i, j = divmod(int(flat), cols)
+        if j in used:
+            continue
+        taken.append((i, j))
+        used.add(j)
+        if len(taken) == min(count, rows * cols):
+            break
+    return taken
+
+
+def stream_head(
+    dump: ProjectionDump,
+    layer: int,
+    head: int,
+    *,
+    blocks: int = BLOCKS,
+    details: int = DETAILS,
+) -> HeadBlocks:
+    """Block means and maxima of one head, and the exact weights of its strongest blocks.
+
+    Cost: one pass of the head's scores, O(N M d), plus O(h M d) per detail block
+    (its rows' scores against the block's keys only, with the normalisers from the
+    pass). Extra memory: the streaming buffer (about 8 MiB), O(N + R C), and the
+    details.
+    """
+    check_head(dump, layer, head)
+    q, k = dump.q[layer, head], dump.k[layer, head]  # (N, d), (M, d)
+    rows, cols = min(blocks, dump.n), min(blocks, dump.m)
+    pooled = pooled_views(q, k, rows, cols, ("mean", "max"), scale=dump.scale)
+    maximum = pooled.views["max"].astype(np.float64)
+    chosen = strongest_blocks(maximum, details)
+    exact = tuple(
+        block_detail(q, k, rows, cols, i, j, row_lse=pooled.row_lse, scale=dump.scale).astype(
+            np.float64
+        )
+        for i, j in chosen
+    )
+    return HeadBlocks(
+        layer=layer,
+        head=head,
+        mean=pooled.views["mean"].astype(np.float64),
+        maximum=maximum,
+        row_edges=block_edges(dump.n, rows),
+        col_edges=block_edges(dump.m, cols),
+        blocks=tuple(chosen),
+        details=exact,
+    )
+
+
+def stream_dump(
+    dump: ProjectionDump,
+    *,
+    blocks: int = BLOCKS,
+    details: int = DETAILS,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[HeadBlocks]:
+    """:func:`stream_head` for every head, layer by layer; ``progress(done, total)`` after each."""
+    total = dump.layers * dump.heads
+    out = []
+    for layer in range(dump.layers):
+        for head in range(dump.heads):
+            out.append(stream_head(dump, layer, head, blocks=blocks, details=details))
+            if progress is not None:
+                progress(len(out), total)
+    return out
