@@ -1,12 +1,15 @@
 """What a reader's browser pays for each page of the built site, measured in Chromium.
 
-Usage: ``python benchmarks/browser.py [--loads N] [--site DIR]``. Builds a throwaway
-copy of the project (or measures an already built ``DIR``), serves it on 127.0.0.1 and
-loads every page N times (after one warm-up load) in headless Chromium. Prints one
+Usage: ``python benchmarks/browser.py [--loads N] [--site DIR] [--no-model-view]``.
+Builds a throwaway copy of the project (or measures an already built ``DIR``), serves
+it on 127.0.0.1 and loads every page N times (after one warm-up load) in headless
+Chromium, then two pages holding one 256 x 256 map each (canvas, SVG). Prints one
 table: HTML bytes, inline chart data bytes, heatmap cells, chart bytes per cell, and
 the median / min / max time from navigation start until every chart of the page is
 drawn (``data-rendered="true"``); then the model view's own paint time (the first
-chart of ``tutorial/real-model/``, if the site has it).
+chart of ``tutorial/real-model/``, if the site has it). Last, the table of
+``benchmarks/model_view.py``: reports of MiniLM at 16, 128 and 500 tokens, with page
+weight, paint time and the time to open one head's exact values.
 
 Needs the ``playwright`` package and Debian's ``chromium`` (never downloads a browser).
 """
@@ -256,12 +259,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=5, help="measured loads per page")
     parser.add_argument("--site", type=Path, default=None, help="an already built site")
+    parser.add_argument(
+        "--no-model-view",
+        action="store_true",
+        help="skip the model-view reports (benchmarks/model_view.py)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="atlas-browser-bench-") as tmp:
         fixtures = Path(tmp) / "fixtures"
         fixtures.mkdir()
         site = args.site.resolve() if args.site else build_site(Path(tmp) / "project")
         run(site, args.loads, fixtures)
+    if not args.no_model_view:
+        # Reports of MiniLM at 16, 128 and 500 tokens: every head, and one opened exactly.
+        sys.path.insert(0, str(Path(__file__).parent))
+        import model_view
+
+        print()
+        model_view.main(["--loads", str(args.loads)])
 
 
 if __name__ == "__main__":

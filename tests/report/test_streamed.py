@@ -14,7 +14,7 @@ import pytest
 from generator.attention import softmax
 from generator.errors import AtlasError
 from generator.report import build_report, report_config
-from generator.streamed import stream_dump, stream_head, strongest_blocks
+from generator.streamed import HeadBlocks, stream_dump, stream_head, strongest_blocks
 from generator.userdata import ProjectionDump, load_any, validate_projections
 
 
@@ -63,15 +63,20 @@ def test_the_details_are_the_strongest_by_that_rule() -> None:
     assert top == pytest.approx(view.details[0].max(), rel=1e-6)
 
 
-def test_a_long_head_needs_far_less_memory_than_its_map() -> None:
-    n = 4096
-    dump = _dump(n, n, 64, seed=1)
+def _streamed_with_peak(n: int, seed: int) -> tuple[HeadBlocks, int]:
+    """One head of n x n positions (d = 64) streamed, and tracemalloc's peak in bytes."""
+    dump = _dump(n, n, 64, seed=seed)
     tracemalloc.start()
     try:
         view = stream_head(dump, 0, 0)
-        peak = tracemalloc.get_traced_memory()[1]
+        return view, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def test_a_long_head_needs_far_less_memory_than_its_map() -> None:
+    n = 4096
+    view, peak = _streamed_with_peak(n, seed=1)
     assert view.mean.shape == (128, 128)
     assert peak < n * n * 4 / 4, f"peak {peak / 2**20:.1f} MiB"
 
@@ -135,13 +140,7 @@ def test_the_report_command_reads_query_key_dumps(tmp_path: Path) -> None:
 def test_one_head_of_16384_positions_streams_within_64_mib() -> None:
     """The requirement: N = 16384, one head, d = 64; its float32 map alone is 1 GiB."""
     n = 16384
-    dump = _dump(n, n, 64, seed=2)
-    tracemalloc.start()
-    try:
-        view = stream_head(dump, 0, 0)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    view, peak = _streamed_with_peak(n, seed=2)
     assert peak <= 64 * 2**20, f"peak {peak / 2**20:.1f} MiB"
     assert view.mean.shape == view.maximum.shape == (128, 128)
     # Rows of the map sum to 1, so the block means of a row of blocks sum to 1 / block width.
