@@ -292,7 +292,9 @@ def model_view_chart(
     the block size). With ``head_data`` (a folder URL relative to the page, see
     :func:`generator.charts.grid.head_data_files`) the
     small maps are thumbnails pooled by ``reduce`` and the opened head shows all
-    N x M cells, loaded on demand when too many to travel inline.
+    N x M cells, loaded on demand when too many to travel inline. Maps longer than
+    :data:`GRID_BLOCKS` positions use a square-root colour scale: their weights are
+    spread thin, and a linear scale would draw them all in its darkest colour.
     """
     from generator.charts import head_grid_chart
 
@@ -313,6 +315,7 @@ def model_view_chart(
         subtitle=notes or None,
         head_data=head_data,
         pool=reduce,
+        colour_scale="sqrt" if max(dump.n, dump.m) > GRID_BLOCKS else "linear",
     )
 
 

@@ -412,6 +412,7 @@ def render_streamed_report(
         "largest weight",
         thumbnails=True,
         inline=False,
+        colour_scale="sqrt",
     )
     common = {
         "title": heading,

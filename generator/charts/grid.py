@@ -73,8 +73,13 @@ def viridis_lut() -> NDArray[np.uint8]:
     return np.rint(lut).astype(np.uint8)
 
 
-def png_data_url(weights: NDArray[np.float64], domain: tuple[float, float] = (0.0, 1.0)) -> str:
+def png_data_url(
+    weights: NDArray[np.float64], domain: tuple[float, float] = (0.0, 1.0), *, sqrt: bool = False
+) -> str:
     """One map, shape (N, M), as a viridis PNG (one pixel per cell) in a data URL.
+
+    ``sqrt=True`` colours by the square root of the position in ``domain``, as a
+    Vega-Lite ``sqrt`` colour scale does, so small weights stand apart.
 
     The image is a palette PNG holding only the viridis colours it uses (one byte a
     pixel before compression), or true colour when that is smaller (tiny maps); both
@@ -84,7 +89,10 @@ def png_data_url(weights: NDArray[np.float64], domain: tuple[float, float] = (0.
 
     lo, hi = domain
     scaled = np.nan_to_num((np.asarray(weights, dtype=np.float64) - lo) / (hi - lo))
-    codes = np.rint(np.clip(scaled, 0.0, 1.0) * 255).astype(np.uint8)
+    scaled = np.clip(scaled, 0.0, 1.0)
+    if sqrt:
+        scaled = np.sqrt(scaled)
+    codes = np.rint(scaled * 255).astype(np.uint8)
     lut = viridis_lut()
     used, index = np.unique(codes, return_inverse=True)
     palette = Image.fromarray(index.reshape(codes.shape).astype(np.uint8), mode="L").convert("P")
@@ -250,6 +258,7 @@ def head_grid_chart(
     head_data: str | None = None,
     inline: bool | None = None,
     pool: Reduce = "mean",
+    colour_scale: Literal["linear", "sqrt"] = "linear",
 ) -> alt.TopLevelMixin:
     """Model view: a grid of every head's map (layers down, heads across), the picked head large.
 
@@ -283,6 +292,9 @@ def head_grid_chart(
         ``None`` decides by ``INLINE_CODES_BYTES``.
     pool : {"mean", "max"}
         How a thumbnail pixel sums up its block of cells when the map is pooled.
+    colour_scale : {"linear", "sqrt"}
+        ``"sqrt"`` spreads the small weights of long sequences over more colours
+        (images and cells alike); the subtitle then says so.
 
     Returns
     -------
@@ -304,6 +316,10 @@ def head_grid_chart(
     cols = label_list(col_labels, m, "col_labels")
     layers = _names(layer_names, n_layers, "L", "layer_names")
     heads = _names(head_names, n_heads, "H", "head_names")
+    if colour_scale not in ("linear", "sqrt"):
+        msg = f"colour_scale must be 'linear' or 'sqrt', got {colour_scale!r}"
+        raise AtlasError(msg)
+    sqrt = colour_scale == "sqrt"
     if pool not in ("mean", "max"):
         msg = f"pool must be 'mean' or 'max', got {pool!r}"
         raise AtlasError(msg)
@@ -328,6 +344,8 @@ def head_grid_chart(
     side = max(36, min(72, 4 * max(n, m)))
     hint = "Click a map, or use the menus, to open one head on the right."
     sub = [subtitle] if isinstance(subtitle, str) else list(subtitle or [])
+    if sqrt:
+        sub.append("Square-root colour scale, so that small weights show.")
     at = alt.param(
         name=f"{name}_at",
         expr=f"length({_store(name)}) ? {_store(name)}[0].values[0] * {n_heads} "
@@ -342,7 +360,7 @@ def head_grid_chart(
     thumbs: list[dict[str, Any]] = []
     shared = False
     if thumbnails:
-        thumbs, note = _thumbnail_records(w, pool)
+        thumbs, note = _thumbnail_records(w, pool, sqrt)
         if note:
             sub.append(note)
         # Only a detail drawn from the thumbnails needs them twice: then they travel
@@ -350,7 +368,7 @@ def head_grid_chart(
         # from its parts, e.g. stacked, keeps working).
         shared = mode in ("load", "none")
         grid = _thumbnail_grid(thumbs, pick, side, name, shared)
-        detail, extra = _detail(w, rows, cols, name, mode, thumbs)
+        detail, extra = _detail(w, rows, cols, name, mode, thumbs, sqrt)
         if mode == "none":
             sub.append("Heads drawn as images: hovering gives layer and head, not cell values.")
         if mode == "load":
@@ -366,8 +384,8 @@ def head_grid_chart(
                 "status": f"{name}_hs",
             }
     else:
-        grid = _cell_grid(w, pick, side, name)
-        detail, extra = _detail(w, rows, cols, name, "cells", None)
+        grid = _cell_grid(w, pick, side, name, sqrt)
+        detail, extra = _detail(w, rows, cols, name, "cells", None, sqrt)
     params.extend(extra)
     faceted = grid.facet(
         row=alt.Row("l:O", header=header["row"]),
@@ -396,16 +414,20 @@ def _cell_calc(name: str, n_heads: int, n: int, m: int) -> dict[str, str]:
     }
 
 
-def _colour() -> alt.Color:
+def _colour(sqrt: bool) -> alt.Color:
     """The weight colours; the grid's cells and the enlarged head share one legend."""
     return alt.Color(
         "v:Q",
-        scale=alt.Scale(scheme="viridis", domain=[0, 1], clamp=True),
+        scale=alt.Scale(
+            type="sqrt" if sqrt else "linear", scheme="viridis", domain=[0, 1], clamp=True
+        ),
         legend=alt.Legend(title="weight", orient="bottom"),
     )
 
 
-def _cell_grid(w: NDArray[np.float64], pick: alt.Parameter, side: int, name: str) -> alt.LayerChart:
+def _cell_grid(
+    w: NDArray[np.float64], pick: alt.Parameter, side: int, name: str, sqrt: bool
+) -> alt.LayerChart:
     """Every cell of every head as a rect (codes in the param ``<name>_v``)."""
     _, n_heads, n, m = w.shape
     enc = encode_matrix(w.reshape(-1, m), quantize=True, domain=(0.0, 1.0))
@@ -416,7 +438,7 @@ def _cell_grid(w: NDArray[np.float64], pick: alt.Parameter, side: int, name: str
         .encode(
             x=alt.X("c:O", axis=None),
             y=alt.Y("r:O", axis=None),
-            color=_colour(),
+            color=_colour(sqrt),
             tooltip=HEAD_TOOLTIP,
         )
         .add_params(pick)
@@ -430,7 +452,9 @@ def _cell_grid(w: NDArray[np.float64], pick: alt.Parameter, side: int, name: str
     return cast(alt.LayerChart, grid)
 
 
-def _thumbnail_records(w: NDArray[np.float64], pool: Reduce) -> tuple[list[dict[str, Any]], str]:
+def _thumbnail_records(
+    w: NDArray[np.float64], pool: Reduce, sqrt: bool
+) -> tuple[list[dict[str, Any]], str]:
     """One ``{l, h, url}`` record a head and the subtitle line saying how it was pooled."""
     n_layers, n_heads, n, m = w.shape
     rows, cols = thumbnail_blocks(n, m)
@@ -447,7 +471,7 @@ def _thumbnail_records(w: NDArray[np.float64], pool: Reduce) -> tuple[list[dict[
             "shows every cell."
         )
     records = [
-        {"l": li, "h": hi, "url": png_data_url(w[li, hi])}
+        {"l": li, "h": hi, "url": png_data_url(w[li, hi], sqrt=sqrt)}
         for li in range(n_layers)
         for hi in range(n_heads)
     ]
@@ -506,6 +530,7 @@ def _detail(
     name: str,
     mode: str,
     thumbs: list[dict[str, Any]] | None,
+    sqrt: bool,
 ) -> tuple[alt.Chart | alt.LayerChart, list[alt.Parameter]]:
     """The enlarged head and the params it reads.
 
@@ -598,7 +623,7 @@ def _detail(
             scale=alt.Scale(domain={"expr": f"sequence(0, {n})"}),
             axis=position_axis(rparam, "Query", count=n, step=step, max_chars=12, orient="left"),
         ),
-        color=_colour(),
+        color=_colour(sqrt),
         tooltip=tooltip,
     )
     # No width limit: a narrow head (few tokens) must not cut its status line.

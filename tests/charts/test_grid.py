@@ -181,3 +181,48 @@ def test_palette_png_is_smaller_than_true_colour_and_decodes_to_the_same_pixels(
     buffer = io.BytesIO()
     rgb.save(buffer, format="PNG", compress_level=9)
     assert len(base64.b64decode(url.split(",", 1)[1])) < len(buffer.getvalue())
+
+
+def _pixel(url: str) -> tuple[int, ...]:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")
+    return tuple(image.getpixel((0, 0)))
+
+
+def test_square_root_colours_match_the_charts_sqrt_scale() -> None:
+    from generator.charts.grid import viridis_lut
+
+    lut = viridis_lut()
+    quarter = np.full((2, 2), 0.25)
+    assert _pixel(png_data_url(quarter)) == tuple(lut[64])  # linear: 0.25 of the way
+    assert _pixel(png_data_url(quarter, sqrt=True)) == tuple(lut[128])  # sqrt(0.25) = 0.5
+    spec = to_spec(
+        head_grid_chart(
+            _weights(2, 2, 6, 6), _labels(6), _labels(6), title="t", colour_scale="sqrt"
+        )
+    )
+    text = json.dumps(spec)
+    assert '"type": "sqrt"' in text
+    assert "Square-root colour scale" in text
+    linear = json.dumps(
+        to_spec(head_grid_chart(_weights(2, 2, 6, 6), _labels(6), _labels(6), title="t"))
+    )
+    assert '"type": "sqrt"' not in linear and "Square-root" not in linear
+
+
+def test_model_views_of_long_maps_use_the_square_root_scale() -> None:
+    from generator.api import GRID_BLOCKS, model_view_chart
+    from generator.userdata import validate_dump
+
+    def scale_of(n: int) -> bool:
+        dump = validate_dump(_weights(1, 2, n, n), np.array(_labels(n)))
+        return '"type": "sqrt"' in json.dumps(to_spec(model_view_chart(dump)))
+
+    assert not scale_of(GRID_BLOCKS)
+    assert scale_of(GRID_BLOCKS + 1)
+
+
+def test_an_unknown_colour_scale_is_an_error() -> None:
+    with pytest.raises(AtlasError, match="colour_scale"):
+        head_grid_chart(_weights(1, 1, 3, 3), _labels(3), _labels(3), title="t", colour_scale="log")  # type: ignore[arg-type]
