@@ -48,7 +48,9 @@ __all__ = [
 THUMBNAIL_CELLS = 0
 
 #: Longest side of a thumbnail in pixels; larger maps are pooled into blocks first.
-THUMB_SIDE = 128
+#: The grid draws a head at most 72 px wide, so more pixels would only add weight
+#: (at 128 tokens, 128 px thumbnails doubled the page).
+THUMB_SIDE = 64
 
 #: Largest inline payload of exact codes (2 bytes a cell, all heads); above it the
 #: opened head's values are loaded on demand (given ``head_data``) or not sent.

@@ -18,6 +18,7 @@ import pytest
 
 import generator.charts.grid as grid
 from generator.charts.encoding import encode_matrix
+from generator.charts.grid import THUMB_SIDE
 from generator.report import MODEL_VIEW_DATA, build_report, render_report
 from generator.userdata import load_dump
 
@@ -76,9 +77,8 @@ def test_long_report_keeps_full_resolution_for_the_opened_head(tmp_path: Path) -
     labels = {p["name"]: p["value"] for p in spec["params"] if "value" in p}
     assert len(labels["grid_rl"]) == n and len(labels["grid_cl"]) == n  # not pooled
     subtitle = " ".join(spec["title"]["subtitle"])
-    assert (
-        "pooled to 128 × 128 pixels" in subtitle and "the opened head shows every cell" in subtitle
-    )
+    assert f"pooled to {THUMB_SIDE} × {THUMB_SIDE} pixels" in subtitle
+    assert "the opened head shows every cell" in subtitle
     assert len(pages[f"{MODEL_VIEW_DATA}L0-H2.js"]) > 2 * n * n
 
 
