@@ -363,8 +363,7 @@ def head_grid_chart(
     shared = False
     if thumbnails:
         thumbs, note = _thumbnail_records(w, pool, sqrt)
-        if note:
-            sub.append(note)
+        sub.extend(note)
         # Only a detail drawn from the thumbnails needs them twice: then they travel
         # once, as a top-level dataset; otherwise inline in the grid (a chart rebuilt
         # from its parts, e.g. stacked, keeps working).
@@ -456,22 +455,22 @@ def _cell_grid(
 
 def _thumbnail_records(
     w: NDArray[np.float64], pool: Reduce, sqrt: bool
-) -> tuple[list[dict[str, Any]], str]:
-    """One ``{l, h, url}`` record a head and the subtitle line saying how it was pooled."""
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One ``{l, h, url}`` record a head and the subtitle lines saying how it was pooled."""
     n_layers, n_heads, n, m = w.shape
     rows, cols = thumbnail_blocks(n, m)
-    note = ""
+    note: list[str] = []  # subtitle lines
     if (rows, cols) != (n, m):
         finite = np.where(np.isfinite(w), w, 0.0)
         w = np.asarray(pool_map(finite, rows, cols, pool), dtype=np.float64)
         r_sizes = np.diff(block_edges(n, rows))
         c_sizes = np.diff(block_edges(m, cols))
         what = "mean" if pool == "mean" else "maximum"
-        note = (
+        note = [
             f"Small maps pooled to {rows} × {cols} pixels, each the {what} of a block of "
-            f"{_size(r_sizes)} query × {_size(c_sizes)} key positions; the opened head "
-            "shows every cell."
-        )
+            f"{_size(r_sizes)} query × {_size(c_sizes)} key positions;",
+            "the opened head shows every cell.",
+        ]
     records = [
         {"l": li, "h": hi, "url": png_data_url(w[li, hi], sqrt=sqrt)}
         for li in range(n_layers)
