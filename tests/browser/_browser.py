@@ -279,17 +279,19 @@ CHART_STATES = """() => [...document.querySelectorAll('.atlas-chart[data-spec]')
 })"""
 
 #: Viewport coordinates of the centre of cell (r, c) of chart ``index``, after scrolling
-#: it into view. In SVG the cell's own element is measured (Material scales wide SVGs
-#: down to the column); on a canvas, items sit at view origin + padding + their group
-#: offsets, times the canvas's CSS scale.
-CELL_CENTRE = """([index, r, c]) => {
+#: it into view; the cell belongs to the rect mark whose name matches ``mark`` (a regular
+#: expression, default ``_cells``). In SVG the cell's own element is measured (Material
+#: scales wide SVGs down to the column); on a canvas, items sit at view origin + padding
+#: + their group offsets, times the canvas's CSS scale.
+CELL_CENTRE = """([index, r, c, mark]) => {
+  const named = new RegExp(mark || '_cells');
   const el = document.querySelectorAll('.atlas-chart[data-spec]')[index];
   el.scrollIntoView({block: 'center', inline: 'center', behavior: 'instant'});
   const view = el.__atlasView || (el.__atlasEmbed && el.__atlasEmbed.view);
   let hit = null;
   (function walk(node) {
     if (!node || hit) return;
-    if (node.role === 'mark' && node.marktype === 'rect' && /_cells/.test(node.name || '')) {
+    if (node.role === 'mark' && node.marktype === 'rect' && named.test(node.name || '')) {
       for (const item of node.items || []) {
         if (item.datum && item.datum.r === r && item.datum.c === c) { hit = item; return; }
       }
@@ -432,19 +434,22 @@ def chart_problems(
     return problems
 
 
-def cell_centre(page: Any, index: int, r: int, c: int) -> tuple[float, float]:
-    """Viewport coordinates of cell (r, c) of chart ``index`` (scrolled into view)."""
-    point = page.evaluate(CELL_CENTRE, [index, r, c])
+def cell_centre(page: Any, index: int, r: int, c: int, mark: str = "_cells") -> tuple[float, float]:
+    """Viewport coordinates of cell (r, c) of chart ``index`` (scrolled into view).
+
+    ``mark`` is a regular expression matching the name of the cells' rect mark.
+    """
+    point = page.evaluate(CELL_CENTRE, [index, r, c, mark])
     if point is None:
         msg = f"chart {index} has no cell ({r}, {c})"
         raise AssertionError(msg)
     return float(point[0]), float(point[1])
 
 
-def hover_tooltip(page: Any, index: int, r: int, c: int) -> dict[str, str]:
+def hover_tooltip(page: Any, index: int, r: int, c: int, mark: str = "_cells") -> dict[str, str]:
     """Hover cell (r, c) of chart ``index``; the tooltip's rows as {title: value}."""
     page.mouse.move(0, 0)
-    x, y = cell_centre(page, index, r, c)
+    x, y = cell_centre(page, index, r, c, mark)
     page.mouse.move(x, y)
     page.wait_for_selector("#vg-tooltip-element.visible", timeout=10_000)
     return dict(page.evaluate(TOOLTIP_ROWS))

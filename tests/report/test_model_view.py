@@ -99,38 +99,6 @@ def test_built_report_holds_the_data_files_and_is_reproducible(
 
 # --------------------------------------------------------------------------- in Chromium
 
-#: Centre of cell (r, c) of the opened head (the detail's rect mark) in the viewport.
-DETAIL_CELL = """([r, c]) => {
-  const el = document.querySelector('.atlas-chart[data-spec]');
-  el.scrollIntoView({block: 'center', behavior: 'instant'});
-  const view = el.__atlasEmbed.view;
-  let hit = null;
-  (function walk(node) {
-    if (!node || hit) return;
-    if (node.role === 'mark' && node.marktype === 'rect'
-        && /^grid_head/.test(node.name || '')) {
-      for (const item of node.items || []) {
-        if (item.datum && item.datum.r === r && item.datum.c === c) { hit = item; return; }
-      }
-    }
-    (node.items || []).forEach((item) => (item.items || []).forEach(walk));
-  })(view.scenegraph().root);
-  if (!hit) return null;
-  let x = hit.x + hit.width / 2;
-  let y = hit.y + hit.height / 2;
-  for (let g = hit.mark.group; g; g = g.mark && g.mark.group) { x += g.x || 0; y += g.y || 0; }
-  const origin = view.origin();
-  const pad = view.padding();
-  const canvas = el.querySelector('canvas');
-  const box = canvas.getBoundingClientRect();
-  const scale = box.width / (canvas.width / (window.devicePixelRatio || 1));
-  return [box.left + scale * (origin[0] + pad.left + x),
-          box.top + scale * (origin[1] + pad.top + y)];
-}"""
-
-TOOLTIP = """() => [...document.querySelectorAll('#vg-tooltip-element.visible tr')].map(
-  (tr) => [tr.cells[0].textContent, tr.cells[1].textContent])"""
-
 TITLES = """() => {
   const view = document.querySelector('.atlas-chart[data-spec]').__atlasEmbed.view;
   const out = [];
@@ -191,12 +159,10 @@ def _wait_head(page: Any, index: int) -> None:
 
 
 def _hover(page: Any, r: int, c: int) -> dict[str, str]:
-    page.mouse.move(0, 0)
-    point = page.evaluate(DETAIL_CELL, [r, c])
-    assert point is not None, f"no cell ({r}, {c}) in the opened head"
-    page.mouse.move(*point)
-    page.wait_for_selector("#vg-tooltip-element.visible", timeout=10_000)
-    return dict(page.evaluate(TOOLTIP))
+    """The tooltip of cell (r, c) of the opened head (the detail's rect mark)."""
+    from tests.browser._browser import hover_tooltip
+
+    return hover_tooltip(page, 0, r, c, mark="^grid_head")
 
 
 def _expected(report: Path, layer: int, head: int, r: int, c: int) -> str:
