@@ -298,3 +298,16 @@ def test_cli_builds_into_the_default_folder_and_prints_row_warnings(tmp_path: Pa
     assert "warning:" in result.stderr and "L0 H1 row 3 sums to 1.25" in result.stderr
     index = (tmp_path / "run-report" / "index.html").read_text(encoding="utf-8")
     assert "Mine" in index
+
+
+@pytest.mark.parametrize(("layers", "heads", "folded"), [(2, 3, False), (6, 12, True)])
+def test_a_long_head_table_is_folded_so_it_does_not_delay_the_charts(
+    layers: int, heads: int, folded: bool
+) -> None:
+    weights = np.full((layers, heads, 4, 4), 0.25)
+    dump = validate_dump(weights, np.array(["[CLS]", "a", "b", "[SEP]"]))
+    overview = render_report(dump)["index.md"]
+    fold = f'??? note "All {layers * heads} heads, one row each"'
+    assert (fold in overview) is folded
+    row = "| 1 | [2](heads/layer-1.md#head-2) |"
+    assert (f"    {row}" if folded else f"\n{row}") in overview
