@@ -7,9 +7,10 @@ Chromium, then two pages holding one 256 x 256 map each (canvas, SVG). Prints on
 table: HTML bytes, inline chart data bytes, heatmap cells, chart bytes per cell, and
 the median / min / max time from navigation start until every chart of the page is
 drawn (``data-rendered="true"``); then the model view's own paint time (the first
-chart of ``tutorial/real-model/``, if the site has it). Last, the table of
-``benchmarks/model_view.py``: reports of MiniLM at 16, 128 and 500 tokens, with page
-weight, paint time and the time to open one head's exact values.
+chart of ``tutorial/real-model/``, if the site has it). The same table ends with the
+overview pages of reports of MiniLM at 16, 128 and 500 tokens, whose one chart is the
+model view; after it, ``benchmarks/model_view.py``'s table adds their full page weight,
+the chart's own render time and the time to open one head's exact values.
 
 Needs the ``playwright`` package and Debian's ``chromium`` (never downloads a browser).
 """
@@ -40,6 +41,9 @@ from tests.browser._browser import (  # noqa: E402
 )
 
 MODEL_VIEW_PAGE = "tutorial/real-model/"
+
+#: Lengths of the MiniLM texts whose reports' model views are measured.
+MODEL_VIEW_TOKENS = (16, 128, 500)
 
 #: Records, relative to navigation start, when each chart and then all of them are drawn.
 PAINT_CLOCK = """(() => {
@@ -205,10 +209,17 @@ def measure_pages(folder: Path, paths: list[str], loads: int) -> tuple[list[Page
     return costs, version
 
 
-def run(site: Path, loads: int, fixtures: Path | None = None) -> None:
+def run(
+    site: Path, loads: int, fixtures: Path | None = None, reports: list[str] | None = None
+) -> None:
+    """Measure the site's pages, then (in ``fixtures``) the single maps and the reports.
+
+    ``reports`` are overview pages (``<report>/index.html``) of reports built in
+    ``fixtures``; their one chart is the model view.
+    """
     costs, version = measure_pages(site, site_pages(site), loads)
     if fixtures is not None:
-        extra, _ = measure_pages(fixtures, single_map_pages(fixtures), loads)
+        extra, _ = measure_pages(fixtures, single_map_pages(fixtures) + (reports or []), loads)
         costs += extra
 
     header = (
@@ -265,18 +276,28 @@ def main() -> None:
         help="skip the model-view reports (benchmarks/model_view.py)",
     )
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    import model_view
+
     with tempfile.TemporaryDirectory(prefix="atlas-browser-bench-") as tmp:
         fixtures = Path(tmp) / "fixtures"
         fixtures.mkdir()
         site = args.site.resolve() if args.site else build_site(Path(tmp) / "project")
-        run(site, args.loads, fixtures)
-    if not args.no_model_view:
-        # Reports of MiniLM at 16, 128 and 500 tokens: every head, and one opened exactly.
-        sys.path.insert(0, str(Path(__file__).parent))
-        import model_view
-
-        print()
-        model_view.main(["--loads", str(args.loads)])
+        # Reports of MiniLM at 16, 128 and 500 tokens: their overview is the model view.
+        sizes = [] if args.no_model_view else list(MODEL_VIEW_TOKENS)
+        for tokens in sizes:
+            print(f"building the report of MiniLM on {tokens} tokens ...", file=sys.stderr)
+            npz = model_view.make_dump(tokens, fixtures / f"minilm-{tokens}.npz")
+            model_view.build(npz, fixtures / f"report-{tokens}-tokens")
+        run(site, args.loads, fixtures, [f"report-{t}-tokens/index.html" for t in sizes])
+        if sizes:
+            # What the table cannot show: the time to open one head's exact values.
+            views = [
+                model_view.measure_report(fixtures / f"report-{t}-tokens", t, args.loads)
+                for t in sizes
+            ]
+            print()
+            print(model_view.table(views))
 
 
 if __name__ == "__main__":
