@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,17 @@ def copy_project(dest: Path) -> Path:
     ignore = shutil.ignore_patterns("tutorial", "index.md", "atlas")
     shutil.copytree(ROOT / "site_src", dest / "site_src", ignore=ignore)
     return dest
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m generator ARGS`` in ``cwd``, as a user types it; output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pickle
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,19 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import run_cli
+
 pytestmark = pytest.mark.slow
 
 TOKENS = np.array(["[CLS]", "the", "cat", "[SEP]"])
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -178,7 +169,7 @@ def previous_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report built from a good dump: what every bad run must leave alone."""
     folder = tmp_path_factory.mktemp("previous")
     good(folder / "run.npz")
-    result = run("report", "run.npz", "--out", "report", cwd=folder)
+    result = run_cli("report", "run.npz", "--out", "report", cwd=folder)
     if result.returncode != 0 and "invalid choice: 'report'" in result.stderr:
         pytest.skip("report command not available")
     assert result.returncode == 0, result.stderr
@@ -202,7 +193,7 @@ def bad_file_outcomes(
         jobs[case] = (folder, target, path)
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         futures = {
-            case: pool.submit(run, "report", path.name, "--out", "report", cwd=folder)
+            case: pool.submit(run_cli, "report", path.name, "--out", "report", cwd=folder)
             for case, (folder, _, path) in jobs.items()
         }
         return {
@@ -249,7 +240,7 @@ def test_a_missing_file_and_a_folder_are_refused(previous_report: Path, tmp_path
     before = tree_digest(previous_report)
     (tmp_path / "folder.npz").mkdir()
     for name, word in (("nothing.npz", "not found"), ("folder.npz", "folder")):
-        result = run("report", name, "--out", str(previous_report), cwd=tmp_path)
+        result = run_cli("report", name, "--out", str(previous_report), cwd=tmp_path)
         assert_refused(Outcome(result, previous_report, before, name), word)
 
 
@@ -260,7 +251,7 @@ def test_rows_not_summing_to_one_warn_in_one_line_and_are_drawn_as_given(
     weights = uniform(2, 4, 4)
     weights[1, 3] = [0.5, 0.5, 0.5, 0.5]
     savez(tmp_path / "rows.npz", attention=weights, tokens=TOKENS)
-    result = run("report", "rows.npz", "--out", "out", cwd=tmp_path)
+    result = run_cli("report", "rows.npz", "--out", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, result.stderr
@@ -286,7 +277,7 @@ def test_report_into_unwritable_places_is_refused(previous_report: Path, tmp_pat
     }
     before = {p: tree_digest(p) for p in (previous_report, precious)}
     for out, (named, word) in cases.items():
-        result = run("report", "run.npz", "--out", out, cwd=tmp_path)
+        result = run_cli("report", "run.npz", "--out", out, cwd=tmp_path)
         assert_refused(Outcome(result, precious, before[precious], named), word)
     assert (tmp_path / "a-file").read_text() == "not a folder"
     assert tree_digest(previous_report) == before[previous_report]
@@ -301,7 +292,7 @@ def built(built_site: Path) -> tuple[Path, dict[str, str]]:
 
 def test_unknown_scenario_is_refused_and_the_site_kept(built: tuple[Path, dict[str, str]]) -> None:
     root, before = built
-    result = run("build", "--only", "nope", cwd=root)
+    result = run_cli("build", "--only", "nope", cwd=root)
     assert_refused(Outcome(result, root / "site", before, "nope"))
 
 
@@ -313,7 +304,7 @@ def test_build_into_unwritable_places_is_refused_and_the_site_kept(
 ) -> None:
     root, before = built
     target = out.format(root=root)
-    result = run("build", "--out", target, cwd=root)
+    result = run_cli("build", "--out", target, cwd=root)
     assert_refused(Outcome(result, root / "site", before, target), "--out", progress=True)
 
 
@@ -332,5 +323,5 @@ def test_bad_flags_are_one_line_errors_with_exit_2(
     args: tuple[str, ...], named: str, built: tuple[Path, dict[str, str]]
 ) -> None:
     root, before = built
-    result = run(*args, cwd=root)
+    result = run_cli(*args, cwd=root)
     assert_refused(Outcome(result, root / "site", before, named))

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from generator.scenarios import all_scenarios
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
+from tests.conftest import run_cli
 
 
 def test_list_prints_one_scenario_a_line_slug_first() -> None:
-    result = run("list")
+    result = run_cli("list")
     assert result.returncode == 0
     slugs = [line.split("\t")[0] for line in result.stdout.splitlines()]
     assert slugs == [s.slug for s in all_scenarios()]
 
 
 def test_help_names_every_command() -> None:
-    result = run("--help")
+    result = run_cli("--help")
     assert result.returncode == 0
     for command in ("build", "list", "serve"):
         assert command in result.stdout
 
 
 def test_unknown_scenario_is_a_one_line_error_with_exit_2(project: Path) -> None:
-    result = run("build", "--only", "no-such-page", cwd=project)
+    result = run_cli("build", "--only", "no-such-page", cwd=project)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -44,16 +33,16 @@ def test_unknown_scenario_is_a_one_line_error_with_exit_2(project: Path) -> None
 
 
 def test_build_outside_a_project_names_mkdocs_yml(tmp_path: Path) -> None:
-    result = run("build", cwd=tmp_path)
+    result = run_cli("build", cwd=tmp_path)
     assert result.returncode == 2
     assert "mkdocs.yml" in result.stderr
 
 
 def test_bad_flag_exits_2() -> None:
-    assert run("build", "--no-such-flag").returncode == 2
+    assert run_cli("build", "--no-such-flag").returncode == 2
 
 
 def test_check_exits_1_when_pages_are_missing(project: Path) -> None:
-    result = run("build", "--check", cwd=project)
+    result = run_cli("build", "--check", cwd=project)
     assert result.returncode == 1
     assert "stale" in result.stderr

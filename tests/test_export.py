@@ -22,6 +22,7 @@ from generator.export import (
     scenario_figures,
     target_spec,
 )
+from tests.conftest import run_cli
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<svg", "json": b"{"}
 
@@ -33,16 +34,6 @@ def run_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     weights = np.random.default_rng(3).dirichlet(np.ones(5), size=(2, 2, 5))
     np.savez(folder / "run.npz", attention=weights, tokens=tokens)
     return folder / "run.npz"
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
 
 
 def digest(path: Path) -> str:
@@ -116,7 +107,7 @@ def test_exports_are_byte_identical_across_processes(
 
 def test_cli_export_writes_the_file(run_npz: Path, tmp_path: Path) -> None:
     out = tmp_path / "sub" / "map.svg"
-    result = cli("export", "run.npz", "--format", "svg", "--out", str(out), cwd=run_npz.parent)
+    result = run_cli("export", "run.npz", "--format", "svg", "--out", str(out), cwd=run_npz.parent)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(b"<svg")
 
@@ -181,7 +172,7 @@ def test_render_refuses_external_data() -> None:
 def test_cli_errors_are_one_line_with_exit_2(
     run_npz: Path, args: tuple[str, ...], expected: str
 ) -> None:
-    result = cli("export", *args, cwd=run_npz.parent)
+    result = run_cli("export", *args, cwd=run_npz.parent)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -189,5 +180,5 @@ def test_cli_errors_are_one_line_with_exit_2(
 
 
 def test_cli_bad_format_is_exit_2(run_npz: Path) -> None:
-    result = cli("export", "run.npz", "--format", "gif", "--out", "x.gif", cwd=run_npz.parent)
+    result = run_cli("export", "run.npz", "--format", "gif", "--out", "x.gif", cwd=run_npz.parent)
     assert result.returncode == 2

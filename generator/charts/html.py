@@ -22,7 +22,7 @@ from typing import Any, Literal, cast
 import altair as alt
 from markupsafe import Markup
 
-__all__ = ["CANVAS_CELLS", "figure_html", "spec_json", "to_spec"]
+__all__ = ["CANVAS_CELLS", "figure_html", "spec_json", "spec_title", "to_spec"]
 
 #: Charts with more cells than this are drawn on a canvas (SVG paints slowly there).
 CANVAS_CELLS = 2500
@@ -118,7 +118,8 @@ def spec_json(spec: dict[str, Any]) -> str:
     return _OPEN_BRACE.sub(r"\\u007b", text)
 
 
-def _title_text(spec: dict[str, Any]) -> str:
+def spec_title(spec: dict[str, Any]) -> str:
+    """The title text of a Vega-Lite spec, lines joined by spaces ("" without one)."""
     title = spec.get("title", "")
     if isinstance(title, dict):
         title = title.get("text", "")
@@ -174,7 +175,7 @@ def figure_html(
     payload = spec_json(spec)
     mode = _choose_renderer(spec, renderer)
     caption_text = _one_line(caption)
-    described = _one_line(alt_text if alt_text is not None else _title_text(spec))
+    described = _one_line(alt_text if alt_text is not None else spec_title(spec))
     key = "\n".join((payload, mode, caption_text, described))
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
     fallback = f"Interactive chart: {described}." if described else "Interactive chart."

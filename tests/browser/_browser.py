@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from generator.charts.html import spec_title
+
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Screenshots land here (``test-artifacts/`` is ignored by git).
@@ -335,15 +337,6 @@ def wait_for_charts(page: Any, theme: str | None = None, timeout: float = DRAW_T
 
 def chart_states(page: Any) -> list[dict[str, Any]]:
     return list(page.evaluate(CHART_STATES))
-
-
-def spec_title(spec: dict[str, Any]) -> str:
-    title = spec.get("title", "")
-    if isinstance(title, dict):
-        title = title.get("text", "")
-    if isinstance(title, list):
-        title = " ".join(str(t) for t in title)
-    return str(title)
 
 
 def cell_codes(codes: Any, count: int) -> list[str | None]:

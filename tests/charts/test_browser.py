@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,10 @@ from generator.charts import (
     vector_chart,
 )
 from generator.site.assets import write_assets
+from tests.browser._browser import LAUNCH_ARGS, chromium_path, no_browser
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
 HOSTILE = [
     "</script><script>alert(1)</script>",
     "<img src=x onerror=alert(1)>",
@@ -112,11 +102,12 @@ def write_page(dest: Path, *, material_body: bool = True) -> Path:
 @pytest.fixture(scope="module")
 def chart_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
+    chromium = chromium_path()
+    if chromium is None:
+        no_browser("chromium is not installed")
     html_file = write_page(tmp_path_factory.mktemp("charts"))
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
         pg = browser.new_page(viewport={"width": 1200, "height": 900})
         pg.errors = []  # type: ignore[attr-defined]
         pg.dialogs = []  # type: ignore[attr-defined]

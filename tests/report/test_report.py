@@ -7,8 +7,6 @@ import html
 import html.parser
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import generator.build
 from generator.errors import AtlasError
 from generator.report import MARKER, build_report, render_report
 from generator.userdata import load_dump, validate_dump
+from tests.conftest import run_cli
 
 HOSTILE = [
     "[CLS]",
@@ -268,19 +267,9 @@ def test_refuses_to_replace_a_folder_that_is_not_a_report(
 # --------------------------------------------------------------------------- command line
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
-
-
 def test_cli_bad_file_is_exit_2_with_one_line(tmp_path: Path) -> None:
     np.savez(tmp_path / "run.npz", attention=np.full((3, 3), 1 / 3), tokens=np.array(["a", "b"]))
-    result = cli("report", "run.npz", cwd=tmp_path)
+    result = run_cli("report", "run.npz", cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -293,7 +282,7 @@ def test_cli_builds_into_the_default_folder_and_prints_row_warnings(tmp_path: Pa
     weights = np.full((2, 4, 4), 0.25)
     weights[1, 3, 3] = 0.5
     np.savez(tmp_path / "run.npz", attention=weights, tokens=np.array(list("abcd")))
-    result = cli("report", "run.npz", "--title", "Mine", cwd=tmp_path)
+    result = run_cli("report", "run.npz", "--title", "Mine", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "warning:" in result.stderr and "L0 H1 row 3 sums to 1.25" in result.stderr
     index = (tmp_path / "run-report" / "index.html").read_text(encoding="utf-8")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from generator.errors import AtlasError
 from generator.report import build_report, report_config
 from generator.streamed import HeadBlocks, stream_dump, stream_head, strongest_blocks
 from generator.userdata import ProjectionDump, load_any, validate_projections
+from tests.conftest import run_cli
 
 
 def _dump(n: int, m: int, d: int, *, heads: int = 1, seed: int = 0) -> ProjectionDump:
@@ -126,12 +125,7 @@ def test_a_query_key_dump_builds_a_report_of_streamed_views(tmp_path: Path) -> N
 
 def test_the_report_command_reads_query_key_dumps(tmp_path: Path) -> None:
     source = _qk_file(tmp_path / "qk.npz", 256, heads=1)
-    run = subprocess.run(
-        [sys.executable, "-m", "generator", "report", str(source), "--out", str(tmp_path / "r")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = run_cli("report", str(source), "--out", str(tmp_path / "r"))
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "r" / "heads" / "layer-0.html").is_file()
 
