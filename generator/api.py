@@ -108,6 +108,14 @@ def size_text(sizes: tuple[int, int]) -> str:
     return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
+def bytes_text(count: float) -> str:
+    """A byte count for prose: ``"1 GiB"``, ``"12.7 MiB"``, ``"320 KiB"``, ``"96 B"``."""
+    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count:.0f} B"
+
+
 def _blocks(length: int, target: int) -> int:
     """Number of blocks so that each holds ``ceil(length / target)`` positions (or one fewer)."""
     if length <= target:

@@ -432,8 +432,8 @@ def render_streamed_report(
         "shape": f"({dump.layers}, {dump.heads}, {dump.n}, {dump.q.shape[-1]})",
         "k_shape": f"({dump.layers}, {dump.heads}, {dump.m}, {dump.k.shape[-1]})",
         "scale": f"{dump.scale:.6g}",
-        "map_size": _bytes(dump.map_bytes),
-        "head_map_size": _bytes(dump.map_bytes // (dump.layers * dump.heads)),
+        "map_size": api.bytes_text(dump.map_bytes),
+        "head_map_size": api.bytes_text(dump.map_bytes // (dump.layers * dump.heads)),
         "details": DETAILS,
         "self_attention": dump.self_attention,
         "grid_fig": figure_html(
@@ -450,13 +450,6 @@ def render_streamed_report(
             "report/streamed-layer.md.j2", {**common, "layer": layer, "head_figs": figs}
         )
     return pages
-
-
-def _bytes(count: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= size:
-            return f"{count / size:.3g} {unit}"
-    return f"{count} B"
 
 
 def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[str, Any]:
@@ -590,5 +583,5 @@ def build_report(
     return ReportResult(
         out=target,
         pages=sorted(p for p in pages if p.endswith(".md")),
-        warnings=list(getattr(dump, "warnings", ())),
+        warnings=list(dump.warnings),
     )

@@ -135,6 +135,8 @@ class ProjectionDump:
     key_tokens : tuple of str, length M
     stored_shape : tuple of int
         ``q``'s shape as stored in the file.
+    warnings : tuple of str
+        Always empty: weights computed from q and k are distributions by construction.
     """
 
     source: str
@@ -144,6 +146,7 @@ class ProjectionDump:
     tokens: tuple[str, ...]
     key_tokens: tuple[str, ...]
     stored_shape: tuple[int, ...]
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def layers(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from generator.api import bytes_text
 from generator.attention import (
     clustered_attention,
     linear_attention,
@@ -289,13 +290,6 @@ def _count(x: float) -> str:
     return f"{x:.3g}"
 
 
-def _bytes(x: float) -> str:
-    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if x >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x:.0f} B"
-
-
 def _ms(x: float) -> str:
     return f"{x * 1e3:.3g} ms"
 
@@ -511,14 +505,14 @@ def _cost_context(result: Result) -> dict[str, Any]:
                 "flops_exp": _f(loglog_slope(lengths, fl[i]), 2),
                 "memory_exp": _f(loglog_slope(lengths, mem[i]), 2),
                 "flops_last": _count(fl[i, last]),
-                "memory_last": _bytes(mem[i, last]),
+                "memory_last": bytes_text(mem[i, last]),
                 "ratio_last": f"{fl[0, last] / fl[i, last]:.3g}×",
             }
         )
     table = [
         {
             "n": int(nv),
-            "cells": [f"{_count(fl[i, j])} / {_bytes(mem[i, j])}" for i in range(len(METHODS))],
+            "cells": [f"{_count(fl[i, j])} / {bytes_text(mem[i, j])}" for i in range(len(METHODS))],
         }
         for j, nv in enumerate(lengths)
     ]
@@ -551,7 +545,7 @@ def _cost_context(result: Result) -> dict[str, Any]:
         "method_names": [METHOD_NAMES[m] for m in METHODS],
         "cost_rows": rows,
         "cost_table": table,
-        "full_memory_last": _bytes(mem[0, last]),
+        "full_memory_last": bytes_text(mem[0, last]),
         "crossover_text": _and_join(
             [
                 f"N = {'never' if c is None else c} for {METHOD_NAMES[m]}"
@@ -616,7 +610,7 @@ def _measured_context(result: Result) -> dict[str, Any]:
                 {
                     "n": int(nv),
                     "cells": [
-                        f"{_ms(sec[i, j])} / {_bytes(peak[i, j])}"
+                        f"{_ms(sec[i, j])} / {bytes_text(peak[i, j])}"
                         + ("" if i == 0 else f" / {_pct(err[i, j])}")
                         for i in range(len(METHODS))
                     ],
