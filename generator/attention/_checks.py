@@ -8,6 +8,7 @@ for shapes and :class:`~generator.errors.AtlasError` for values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,9 @@ def compute_dtype(*arrays: Array) -> tuple[np.dtype[Any], np.dtype[Any]]:
     Integers promote to float64; float16 is computed in float32 and the result is
     returned as float16; float32 and float64 are kept.
     """
+    first = arrays[0].dtype
+    if first.kind == "f" and first.itemsize >= 4 and all(a.dtype == first for a in arrays):
+        return first, first  # the common case, without result_type's cost
     result = np.result_type(*[a.dtype for a in arrays])
     if result.kind != "f":
         result = np.dtype(np.float64)
@@ -107,6 +111,14 @@ def _verb(name: str) -> str:
     return "have" if name.endswith("s") else "has"
 
 
+def broadcast_batch(shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+    """``np.broadcast_shapes``, without its cost when every shape is the same (ValueError if none fits)."""
+    first = tuple(shapes[0])
+    if all(tuple(s) == first for s in shapes[1:]):
+        return first
+    return tuple(np.broadcast_shapes(*shapes))
+
+
 def batch_shape(*named: tuple[str, Array, int]) -> tuple[int, ...]:
     """Broadcast the leading batch dims of several arrays.
 
@@ -115,7 +127,7 @@ def batch_shape(*named: tuple[str, Array, int]) -> tuple[int, ...]:
     """
     shapes = [a.shape[: a.ndim - core] for _, a, core in named]
     try:
-        return tuple(np.broadcast_shapes(*shapes))
+        return broadcast_batch(shapes)
     except ValueError:
         listing = ", ".join(f"{n} {a.shape}" for n, a, _ in named)
         msg = f"leading batch dims do not broadcast: {listing}"

@@ -7,6 +7,7 @@ broadcast like ``matmul``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from generator.attention._checks import (
     as_mask,
     batch_shape,
+    broadcast_batch,
     check_exact,
     check_last,
     check_ndim,
@@ -70,13 +72,13 @@ def _kernel(
     one batch item (for example one head) at a time: a loop over batch items,
     never over queries or keys.
     """
-    kt = np.swapaxes(k, -1, -2)  # (..., d_k, M), a view
+    kt = k.swapaxes(-1, -2)  # (..., d_k, M), a view
     n, m = q.shape[-2], k.shape[-2]
     shapes = [q.shape[:-2], k.shape[:-2]] + ([] if v is None else [v.shape[:-2]])
     if mask is not None and mask.ndim > 2:
         shapes.append(mask.shape[:-2])
-    batch = tuple(np.broadcast_shapes(*shapes))
-    items = int(np.prod(batch, dtype=np.int64))
+    batch = broadcast_batch(shapes)
+    items = math.prod(batch)
     if items <= 1 or n * m * q.dtype.itemsize < _ITEM_BYTES:
         weights = _weights(q, kt, mask, scale, weights_out)
         return (None if v is None else np.matmul(weights, v)), weights
@@ -337,7 +339,7 @@ def self_attention(
     xa, wq, wk, wv = (a.astype(work, copy=False) for a in (xa, wq, wk, wv))
     q, k, v = xa @ wq, xa @ wk, xa @ wv
     s = resolve_scale(scale, wq.shape[-1])
-    scores = np.matmul(q * q.dtype.type(s), np.swapaxes(k, -1, -2))  # (..., N, N)
+    scores = np.matmul(q * q.dtype.type(s), k.swapaxes(-1, -2))  # (..., N, N)
     shift_free = m is None and exp_fits(q, k, s)
     weights = softmax_inplace(
         scores.copy(), m, name="scores (scaled q k^T)", shift_free=shift_free, from_finite=True

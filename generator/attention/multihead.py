@@ -37,12 +37,12 @@ def _project(x: Array, w: Array, b: Array | None, heads: int) -> Array:
     OpenBLAS multiplies 20-25% faster at model sizes, and each head's rows are
     then contiguous.
     """
-    y = np.matmul(w.T, np.swapaxes(x, -1, -2))  # (..., H*d, L), fresh
+    y = np.matmul(w.T, x.swapaxes(-1, -2))  # (..., H*d, L), fresh
     if b is not None:
         y += b[:, None]
     *lead, width, length = y.shape
     y = y.reshape(*lead, heads, width // heads, length)  # (..., H, d, L)
-    return np.swapaxes(y, -1, -2)  # (..., H, L, d)
+    return y.swapaxes(-1, -2)  # (..., H, L, d)
 
 
 def multi_head_attention(
@@ -205,12 +205,12 @@ def multi_head_attention(
     v = np.ascontiguousarray(_project(xkv, wv, bv, heads))  # (..., H, M, d_v): 2x faster below
     heads_out, weights = attend(q, k, v, m, 1.0 / float(np.sqrt(d_k)), buf)  # (..., H, N, d_v)
     del q, k, v
-    merged = np.swapaxes(heads_out, -2, -3)  # (..., N, H, d_v)
+    merged = heads_out.swapaxes(-2, -3)  # (..., N, H, d_v)
     merged = merged.reshape(*merged.shape[:-2], hdv)  # (..., N, H*d_v), a copy
-    out_t = np.matmul(wo.T, np.swapaxes(merged, -1, -2))  # (..., D_out, N)
+    out_t = np.matmul(wo.T, merged.swapaxes(-1, -2))  # (..., D_out, N)
     if bo is not None:
         out_t += bo[:, None]
-    out = np.swapaxes(out_t, -1, -2)  # (..., N, D_out), a view
+    out = out_t.swapaxes(-1, -2)  # (..., N, D_out), a view
     if weights_out is not None and buf is None:
         np.copyto(weights_out, weights)  # computed wider than the result dtype
         weights = weights_out

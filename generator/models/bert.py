@@ -30,7 +30,7 @@ from safetensors.numpy import load_file
 from generator.attention import multi_head_attention
 from generator.attention._checks import check_finite
 from generator.errors import AtlasError, ShapeError
-from generator.models._special import gelu
+from generator.models._special import GELU_INPUT_SCALE, gelu_prescaled
 from generator.models.assets import MINILM, ModelUnavailable, ensure_model_files
 from generator.models.tokenize import WordPieceTokenizer
 
@@ -116,7 +116,12 @@ class LayerWeights:
         Its bias.
     w_in : ndarray, shape (D+1, F)
     w_out : ndarray, shape (F+1, D)
-        Feed-forward projections, bias in the last row.
+        Feed-forward projections, bias in the last row. ``w_in`` (bias row
+        included) is multiplied by ``k =``
+        :data:`~generator.models._special.GELU_INPUT_SCALE` and the first F rows
+        of ``w_out`` by ``1 / k``, so the GELU between them runs on ``k x`` (see
+        :func:`~generator.models._special.gelu_prescaled`) and the layer's
+        output is unchanged.
     ln_attn_g, ln_attn_b, ln_ffn_g, ln_ffn_b : ndarray, shape (D,)
         LayerNorm scale and shift after the attention and feed-forward blocks.
     """
@@ -145,7 +150,8 @@ class Encoding:
         WordPiece tokens, [CLS] first and [SEP] last when made by :meth:`Model.encode`.
     hidden_states : ndarray of float32, shape (L+1, N, D)
         The embedding output, then each layer's output (as transformers'
-        ``output_hidden_states``).
+        ``output_hidden_states``); a transposed view of the features-first
+        array the forward pass computes in, so not C-contiguous.
     attentions : ndarray of float32, shape (L, H, N, N)
         Each layer's and head's attention weights, rows = queries, columns =
         keys; every row sums to 1.
@@ -235,6 +241,22 @@ def _linear(
     return w.T, b
 
 
+def _fold_gelu_scale(w_in: F32, w_out: F32) -> tuple[F32, F32]:
+    """``w_in`` (D+1, F) times k, ``w_out`` (F+1, D) with its first F rows over k.
+
+    k is :data:`~generator.models._special.GELU_INPUT_SCALE`; both stay
+    transposed views of C-contiguous arrays (see :class:`LayerWeights`). The bias
+    row of ``w_out`` multiplies the row of ones, not the GELU, so it keeps its
+    scale. Products with the rescaled weights differ from the original ones by
+    float32 rounding only.
+    """
+    k = np.float32(GELU_INPUT_SCALE)
+    into = w_in.T * k  # (F, D+1), C-contiguous
+    back = w_out.T.copy()  # (D, F+1)
+    back[:, :-1] *= np.float32(1.0 / GELU_INPUT_SCALE)
+    return _frozen(into).T, _frozen(back).T
+
+
 def _layer_norm_columns(x_t: F32, g: F32, b: F32, eps: float, out: F32) -> F32:
     """LayerNorm of each column of ``x_t`` (D, N) into ``out`` (D, N), C-contiguous.
 
@@ -320,6 +342,7 @@ class Model:
             w_o, b_o = _linear(weights, f"{p}.attention.output.dense", d, d, bias_row=False)
             w_in, _ = _linear(weights, f"{p}.intermediate.dense", d, f, bias_row=True)
             w_out, _ = _linear(weights, f"{p}.output.dense", f, d, bias_row=True)
+            w_in, w_out = _fold_gelu_scale(w_in, w_out)
             layers.append(
                 LayerWeights(
                     w_q=w_q, w_k=w_k, w_v=w_v, w_o=w_o, b_o=b_o,
@@ -392,9 +415,11 @@ class Model:
         the bias rows of :class:`LayerWeights`, and each product is
         ``w.T @ x_t``. Attention writes its maps straight into ``attentions``
         and skips its input checks (the weights were checked at load; a NaN
-        reaching the scores still raises). Three (D+1, N) / (F+1, N) buffers
-        serve every layer; each layer's output is copied into ``hidden_states``.
-        The function is pure: same ids, same arrays.
+        reaching the scores still raises). Each layer's LayerNorm writes its
+        output straight into a features-first (L+1, D+1, N) array, which the
+        next layer reads as it is; ``hidden_states`` is its transposed view, so
+        no layer copies its output. Two more buffers, (D+1, N) and (F+1, N),
+        serve every layer. The function is pure: same ids, same arrays.
         """
         c = self.config
         ids = np.asarray(input_ids)
@@ -425,22 +450,23 @@ class Model:
 
         eps = c.layer_norm_eps
         d, f = c.hidden_size, c.intermediate_size
-        hidden = np.empty((c.num_layers + 1, n, d), dtype=np.float32)
+        # Every layer's output, features first, with a last row of ones for the
+        # bias rows: layer i reads hidden_t[i] as it is and writes hidden_t[i + 1].
+        hidden_t = np.empty((c.num_layers + 1, d + 1, n), dtype=np.float32)
+        hidden_t[:, d] = 1.0
         attentions = np.empty((c.num_layers, c.num_heads, n, n), dtype=np.float32)
-        # Features-first buffers, each with a last row of ones for the bias rows.
-        x_t = np.empty((d + 1, n), dtype=np.float32)  # layer input, then output
-        a_t = np.empty((d + 1, n), dtype=np.float32)  # after attention
-        h_t = np.empty((f + 1, n), dtype=np.float32)  # feed-forward hidden
-        for buf in (x_t, a_t, h_t):
-            buf[-1] = 1.0
+        a_t = np.empty((d + 1, n), dtype=np.float32)  # after attention, [a; 1]
+        h_t = np.empty((f + 1, n), dtype=np.float32)  # feed-forward hidden, [k h; 1]
+        a_t[-1] = 1.0
+        h_t[-1] = 1.0
 
         x = self.word_embeddings[ids]  # (N, D), a fresh copy
         x += self.position_embeddings[:n]
         x += self.token_type_embeddings[types]
-        _layer_norm_columns(x.T, self.ln_emb_g, self.ln_emb_b, eps, out=x_t[:d])
-        hidden[0] = x_t[:d].T
-        x_in = x_t.T  # (N, D+1): [x, 1], what the bias rows multiply
+        _layer_norm_columns(x.T, self.ln_emb_g, self.ln_emb_b, eps, out=hidden_t[0, :d])
         for i, lw in enumerate(self.layers):
+            x_t = hidden_t[i]  # (D+1, N)
+            x_in = x_t.T  # (N, D+1): [x, 1], what the bias rows multiply
             attn_out, _ = multi_head_attention(
                 x_in, x_in, lw.w_q, lw.w_k, lw.w_v, lw.w_o, c.num_heads, b_o=lw.b_o,
                 check_finite=False, weights_out=attentions[i],
@@ -448,16 +474,15 @@ class Model:
             s_t = attn_out.T  # (D, N), C-contiguous (computed features first), fresh
             s_t += x_t[:d]  # residual
             _layer_norm_columns(s_t, lw.ln_attn_g, lw.ln_attn_b, eps, out=a_t[:d])
-            np.matmul(lw.w_in.T, a_t, out=h_t[:f])  # (F, N), bias included
-            gelu(h_t[:f], out=h_t[:f])
+            np.matmul(lw.w_in.T, a_t, out=h_t[:f])  # (F, N): k times the GELU input, bias in
+            gelu_prescaled(h_t[:f], out=h_t[:f])  # k GELU(h); w_out takes the 1 / k back
             f_t = np.matmul(lw.w_out.T, h_t)  # (D, N), bias included
             f_t += a_t[:d]  # residual
-            _layer_norm_columns(f_t, lw.ln_ffn_g, lw.ln_ffn_b, eps, out=x_t[:d])
-            hidden[i + 1] = x_t[:d].T
+            _layer_norm_columns(f_t, lw.ln_ffn_g, lw.ln_ffn_b, eps, out=hidden_t[i + 1, :d])
         return Encoding(
             input_ids=ids,
             tokens=self.tokens_of(ids),
-            hidden_states=hidden,
+            hidden_states=hidden_t[:, :d].transpose(0, 2, 1),  # (L+1, N, D), a view
             attentions=attentions,
         )
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from generator.models._special import erf, gelu
+from generator.models._special import GELU_INPUT_SCALE, erf, gelu, gelu_prescaled
 
 
 def test_erf_matches_math_erf_everywhere() -> None:
@@ -100,3 +100,16 @@ def test_gelu_float32_in_place_across_blocks(size: int) -> None:
     assert gelu(x, out=x) is same
     np.testing.assert_array_equal(x, expected)
     assert x[size // 2] == 0.0
+
+
+def test_gelu_prescaled_is_gelu_of_the_unscaled_input() -> None:
+    k = np.float32(GELU_INPUT_SCALE)
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.standard_normal(70_000) * 4, np.linspace(-12, 12, 2_001)])
+    y = (x * k).astype(np.float32)
+    out = np.empty_like(y)
+    assert gelu_prescaled(y, out) is out
+    # k GELU(y / k), compared where its input really is: y / k in float64.
+    expected = exact_gelu(y.astype(np.float64) / float(k)) * float(k)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=3.5e-7)
+    np.testing.assert_array_equal(gelu_prescaled(y, y), out)  # in place, same numbers
