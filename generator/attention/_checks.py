@@ -112,7 +112,7 @@ def _verb(name: str) -> str:
 
 
 def broadcast_batch(shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
-    """``np.broadcast_shapes``, without its cost when every shape is the same (ValueError if none fits)."""
+    """``np.broadcast_shapes`` (ValueError when none fits), free when all shapes are equal."""
     first = tuple(shapes[0])
     if all(tuple(s) == first for s in shapes[1:]):
         return first
