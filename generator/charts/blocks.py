@@ -379,7 +379,9 @@ def block_explorer_chart(
     pick = alt.selection_point(
         name=f"{name}_pick",
         fields=["blk"],
-        on="click, touchend",
+        # A touch picks on touchend (a tap brings Vega no click on the block), unless
+        # atlas-charts.js marked the touch as travelled: a scroll starting here.
+        on="click, touchend[!event.atlasTravelled]",
         clear=False,
         value=[{"blk": ids[initial]}],
         bind=alt.binding_select(

@@ -30,6 +30,7 @@ from tests.browser._browser import (
     OVERFLOW,
     PHONE,
     Watch,
+    cell_centre,
     cell_codes,
     chart_problems,
     chart_states,
@@ -56,6 +57,13 @@ STALE_VIEWS = """() => [...document.querySelectorAll('.atlas-chart[data-spec]')]
 }).length"""
 
 SCHEME = "() => document.body.getAttribute('data-md-color-scheme')"
+
+#: Count the touchend events that reach chart ``index`` (proof that a gesture touched it).
+COUNT_TOUCHENDS = """(index) => {
+  window.__atlasTouchends = 0;
+  document.querySelectorAll('.atlas-chart[data-spec]')[index]
+    .addEventListener('touchend', () => { window.__atlasTouchends += 1; });
+}"""
 
 
 @contextlib.contextmanager
@@ -318,6 +326,41 @@ def test_hovering_a_weight_shows_query_key_and_the_published_value(
         first = 0 if c != 0 else 1
         tip = hover_tooltip(page, index, r, first)
         assert list(tip.values())[1] == f"{first}: {cols[first]}", tip
+        assert watch.problems(*local_origins(served)) == []
+
+
+def test_on_a_phone_a_tap_opens_a_block_and_a_scroll_starting_on_the_map_does_not(
+    chromium: Any, served: str, site: Path
+) -> None:
+    """The block explorer picks on touchend; a touch that travels (a scroll) must not pick."""
+    path = "tutorial/long-sequences/"
+    specs = _charts_of(site, path)
+    index = next(
+        i for i, spec in enumerate(specs) if any(p["name"] == "bx_pick" for p in spec["params"])
+    )
+    picked = (
+        "() => document.querySelectorAll('.atlas-chart[data-spec]')"
+        f"[{index}].__atlasEmbed.view.signal('bx_pick').blk[0]"
+    )
+    phone = {"viewport": PHONE, "is_mobile": True, "has_touch": True}
+    with open_page(chromium, **phone) as (page, watch):
+        page.goto(served + path)
+        wait_for_charts(page)
+        assert page.evaluate(picked) != 0  # the page opens on another block
+        page.touchscreen.tap(*cell_centre(page, index, 0, 0, mark="bx_cells"))
+        page.wait_for_function(f"() => ({picked})() === 0", timeout=DRAW_TIMEOUT_MS)
+
+        # A touch scroll that starts on cell (10, 60) and ends 200 px lower.
+        x, y = cell_centre(page, index, 10, 60, mark="bx_cells")
+        page.evaluate(COUNT_TOUCHENDS, index)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send(
+            "Input.synthesizeScrollGesture",
+            {"x": int(x), "y": int(y), "yDistance": 200, "gestureSourceType": "touch"},
+        )
+        page.wait_for_function("() => window.__atlasTouchends > 0", timeout=DRAW_TIMEOUT_MS)
+        page.wait_for_timeout(300)  # the selection updates asynchronously
+        assert page.evaluate(picked) == 0, "a scroll that started on the map picked a block"
         assert watch.problems(*local_origins(served)) == []
 
 

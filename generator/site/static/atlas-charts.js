@@ -141,6 +141,37 @@
     show(view.signal(meta.at));
   }
 
+  // ---- taps, not scrolls ----------------------------------------------------------
+
+  // Charts that pick on touchend ignore a touch whose event has atlasTravelled set
+  // (e.g. "touchend[!event.atlasTravelled]"): a scroll that starts on the chart.
+  // This listener sees the touch first (capture phase, before Vega's on the canvas)
+  // and marks it when the finger moved more than TAP_SLOP pixels.
+  var TAP_SLOP = 10;
+
+  function guardTaps(el) {
+    if (el.__atlasTapGuard) return;
+    el.__atlasTapGuard = true;
+    var start = null;
+    var travelled = false;
+    function far(e) {
+      var t = e.changedTouches && e.changedTouches[0];
+      return !start || !t || Math.hypot(t.clientX - start[0], t.clientY - start[1]) > TAP_SLOP;
+    }
+    var quiet = { capture: true, passive: true };
+    el.addEventListener("touchstart", function (e) {
+      var t = e.changedTouches && e.changedTouches[0];
+      start = t ? [t.clientX, t.clientY] : null;
+      travelled = false;
+    }, quiet);
+    el.addEventListener("touchmove", function (e) {
+      travelled = travelled || far(e);
+    }, quiet);
+    el.addEventListener("touchend", function (e) {
+      if (travelled || far(e)) e.atlasTravelled = true;
+    }, quiet);
+  }
+
   // Elements with a live Vega view; views of charts that left the page (instant
   // navigation swaps the content) are finalized so their listeners go away.
   var live = [];
@@ -199,6 +230,7 @@
         el.setAttribute("data-render-ms", String(Math.round(performance.now() - started)));
         el.setAttribute("data-rendered", "true");
         if (meta) followHeads(el, result.view, meta);
+        guardTaps(el);
       })
       .catch(function (err) {
         if (el.__atlasToken === token) showError(el, err);
