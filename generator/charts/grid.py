@@ -415,6 +415,11 @@ def _cell_calc(name: str, n_heads: int, n: int, m: int) -> dict[str, str]:
     }
 
 
+#: Legend labels of the square-root scale: evenly spread along it (sqrt 0, 0.22, 0.45,
+#: 0.71, 1) where round steps of 0.2 would crowd its upper end.
+SQRT_LEGEND_VALUES = [0, 0.05, 0.2, 0.5, 1]
+
+
 def _colour(sqrt: bool) -> alt.Color:
     """The weight colours; the grid's cells and the enlarged head share one legend."""
     return alt.Color(
@@ -422,7 +427,9 @@ def _colour(sqrt: bool) -> alt.Color:
         scale=alt.Scale(
             type="sqrt" if sqrt else "linear", scheme="viridis", domain=[0, 1], clamp=True
         ),
-        legend=alt.Legend(title="weight", orient="bottom"),
+        legend=alt.Legend(title="weight", orient="bottom", values=SQRT_LEGEND_VALUES, format=".2~f")
+        if sqrt
+        else alt.Legend(title="weight", orient="bottom"),
     )
 
 

@@ -211,6 +211,33 @@ def test_square_root_colours_match_the_charts_sqrt_scale() -> None:
     assert '"type": "sqrt"' not in linear and "Square-root" not in linear
 
 
+def _legends(spec: object) -> list[dict]:
+    """Every ``legend`` object in a spec."""
+    found: list[dict] = []
+    if isinstance(spec, dict):
+        if isinstance(spec.get("legend"), dict):
+            found.append(spec["legend"])
+        for value in spec.values():
+            found += _legends(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            found += _legends(value)
+    return found
+
+
+def test_square_root_legend_labels_are_spread_along_the_scale() -> None:
+    """Round steps (0.2, 0.4, ...) crowd a sqrt legend's upper end; its labels must not."""
+    weights, labels = _weights(2, 2, 6, 6), _labels(6)
+    spec = to_spec(head_grid_chart(weights, labels, labels, title="t", colour_scale="sqrt"))
+    (legend,) = {json.dumps(x, sort_keys=True): x for x in _legends(spec)}.values()
+    values = legend["values"]
+    assert values[0] == 0 and values[-1] == 1
+    gaps = np.diff(np.sqrt(values))  # where the labels sit along the colour bar
+    assert gaps.min() > 0.5 * gaps.max(), gaps
+    linear = to_spec(head_grid_chart(weights, labels, labels, title="t"))
+    assert all("values" not in x for x in _legends(linear))
+
+
 def test_model_views_of_long_maps_use_the_square_root_scale() -> None:
     from generator.api import GRID_BLOCKS, model_view_chart
     from generator.userdata import validate_dump
