@@ -9,7 +9,10 @@ on the right always shows its cells with exact (quantised) values on hover:
 * on demand: above ``INLINE_CODES_BYTES`` of codes, when the caller gives a
   ``head_data`` URL prefix, each head's codes live in a small script file written
   beside the page (:func:`head_data_files`); ``atlas-charts.js`` loads the opened
-  head's file and sets the chart's params (protocol in :func:`head_data_files`);
+  head's file and sets the chart's params (protocol in :func:`head_data_files`).
+  Above ``DETAIL_IMAGE_CELLS`` cells a head, it paints the head as one image from
+  those codes and finds the hovered cell from the pointer, instead of Vega drawing
+  a mark per cell;
 * none: too large and no ``head_data``: the enlarged head is its thumbnail, and the
   chart says hovering gives no cell values.
 """
@@ -27,16 +30,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from generator.attention import block_edges, pool_map
-from generator.charts.encoding import encode_matrix, label_list
+from generator.charts.encoding import encode_matrix, js_number, label_list
 from generator.charts.heatmap import atlas_usermeta, chart_title, position_axis, restrict_views
 from generator.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
 from generator.errors import AtlasError, ShapeError
 
 __all__ = [
+    "DETAIL_IMAGE_CELLS",
     "HEAD_FILE",
     "INLINE_CODES_BYTES",
     "THUMBNAIL_CELLS",
     "THUMB_SIDE",
+    "code_colours",
+    "exact_image_meta",
     "head_data_files",
     "head_file",
     "head_grid_chart",
@@ -58,6 +64,11 @@ INLINE_CODES_BYTES = 400_000
 
 #: Width in pixels the enlarged head aims at (cells of 1 to 22 pixels).
 DETAIL_SIDE = 440
+
+#: Above this many cells, a head opened on demand is drawn as one image made in the
+#: browser from its codes, and ``atlas-charts.js`` finds the hovered cell from the
+#: pointer; below it every cell is a mark (Vega builds about 70,000 marks a second).
+DETAIL_IMAGE_CELLS = 65_536
 
 #: Name of the JavaScript function a per-head data file calls (atlas-charts.js defines it).
 REGISTER = "atlasHeadData"
@@ -90,11 +101,7 @@ def png_data_url(
     from PIL import Image
 
     lo, hi = domain
-    scaled = np.nan_to_num((np.asarray(weights, dtype=np.float64) - lo) / (hi - lo))
-    scaled = np.clip(scaled, 0.0, 1.0)
-    if sqrt:
-        scaled = np.sqrt(scaled)
-    codes = np.rint(scaled * 255).astype(np.uint8)
+    codes = _lut_index((np.asarray(weights, dtype=np.float64) - lo) / (hi - lo), sqrt)
     lut = viridis_lut()
     used, index = np.unique(codes, return_inverse=True)
     palette = Image.fromarray(index.reshape(codes.shape).astype(np.uint8), mode="L").convert("P")
@@ -108,12 +115,33 @@ def png_data_url(
     return "data:image/png;base64," + base64.b64encode(best).decode("ascii")
 
 
+def _lut_index(scaled: NDArray[np.float64], sqrt: bool) -> NDArray[np.uint8]:
+    """Row of :func:`viridis_lut` for positions in [0, 1] (clipped; NaN as 0), any shape."""
+    scaled = np.clip(np.nan_to_num(scaled), 0.0, 1.0)
+    if sqrt:
+        scaled = np.sqrt(scaled)
+    return np.rint(scaled * 255).astype(np.uint8)
+
+
+def code_colours(step: float, *, sqrt: bool = False) -> str:
+    """The colour of each quantised code 0..255 (value ``code * step``), as 256 ``rrggbb``.
+
+    The colours :func:`png_data_url` gives those values, so an image drawn from the
+    codes in the browser matches the thumbnails and the legend.
+    """
+    values = np.arange(256, dtype=np.float64) * step
+    return viridis_lut()[_lut_index(values, sqrt)].tobytes().hex()
+
+
 def thumbnail_blocks(n: int, m: int, side: int = THUMB_SIDE) -> tuple[int, int]:
     """Pixels (R, C) of the thumbnail of an (N, M) map: each axis pooled to at most ``side``."""
     return min(n, side), min(m, side)
 
 
 HEAD_TOOLTIP = [alt.Tooltip("ln:N", title="layer"), alt.Tooltip("hn:N", title="head")]
+
+#: Tooltip title of an opened head's cell values.
+QUANTISED_TITLE = "weight (quantised to 256 levels)"
 
 
 def head_names_calc(name: str) -> dict[str, str]:
@@ -311,6 +339,10 @@ def head_grid_chart(
     ``<name>_hk`` (index ``l * H + h`` of the head they belong to) and
     ``<name>_hs`` (a status line); it follows the param ``<name>_at`` (the picked
     head's index). Until the values arrive the enlarged head is its thumbnail.
+    Above ``DETAIL_IMAGE_CELLS`` cells a head, ``usermeta.atlas.heads.exact``
+    (:func:`exact_image_meta`) asks for the opened head as one image, set in
+    ``<name>_hi``: opening a 500-token head then takes a fraction of a second
+    instead of seconds.
     """
     w = _as_stack(weights)
     n_layers, n_heads, n, m = w.shape
@@ -384,6 +416,8 @@ def head_grid_chart(
                 "key": f"{name}_hk",
                 "status": f"{name}_hs",
             }
+            if n * m > DETAIL_IMAGE_CELLS:
+                meta_heads["exact"] = exact_image_meta(name, n, m, sqrt=sqrt)
     else:
         grid = _cell_grid(w, pick, side, name, sqrt)
         detail, extra = _detail(w, rows, cols, name, "cells", None, sqrt)
@@ -497,11 +531,14 @@ def _png_size(url: str) -> tuple[int, int]:
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
-def _image(name: str, data: Any = alt.Undefined, *, smooth: bool = False) -> alt.Chart:
+def _image(
+    name: str, data: Any = alt.Undefined, *, smooth: bool = False, tooltip: bool = True
+) -> alt.Chart:
     """An image filling its view (whatever width the view is given later).
 
     Drawn with sharp pixels when enlarged (each cell a crisp square); ``smooth`` when
     shrunk, so that a thin line (a previous-token head) is blended, not dropped.
+    ``tooltip``: hovering names the layer and head.
     """
     return (
         alt.Chart(data, name=name)
@@ -512,7 +549,7 @@ def _image(name: str, data: Any = alt.Undefined, *, smooth: bool = False) -> alt
             x2=alt.value("width"),
             y=alt.value(0),
             y2=alt.value("height"),
-            tooltip=HEAD_TOOLTIP,
+            tooltip=HEAD_TOOLTIP if tooltip else alt.Undefined,
         )
     )
 
@@ -570,23 +607,25 @@ def _detail(
         alt.param(name=rparam, value=rows),
         alt.param(name=cparam, value=cols),
     ]
-    quantised = "weight (quantised to 256 levels)"
     tooltip = [
         alt.Tooltip("q:N", title="Query"),
         alt.Tooltip("k:N", title="Key"),
-        alt.Tooltip("v:Q", title=quantised, format=".3f"),
+        alt.Tooltip("v:Q", title=QUANTISED_TITLE, format=".3f"),
     ]
     labels = {
         "q": f"datum.r + ': ' + {rparam}[datum.r]",
         "k": f"datum.c + ': ' + {cparam}[datum.c]",
     }
     status: str | None = None
+    as_image = mode == "load" and per > DETAIL_IMAGE_CELLS
     if mode == "load":
         vparam = f"{name}_hv"
         enc = encode_matrix(w[0, 0], quantize=True, domain=(0.0, 1.0))
         data: Any = alt.Data(values=[{"s": 0}])
+        # As an image, the cells layer draws no mark: it keeps the axes and token labels.
+        rows_of_head = "[]" if as_image else f"{name}_hk == {at} ? sequence(0, {per}) : []"
         pre = [
-            {"calculate": f"{name}_hk == {at} ? sequence(0, {per}) : []", "as": "s"},
+            {"calculate": rows_of_head, "as": "s"},
             {"flatten": ["s"], "as": ["i"]},
         ]
         calc = {
@@ -600,6 +639,8 @@ def _detail(
             alt.param(name=f"{name}_hk", value=-1),
             alt.param(name=f"{name}_hs", value=""),
         ]
+        if as_image:
+            params.append(alt.param(name=f"{name}_hi", value=""))
         status = (
             f"{name}_hk == {at} ? 'Exact values: hover a cell' : "
             f"({name}_hs || 'Loading exact values…')"
@@ -644,12 +685,53 @@ def _detail(
         return detail, params
     assert thumbs is not None
     under = (
-        _image(f"{name}_big", alt.Data(name=f"{name}_thumbs"))
+        # Under an exact image, which atlas-charts.js hovers, no tooltip of its own.
+        _image(f"{name}_big", alt.Data(name=f"{name}_thumbs"), tooltip=not as_image)
         .transform_filter(f"datum.l * {n_heads} + datum.h == {at}")
         .transform_calculate(**head_names_calc(name))
     )
-    layered = alt.layer(under, cells.properties(data=data)).properties(title=title, **size)
+    layers: list[Any] = [under, cells.properties(data=data)]
+    if as_image:
+        layers.append(_exact_image(name, at))
+    layered = alt.layer(*layers).properties(title=title, **size)
     return cast(alt.LayerChart, layered), params
+
+
+def _exact_image(name: str, at: str) -> alt.Chart:
+    """The opened head as one image (URL in the param ``<name>_hi``), once it is loaded.
+
+    ``atlas-charts.js`` draws the image from the head's codes and answers hovering
+    itself, from the pointer's place on the image (see :func:`exact_image_meta`):
+    the mark has no tooltip of its own, and Vega makes such a mark non-interactive.
+    """
+    return (
+        _image(f"{name}_exact", alt.Data(values=[{"u": 0}]), tooltip=False)
+        .transform_filter(f"{name}_hk == {at} && {name}_hi != ''")
+        .transform_calculate(url=f"{name}_hi")
+    )
+
+
+def exact_image_meta(name: str, n: int, m: int, *, sqrt: bool) -> dict[str, Any]:
+    """What ``atlas-charts.js`` needs to draw an opened (N, M) head as an image and hover it.
+
+    ``image``: the param to set to the image's URL; ``mark``: the Vega mark drawing it;
+    ``rows``/``cols``: the params of the token labels; ``n``, ``m``: the map's shape;
+    ``step``: the value of one code step; ``colours``: :func:`code_colours`;
+    ``value``: the tooltip title of a cell's value.
+    """
+    # The step as the cells' decode expression writes it, so both give the same values.
+    step = float(js_number(encode_matrix(np.zeros((1, 1)), quantize=True, domain=(0.0, 1.0)).step))
+    return {
+        "image": f"{name}_hi",
+        "mark": f"{name}_exact",  # a prefix: Vega names the mark "<name>_exact_1_marks"
+        "rows": f"{name}_rl",
+        "cols": f"{name}_cl",
+        "n": n,
+        "m": m,
+        "step": step,
+        "colours": code_colours(step, sqrt=sqrt),
+        "value": QUANTISED_TITLE,
+    }
 
 
 def _calcs(calc: dict[str, str]) -> list[dict[str, str]]:

@@ -282,40 +282,58 @@ CHART_STATES = """() => [...document.querySelectorAll('.atlas-chart[data-spec]')
 
 #: Viewport coordinates of the centre of cell (r, c) of chart ``index``, after scrolling
 #: it into view; the cell belongs to the rect mark whose name matches ``mark`` (a regular
-#: expression, default ``_cells``). In SVG the cell's own element is measured (Material
-#: scales wide SVGs down to the column); on a canvas, items sit at view origin + padding
-#: + their group offsets, times the canvas's CSS scale.
-CELL_CENTRE = """([index, r, c, mark]) => {
+#: expression, default ``_cells``), or, given ``shape`` (N, M), it is that cell of the
+#: first image of such a mark (a map drawn as one image). In SVG the item's own element
+#: is measured (Material scales wide SVGs down to the column); on a canvas, items sit at
+#: view origin + padding + their group offsets, times the canvas's CSS scale.
+CELL_CENTRE = """([index, r, c, mark, shape]) => {
   const named = new RegExp(mark || '_cells');
   const el = document.querySelectorAll('.atlas-chart[data-spec]')[index];
   el.scrollIntoView({block: 'center', inline: 'center', behavior: 'instant'});
   const view = el.__atlasView || (el.__atlasEmbed && el.__atlasEmbed.view);
   let hit = null;
+  let fx = 0.5;
+  let fy = 0.5;
   (function walk(node) {
     if (!node || hit) return;
-    if (node.role === 'mark' && node.marktype === 'rect' && named.test(node.name || '')) {
-      for (const item of node.items || []) {
+    if (node.role === 'mark' && named.test(node.name || '')) {
+      if (shape && node.marktype === 'image' && (node.items || []).length) {
+        hit = node.items[0];
+        fx = (c + 0.5) / shape[1];
+        fy = (r + 0.5) / shape[0];
+        return;
+      }
+      for (const item of (!shape && node.marktype === 'rect' && node.items) || []) {
         if (item.datum && item.datum.r === r && item.datum.c === c) { hit = item; return; }
       }
     }
     (node.items || []).forEach((item) => (item.items || []).forEach(walk));
   })(view.scenegraph().root);
   if (!hit) return null;
-  if (hit._svg) {
-    const box = hit._svg.getBoundingClientRect();
-    return [box.left + box.width / 2, box.top + box.height / 2];
+  function locate() {
+    if (hit._svg) {
+      const box = hit._svg.getBoundingClientRect();
+      return [box.left + box.width * fx, box.top + box.height * fy];
+    }
+    let x = hit.x + hit.width * fx;
+    let y = hit.y + hit.height * fy;
+    for (let g = hit.mark.group; g; g = g.mark && g.mark.group) { x += g.x || 0; y += g.y || 0; }
+    const origin = view.origin();
+    const pad = view.padding();
+    const canvas = el.querySelector('canvas');
+    const box = canvas.getBoundingClientRect();
+    const scale = box.width / (canvas.width / (window.devicePixelRatio || 1));
+    return [
+      box.left + scale * (origin[0] + pad.left + x),
+      box.top + scale * (origin[1] + pad.top + y),
+    ];
   }
-  let x = hit.x + hit.width / 2;
-  let y = hit.y + hit.height / 2;
-  for (let g = hit.mark.group; g; g = g.mark && g.mark.group) { x += g.x || 0; y += g.y || 0; }
-  const origin = view.origin();
-  const pad = view.padding();
-  const canvas = el.querySelector('canvas');
-  const box = canvas.getBoundingClientRect();
-  const scale = box.width / (canvas.width / (window.devicePixelRatio || 1));
-  x = box.left + scale * (origin[0] + pad.left + x);
-  y = box.top + scale * (origin[1] + pad.top + y);
-  return [x, y];
+  let point = locate();
+  if (point[1] < 0 || point[1] > window.innerHeight) {  // a chart taller than the window
+    window.scrollBy({top: point[1] - window.innerHeight / 2, behavior: 'instant'});
+    point = locate();
+  }
+  return point;
 }"""
 
 #: Rows of the visible tooltip as [title, value] pairs.
@@ -427,22 +445,40 @@ def chart_problems(
     return problems
 
 
-def cell_centre(page: Any, index: int, r: int, c: int, mark: str = "_cells") -> tuple[float, float]:
+def cell_centre(
+    page: Any,
+    index: int,
+    r: int,
+    c: int,
+    mark: str = "_cells",
+    shape: tuple[int, int] | None = None,
+) -> tuple[float, float]:
     """Viewport coordinates of cell (r, c) of chart ``index`` (scrolled into view).
 
-    ``mark`` is a regular expression matching the name of the cells' rect mark.
+    ``mark`` is a regular expression matching the name of the cells' rect mark, or,
+    with ``shape`` (N, M), of the image mark drawing the whole (N, M) map.
     """
-    point = page.evaluate(CELL_CENTRE, [index, r, c, mark])
+    point = page.evaluate(CELL_CENTRE, [index, r, c, mark, shape])
     if point is None:
         msg = f"chart {index} has no cell ({r}, {c})"
         raise AssertionError(msg)
     return float(point[0]), float(point[1])
 
 
-def hover_tooltip(page: Any, index: int, r: int, c: int, mark: str = "_cells") -> dict[str, str]:
-    """Hover cell (r, c) of chart ``index``; the tooltip's rows as {title: value}."""
+def hover_tooltip(
+    page: Any,
+    index: int,
+    r: int,
+    c: int,
+    mark: str = "_cells",
+    shape: tuple[int, int] | None = None,
+) -> dict[str, str]:
+    """Hover cell (r, c) of chart ``index``; the tooltip's rows as {title: value}.
+
+    ``mark`` and ``shape`` as :func:`cell_centre` takes them.
+    """
     page.mouse.move(0, 0)
-    x, y = cell_centre(page, index, r, c, mark)
+    x, y = cell_centre(page, index, r, c, mark, shape)
     page.mouse.move(x, y)
     page.wait_for_selector("#vg-tooltip-element.visible", timeout=10_000)
     return dict(page.evaluate(TOOLTIP_ROWS))

@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+import generator.charts.grid as grid
 from generator.charts import head_grid_chart, to_spec
-from generator.charts.encoding import encode_matrix
+from generator.charts.encoding import encode_matrix, js_number
 from generator.charts.grid import (
     HEAD_FILE,
     THUMB_SIDE,
+    code_colours,
     head_data_files,
     head_file,
     png_data_url,
@@ -127,6 +129,57 @@ def test_on_demand_chart_names_its_files_and_params_and_carries_no_codes() -> No
     assert "Loading exact values…" in text
     # The thumbnails travel once, in a named dataset shared by the grid and the detail.
     assert len(_images(spec)) == 6 and list(spec["datasets"]) == ["grid_thumbs"]
+
+
+def test_a_large_head_on_demand_is_one_image_drawn_from_its_codes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above DETAIL_IMAGE_CELLS the opened head draws no mark per cell: one image, and
+    the colours of every code for atlas-charts.js to paint it with."""
+    w = _weights(2, 3, 40, 30)
+    small = to_spec(
+        head_grid_chart(w, _labels(40), _labels(30), title="G", head_data="mv/", inline=False)
+    )
+    assert "exact" not in small["usermeta"]["atlas"]["heads"]  # 1200 cells: marks
+    monkeypatch.setattr(grid, "DETAIL_IMAGE_CELLS", 1000)
+    spec = to_spec(
+        head_grid_chart(
+            w, _labels(40), _labels(30), title="G", head_data="mv/", inline=False,
+            colour_scale="sqrt",
+        )
+    )  # fmt: skip
+    exact = spec["usermeta"]["atlas"]["heads"]["exact"]
+    step = float(js_number(encode_matrix(w[0, 0], quantize=True, domain=(0.0, 1.0)).step))
+    assert exact == {
+        "image": "grid_hi",
+        "mark": "grid_exact",
+        "rows": "grid_rl",
+        "cols": "grid_cl",
+        "n": 40,
+        "m": 30,
+        "step": step,
+        "colours": code_colours(step, sqrt=True),
+        "value": "weight (quantised to 256 levels)",
+    }
+    assert params(spec)["grid_hi"] == ""
+    text = json.dumps(spec)
+    assert "sequence(0, 1200)" not in text  # the cells layer keeps its axes, draws nothing
+    assert '"grid_exact"' in text and "grid_hk == grid_at && grid_hi != ''" in text
+
+
+@pytest.mark.parametrize("sqrt", [False, True])
+def test_code_colours_are_the_thumbnail_colours(sqrt: bool) -> None:
+    """Code k (value k * step) gets the colour a PNG of that value gets, on either scale."""
+    from PIL import Image
+
+    step = encode_matrix(np.zeros((1, 1)), quantize=True, domain=(0.0, 1.0)).step
+    values = (np.arange(256) * step).reshape(16, 16)
+    url = png_data_url(values, sqrt=sqrt)
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")
+    pixels = np.asarray(image).reshape(256, 3)
+    colours = np.frombuffer(bytes.fromhex(code_colours(step, sqrt=sqrt)), np.uint8)
+    np.testing.assert_array_equal(colours.reshape(256, 3), pixels)
+    assert len(set(map(tuple, pixels))) > 150  # the codes really span the palette
 
 
 def test_without_head_data_a_large_grid_is_thumbnails_only_and_says_so() -> None:

@@ -130,6 +130,33 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield build_report(npz, out=folder / "report", title="T").out
 
 
+@pytest.fixture(scope="module")
+def image_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The same report with its opened heads drawn as images (as long maps are)."""
+    folder = tmp_path_factory.mktemp("model-view-images")
+    npz = dump_file(folder / "run.npz", TOKENS, SHAPE, seed=3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grid, "INLINE_CODES_BYTES", 0)
+        patch.setattr(grid, "DETAIL_IMAGE_CELLS", 0)
+        yield build_report(npz, out=folder / "report", title="T").out
+
+
+#: Items of the opened head's rect mark (none when it is drawn as an image).
+HEAD_RECTS = """() => {
+  const view = document.querySelector('.atlas-chart[data-spec]').__atlasEmbed.view;
+  let count = 0;
+  (function walk(node) {
+    if (!node) return;
+    if (node.role === 'mark' && /^grid_head/.test(node.name || '')) {
+      count += (node.items || []).length;
+    }
+    (node.items || []).forEach((item) => (item.items || []).forEach(walk));
+  })(view.scenegraph().root);
+  return count; }"""
+
+TOOLTIP_SHOWN = "() => document.querySelector('#vg-tooltip-element.visible') !== null"
+
+
 def _open(browser: Any, url: str) -> tuple[Any, Any]:
     from tests.browser._browser import Watch, wait_for_charts
 
@@ -158,10 +185,12 @@ def _wait_head(page: Any, index: int) -> None:
     )
 
 
-def _hover(page: Any, r: int, c: int) -> dict[str, str]:
-    """The tooltip of cell (r, c) of the opened head (the detail's rect mark)."""
+def _hover(page: Any, r: int, c: int, *, image: bool = False) -> dict[str, str]:
+    """The tooltip of cell (r, c) of the opened head (its rect mark, or its image)."""
     from tests.browser._browser import hover_tooltip
 
+    if image:
+        return hover_tooltip(page, 0, r, c, mark="^grid_exact", shape=SHAPE[2:])
     return hover_tooltip(page, 0, r, c, mark="^grid_head")
 
 
@@ -246,3 +275,54 @@ def test_a_missing_head_file_gives_a_one_line_message(
         assert watch.page_errors == [] and watch.dialogs == []
     finally:
         page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("over", ["http", "file"])
+def test_a_head_drawn_as_one_image_shows_the_cell_under_the_pointer(
+    browser: Any, image_report: Path, over: str
+) -> None:
+    from tests.browser._browser import serve
+
+    with serve(image_report) as base:
+        index = image_report / "index.html"
+        url = base + "index.html" if over == "http" else index.as_uri()
+        page, watch = _open(browser, url)
+        try:
+            _wait_head(page, 0)
+            _pick(page, 1, 2)
+            assert page.evaluate(HEAD_RECTS) == 0  # one image, no mark per cell
+            for r, c in ((3, 2), (0, 7), (7, 0)):
+                tip = _hover(page, r, c, image=True)
+                assert list(tip) == ["Query", "Key", "weight (quantised to 256 levels)"]
+                assert tip["Query"] == f"{r}: {TOKENS[r]}" and tip["Key"] == f"{c}: {TOKENS[c]}"
+                expected = _expected(image_report, 1, 2, r, c)
+                assert tip["weight (quantised to 256 levels)"] == expected
+            page.mouse.move(1, 1)  # off the chart: the tooltip goes
+            page.wait_for_function(f"() => !({TOOLTIP_SHOWN})()", timeout=10_000)
+            local = ("file://",) if over == "file" else (base,)
+            assert watch.problems(*local) == []
+        finally:
+            page.close()
+
+
+@pytest.mark.browser
+def test_a_head_drawn_as_an_image_survives_a_dark_mode_rerender(
+    browser: Any, image_report: Path
+) -> None:
+    from tests.browser._browser import serve, toggle_scheme, wait_for_charts
+
+    with serve(image_report) as base:
+        page, watch = _open(browser, base + "index.html")
+        try:
+            _pick(page, 0, 1)
+            before = len(watch.requests)
+            toggle_scheme(page)
+            wait_for_charts(page, theme="dark")
+            _wait_head(page, 1)
+            tip = _hover(page, 5, 4, image=True)
+            assert tip["weight (quantised to 256 levels)"] == _expected(image_report, 0, 1, 5, 4)
+            assert [u for u in watch.requests[before:] if "/model-view/" in u] == []  # cached
+            assert watch.problems(base) == []
+        finally:
+            page.close()

@@ -14,7 +14,8 @@
  * and `key` (= the head's index), and `status` says when a file could not be loaded.
  * Loaded heads are cached by URL, so a re-render (dark mode) shows them at once,
  * on the head the reader had open. data-head holds the index of the head last drawn
- * with its values.
+ * with its values. Large heads (usermeta.atlas.heads.exact) are drawn as one image,
+ * made here from the codes, and hovering it shows the cell under the pointer.
  */
 (function () {
   "use strict";
@@ -98,6 +99,8 @@
         p.value = headCodes[url];
       } else if (url in headCodes && p.name === meta.key) {
         p.value = index;
+      } else if (url in headCodes && meta.exact && p.name === meta.exact.image) {
+        p.value = headImage(url, meta.exact);
       }
     });
   }
@@ -117,6 +120,7 @@
       loadHead(url).then(
         function (codes) {
           if (el.__atlasEmbed && el.__atlasEmbed.view === view && view.signal(meta.at) === index) {
+            if (meta.exact) view.signal(meta.exact.image, headImage(url, meta.exact));
             return view
               .signal(meta.values, codes)
               .signal(meta.key, index)
@@ -139,6 +143,116 @@
       show(index);
     });
     show(view.signal(meta.at));
+    if (meta.exact) hoverExact(view, meta);
+  }
+
+  // ---- large heads as one image ---------------------------------------------------
+
+  var headImages = {}; // absolute file URL -> PNG data URL of its codes
+
+  // exact.colours holds 256 "rrggbb" (the colour of each code); "--" stays transparent.
+  function headImage(url, exact) {
+    if (url in headImages) return headImages[url];
+    var codes = headCodes[url];
+    var rgb = [];
+    for (var k = 0; k < 768; k++) rgb.push(parseInt(exact.colours.substr(2 * k, 2), 16));
+    var canvas = document.createElement("canvas");
+    canvas.width = exact.m;
+    canvas.height = exact.n;
+    var context = canvas.getContext("2d");
+    var image = context.createImageData(exact.m, exact.n);
+    var px = image.data;
+    for (var i = 0, size = exact.n * exact.m; i < size; i++) {
+      var code = parseInt(codes.substr(2 * i, 2), 16);
+      if (code >= 0) {
+        px[4 * i] = rgb[3 * code];
+        px[4 * i + 1] = rgb[3 * code + 1];
+        px[4 * i + 2] = rgb[3 * code + 2];
+        px[4 * i + 3] = 255;
+      }
+    }
+    context.putImageData(image, 0, 0);
+    headImages[url] = canvas.toDataURL("image/png");
+    return headImages[url];
+  }
+
+  // The cell under the pointer, found from the image's place on the page (Vega makes
+  // a mark without a tooltip non-interactive, so the pointer's item is not it); the
+  // view's own tooltip handler shows it, as it shows the values of drawn cells.
+  function hoverExact(view, meta) {
+    var exact = meta.exact;
+    var shown = false;
+    function imageItem() {
+      var hit = null;
+      (function walk(node) {
+        if (!node || hit) return;
+        if (node.marktype === "image" && String(node.name).indexOf(exact.mark) === 0) {
+          hit = (node.items || [])[0] || null;
+          return;
+        }
+        (node.items || []).forEach(function (item) {
+          (item.items || []).forEach(walk);
+        });
+      })(view.scenegraph().root);
+      return hit;
+    }
+    function place(item) {
+      var x = item.x || 0;
+      var y = item.y || 0;
+      for (var g = item.mark.group; g; g = g.mark && g.mark.group) {
+        x += g.x || 0;
+        y += g.y || 0;
+      }
+      var surface = view.container() && view.container().querySelector("canvas, svg");
+      if (!surface) return null;
+      var box = surface.getBoundingClientRect();
+      var drawn = surface.tagName === "CANVAS" ? surface.width / (window.devicePixelRatio || 1) : box.width;
+      var scale = drawn ? box.width / drawn : 1;
+      var origin = view.origin();
+      var pad = view.padding();
+      return {
+        left: box.left + scale * (origin[0] + pad.left + x),
+        top: box.top + scale * (origin[1] + pad.top + y),
+        width: scale * (item.width || 0),
+        height: scale * (item.height || 0),
+      };
+    }
+    function cell(event) {
+      var codes = view.signal(meta.values);
+      var item = imageItem();
+      var box = item && place(item);
+      if (!box || !box.width || !box.height || typeof codes !== "string") return null;
+      var c = Math.floor(((event.clientX - box.left) / box.width) * exact.m);
+      var r = Math.floor(((event.clientY - box.top) / box.height) * exact.n);
+      if (r < 0 || c < 0 || r >= exact.n || c >= exact.m) return null;
+      var code = parseInt(codes.substr(2 * (r * exact.m + c), 2), 16);
+      var value = {};
+      value.Query = r + ": " + view.signal(exact.rows)[r];
+      value.Key = c + ": " + view.signal(exact.cols)[c];
+      value[exact.value] = code >= 0 ? (code * exact.step).toFixed(3) : "not finite";
+      return value;
+    }
+    function tip(event, value) {
+      var handler = view.tooltip();
+      if (typeof handler === "function") handler.call(view, null, event, null, value);
+      shown = value != null;
+    }
+    view.addEventListener("pointermove", function (event, item) {
+      var value = view.signal(meta.key) === view.signal(meta.at) ? cell(event) : null;
+      if (value) tip(event, value);
+      else if (shown && !(item && item.tooltip != null)) tip(event, null);
+    });
+    // One listener per element, whichever view it holds now (re-renders replace views).
+    var container = view.container();
+    container.__atlasHideTip = function (event) {
+      if (shown) tip(event, null);
+    };
+    if (!container.__atlasLeaveBound) {
+      container.__atlasLeaveBound = true;
+      container.addEventListener("pointerleave", function (event) {
+        container.__atlasHideTip(event);
+      });
+    }
   }
 
   // ---- taps, not scrolls ----------------------------------------------------------
