@@ -120,24 +120,21 @@ def browser() -> Iterator[Any]:
         yield chromium
 
 
+@pytest.fixture(scope="module", params=["marks", "image"])
+def drawn_as(request: pytest.FixtureRequest) -> str:
+    """How the opened head is drawn: a mark per cell, or one image (as long maps are)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def report(tmp_path_factory: pytest.TempPathFactory, drawn_as: str) -> Iterator[Path]:
     """A small report whose model view loads every head on demand."""
     folder = tmp_path_factory.mktemp("model-view")
     npz = dump_file(folder / "run.npz", TOKENS, SHAPE, seed=3)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(grid, "INLINE_CODES_BYTES", 0)
-        yield build_report(npz, out=folder / "report", title="T").out
-
-
-@pytest.fixture(scope="module")
-def image_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The same report with its opened heads drawn as images (as long maps are)."""
-    folder = tmp_path_factory.mktemp("model-view-images")
-    npz = dump_file(folder / "run.npz", TOKENS, SHAPE, seed=3)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(grid, "INLINE_CODES_BYTES", 0)
-        patch.setattr(grid, "DETAIL_IMAGE_CELLS", 0)
+        if drawn_as == "image":
+            patch.setattr(grid, "DETAIL_IMAGE_CELLS", 0)
         yield build_report(npz, out=folder / "report", title="T").out
 
 
@@ -204,7 +201,7 @@ def _expected(report: Path, layer: int, head: int, r: int, c: int) -> str:
 @pytest.mark.browser
 @pytest.mark.parametrize("over", ["http", "file"])
 def test_picking_a_head_loads_and_shows_its_exact_values(
-    browser: Any, report: Path, over: str
+    browser: Any, report: Path, drawn_as: str, over: str
 ) -> None:
     from tests.browser._browser import serve
 
@@ -215,10 +212,18 @@ def test_picking_a_head_loads_and_shows_its_exact_values(
             # The first head is loaded right after the first paint.
             _wait_head(page, 0)
             _pick(page, 1, 2)
-            tip = _hover(page, 3, 2)
+            image = drawn_as == "image"
+            assert (page.evaluate(HEAD_RECTS) == 0) == image  # an image: no mark per cell
+            tip = _hover(page, 3, 2, image=image)
             assert list(tip) == ["Query", "Key", "weight (quantised to 256 levels)"]
             assert tip["Query"] == "3: sat" and tip["Key"] == "2: <b>cat</b>"
             assert tip["weight (quantised to 256 levels)"] == _expected(report, 1, 2, 3, 2)
+            for r, c in ((0, 7), (7, 0)):  # the corners: rows and columns the right way
+                tip = _hover(page, r, c, image=image)
+                assert tip["Query"] == f"{r}: {TOKENS[r]}" and tip["Key"] == f"{c}: {TOKENS[c]}"
+                assert tip["weight (quantised to 256 levels)"] == _expected(report, 1, 2, r, c)
+            page.mouse.move(1, 1)  # off the chart: the tooltip goes
+            page.wait_for_function(f"() => !({TOOLTIP_SHOWN})()", timeout=10_000)
             assert any(t == "Exact values: hover a cell" for t in page.evaluate(TITLES))
             requested = [u for u in watch.requests if "/model-view/" in u]
             names = [u.rsplit("/", 1)[1] for u in requested]
@@ -231,7 +236,9 @@ def test_picking_a_head_loads_and_shows_its_exact_values(
 
 
 @pytest.mark.browser
-def test_the_opened_head_survives_a_dark_mode_rerender(browser: Any, report: Path) -> None:
+def test_the_opened_head_survives_a_dark_mode_rerender(
+    browser: Any, report: Path, drawn_as: str
+) -> None:
     from tests.browser._browser import serve, toggle_scheme, wait_for_charts
 
     with serve(report) as base:
@@ -243,7 +250,7 @@ def test_the_opened_head_survives_a_dark_mode_rerender(browser: Any, report: Pat
             wait_for_charts(page, theme="dark")
             _wait_head(page, 1)
             assert "Layer L0, head H1" in page.evaluate(TITLES)
-            tip = _hover(page, 0, 1)
+            tip = _hover(page, 0, 1, image=drawn_as == "image")
             assert tip["weight (quantised to 256 levels)"] == _expected(report, 0, 1, 0, 1)
             assert [u for u in watch.requests[before:] if "/model-view/" in u] == []  # cached
             assert watch.problems(base) == []
@@ -275,54 +282,3 @@ def test_a_missing_head_file_gives_a_one_line_message(
         assert watch.page_errors == [] and watch.dialogs == []
     finally:
         page.close()
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("over", ["http", "file"])
-def test_a_head_drawn_as_one_image_shows_the_cell_under_the_pointer(
-    browser: Any, image_report: Path, over: str
-) -> None:
-    from tests.browser._browser import serve
-
-    with serve(image_report) as base:
-        index = image_report / "index.html"
-        url = base + "index.html" if over == "http" else index.as_uri()
-        page, watch = _open(browser, url)
-        try:
-            _wait_head(page, 0)
-            _pick(page, 1, 2)
-            assert page.evaluate(HEAD_RECTS) == 0  # one image, no mark per cell
-            for r, c in ((3, 2), (0, 7), (7, 0)):
-                tip = _hover(page, r, c, image=True)
-                assert list(tip) == ["Query", "Key", "weight (quantised to 256 levels)"]
-                assert tip["Query"] == f"{r}: {TOKENS[r]}" and tip["Key"] == f"{c}: {TOKENS[c]}"
-                expected = _expected(image_report, 1, 2, r, c)
-                assert tip["weight (quantised to 256 levels)"] == expected
-            page.mouse.move(1, 1)  # off the chart: the tooltip goes
-            page.wait_for_function(f"() => !({TOOLTIP_SHOWN})()", timeout=10_000)
-            local = ("file://",) if over == "file" else (base,)
-            assert watch.problems(*local) == []
-        finally:
-            page.close()
-
-
-@pytest.mark.browser
-def test_a_head_drawn_as_an_image_survives_a_dark_mode_rerender(
-    browser: Any, image_report: Path
-) -> None:
-    from tests.browser._browser import serve, toggle_scheme, wait_for_charts
-
-    with serve(image_report) as base:
-        page, watch = _open(browser, base + "index.html")
-        try:
-            _pick(page, 0, 1)
-            before = len(watch.requests)
-            toggle_scheme(page)
-            wait_for_charts(page, theme="dark")
-            _wait_head(page, 1)
-            tip = _hover(page, 5, 4, image=True)
-            assert tip["weight (quantised to 256 levels)"] == _expected(image_report, 0, 1, 5, 4)
-            assert [u for u in watch.requests[before:] if "/model-view/" in u] == []  # cached
-            assert watch.problems(base) == []
-        finally:
-            page.close()
