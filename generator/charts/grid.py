@@ -65,10 +65,11 @@ INLINE_CODES_BYTES = 400_000
 #: Width in pixels the enlarged head aims at (cells of 1 to 22 pixels).
 DETAIL_SIDE = 440
 
-#: Above this many cells, a head opened on demand is drawn as one image made in the
-#: browser from its codes, and ``atlas-charts.js`` finds the hovered cell from the
-#: pointer; below it every cell is a mark (Vega builds about 70,000 marks a second).
-DETAIL_IMAGE_CELLS = 65_536
+#: Above this many cells (64 x 64), a head opened on demand is drawn as one image
+#: made in the browser from its codes, and ``atlas-charts.js`` finds the hovered cell
+#: from the pointer; below it every cell is a mark. Vega builds about 70,000 marks a
+#: second, so marks cost 0.4 s at 128 tokens and 3-4 s at 500; the image 0.1 s.
+DETAIL_IMAGE_CELLS = 4_096
 
 #: Name of the JavaScript function a per-head data file calls (atlas-charts.js defines it).
 REGISTER = "atlasHeadData"
