@@ -255,6 +255,13 @@ def gelu_prescaled(y: NDArray[np.float32], out: NDArray[np.float32]) -> NDArray[
     here. Same formula and accuracy as :func:`gelu` (absolute error below
     3.5e-7 on ``GELU(x)``, times k on the result).
     """
+    for name, array in (("y", y), ("out", out)):
+        if array.dtype != np.float32 or not array.flags.c_contiguous:
+            msg = f"{name} must be a C-contiguous float32 array, got {array.dtype}"
+            raise ValueError(msg)
+    if out.shape != y.shape:
+        msg = f"out must have the shape of y, {y.shape}, got {out.shape}"
+        raise ValueError(msg)
     _gelu_f32(y.reshape(-1), out.reshape(-1), prescaled=True)
     return out
 
@@ -266,9 +273,9 @@ def _gelu_f32(x: NDArray[np.float32], out: NDArray[np.float32], *, prescaled: bo
     ``a Phi(-a) = v R(v) / exp(a^2 / 2)`` from A&S 7.1.26 (see
     :func:`_gelu_coefficients`): the subtracted term is small next to x for
     x > 0, and for x < 0 it is the whole result, computed without cancellation.
-    With the Gaussian as ``exp2(a^2 log2(e) / 2)`` that is 19 ufunc passes
-    per block, the check included (NumPy has no fused multiply-add; each pass is one Horner
-    step or one factor). A huge ``a`` overflows the Gaussian to infinity and
+    With the Gaussian as ``exp2(a^2 log2(e) / 2)`` that is 19 ufunc passes per
+    block, the check included (NumPy has no fused multiply-add; each pass is one
+    Horner step or one factor). A huge ``a`` overflows the Gaussian to infinity and
     the term to 0, its limit. An infinite x gives ``inf / inf = NaN`` in ``v``;
     a dot product of the subtracted term (at most 0.17, so it cannot overflow)
     spots that more cheaply than clamping ``a`` would, and only then are those

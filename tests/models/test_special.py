@@ -113,3 +113,13 @@ def test_gelu_prescaled_is_gelu_of_the_unscaled_input() -> None:
     expected = exact_gelu(y.astype(np.float64) / float(k)) * float(k)
     np.testing.assert_allclose(out, expected, rtol=0, atol=3.5e-7)
     np.testing.assert_array_equal(gelu_prescaled(y, y), out)  # in place, same numbers
+
+
+def test_gelu_prescaled_refuses_what_it_cannot_write_in_place() -> None:
+    y = np.zeros((4, 6), dtype=np.float32)
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        gelu_prescaled(y.T, np.empty((6, 4), np.float32))  # a view it would copy
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        gelu_prescaled(y, np.empty((4, 6)))  # float64
+    with pytest.raises(ValueError, match="shape"):
+        gelu_prescaled(y, np.empty((6, 4), np.float32))
