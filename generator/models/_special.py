@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["GELU_INPUT_SCALE", "erf", "gelu", "gelu_prescaled"]
+__all__ = ["erf", "gelu"]
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function",
 # Math. Comp. 23 (1969), 631-637: the double-precision coefficients of its
@@ -153,7 +153,9 @@ def erf(x: ArrayLike) -> NDArray[np.floating]:
     return out.reshape(array.shape)
 
 
-def gelu(x: ArrayLike, out: NDArray[np.floating] | None = None) -> NDArray[np.floating]:
+def gelu(
+    x: ArrayLike, out: NDArray[np.floating] | None = None, *, check_finite: bool = True
+) -> NDArray[np.floating]:
     """The exact (erf) GELU, ``x * (1 + erf(x / sqrt 2)) / 2``, elementwise.
 
     Parameters
@@ -163,6 +165,11 @@ def gelu(x: ArrayLike, out: NDArray[np.floating] | None = None) -> NDArray[np.fl
     out : ndarray, optional
         Where to write the result: an array of the result's shape and dtype,
         C-contiguous; it may be ``x`` itself (in place).
+    check_finite : bool, default True
+        Whether float32 input may hold infinities, which get their limits (x and
+        0). ``False`` skips that check (a dot product, one more pass) for input
+        known finite, as a model with finite weights makes; an infinity then
+        gives NaN. NaN stays NaN either way; float64 input ignores it.
 
     Returns
     -------
@@ -173,7 +180,7 @@ def gelu(x: ArrayLike, out: NDArray[np.floating] | None = None) -> NDArray[np.fl
     float64 uses :func:`erf`'s ``erfc`` branches, so ``1 + erf`` keeps its
     relative accuracy for negative x (error below 1e-12 relative). float32 uses
     ``GELU(x) = max(x, 0) - |x| Phi(-|x|)`` with ``Phi(-a)`` from Abramowitz and
-    Stegun 7.1.26, a polynomial over one ``exp2`` (:func:`_gelu_f32`): 19 in-place
+    Stegun 7.1.26, one ``exp2`` times a polynomial (:func:`_gelu_f32`): 18 in-place
     passes instead of 50, no branches. Its absolute error is below 3.5e-7
     everywhere (PyTorch's own float32 GELU, the same A&S erf, is off by up to
     1.2e-6). For negative x the error is that of A&S's erfc, so the relative
@@ -191,7 +198,7 @@ def gelu(x: ArrayLike, out: NDArray[np.floating] | None = None) -> NDArray[np.fl
     flat = array.ravel()  # a view when x is C-contiguous, so out may be x
     flat_out = out.reshape(-1)
     if array.dtype == np.float32:
-        _gelu_f32(flat, flat_out, prescaled=False)
+        _gelu_f32(flat, flat_out, check_finite=check_finite)
         return out
     for start in range(0, flat.size, _BLOCK):
         block = flat[start : start + _BLOCK]
@@ -210,8 +217,6 @@ _AS_P = 0.3275911
 _AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 _AS_C = float(np.sqrt(2.0)) / _AS_P  # u = C / (a + C) when t = a / sqrt 2
 _LOG2E = 1.4426950408889634
-#: Inputs multiplied by this have GELU's Gaussian as ``exp2(-y^2)``: sqrt(log2(e) / 2).
-GELU_INPUT_SCALE = float(np.sqrt(_LOG2E / 2.0))
 _GELU_BLOCK = 32768  # elements: four 128 KiB scratch rows stay in L2; 16K or 64K run slower
 
 
@@ -230,66 +235,24 @@ def _gelu_coefficients() -> tuple[float, ...]:
 _GELU_R = _gelu_coefficients()
 
 
-def gelu_prescaled(y: NDArray[np.float32], out: NDArray[np.float32]) -> NDArray[np.float32]:
-    """``k GELU(y / k)`` with ``k =`` :data:`GELU_INPUT_SCALE`: GELU of inputs already times k.
-
-    Parameters
-    ----------
-    y : ndarray of float32, any shape, C-contiguous
-        ``k x`` for the x whose GELU is wanted; finite (an infinity gives NaN).
-    out : ndarray of float32, shape of ``y``, C-contiguous
-        Where ``k GELU(x)`` goes; may be ``y`` itself (in place).
-
-    Returns
-    -------
-    ndarray
-        ``out``.
-
-    Notes
-    -----
-    A network folds k into the weights before the GELU and 1 / k into the
-    weights after it (see :class:`generator.models.bert.LayerWeights`), so
-    neither scaling costs a pass, and with ``y = k x`` the Gaussian of
-    :func:`gelu` is ``exp2(-y^2)``: 17 passes instead of 19, and no check for
-    infinities, which a network with finite weights and inputs cannot make
-    here. Same formula and accuracy as :func:`gelu` (absolute error below
-    3.5e-7 on ``GELU(x)``, times k on the result).
-    """
-    for name, array in (("y", y), ("out", out)):
-        if array.dtype != np.float32 or not array.flags.c_contiguous:
-            msg = f"{name} must be a C-contiguous float32 array, got {array.dtype}"
-            raise ValueError(msg)
-    if out.shape != y.shape:
-        msg = f"out must have the shape of y, {y.shape}, got {out.shape}"
-        raise ValueError(msg)
-    _gelu_f32(y.reshape(-1), out.reshape(-1), prescaled=True)
-    return out
-
-
-def _gelu_f32(x: NDArray[np.float32], out: NDArray[np.float32], *, prescaled: bool) -> None:
+def _gelu_f32(x: NDArray[np.float32], out: NDArray[np.float32], *, check_finite: bool) -> None:
     """float32 GELU of the 1-D ``x`` into ``out`` (same size; may be ``x``).
 
     ``GELU(x) = x Phi(x) = max(x, 0) - a Phi(-a)`` with ``a = |x|`` and
-    ``a Phi(-a) = v R(v) / exp(a^2 / 2)`` from A&S 7.1.26 (see
+    ``a Phi(-a) = v R(v) exp(-a^2 / 2)`` from A&S 7.1.26 (see
     :func:`_gelu_coefficients`): the subtracted term is small next to x for
     x > 0, and for x < 0 it is the whole result, computed without cancellation.
-    With the Gaussian as ``exp2(a^2 log2(e) / 2)`` that is 19 ufunc passes per
-    block, the check included (NumPy has no fused multiply-add; each pass is one
-    Horner step or one factor). A huge ``a`` overflows the Gaussian to infinity and
-    the term to 0, its limit. An infinite x gives ``inf / inf = NaN`` in ``v``;
-    a dot product of the subtracted term (at most 0.17, so it cannot overflow)
-    spots that more cheaply than clamping ``a`` would, and only then are those
-    entries set to their limit, 0. A NaN stays NaN.
-
-    ``prescaled`` (:func:`gelu_prescaled`): ``x`` is ``k`` times the input and
-    the result is k times GELU; the constants take the k, the Gaussian needs
-    no factor, and infinities are not looked for: 17 passes.
+    With the Gaussian as ``exp2(-a^2 log2(e) / 2)`` that is 18 in-place ufunc
+    passes per block (NumPy has no fused multiply-add; each pass is one Horner
+    step or one factor). An infinite x gives ``inf / inf = NaN`` in ``v``; a dot
+    product of the subtracted term (at most 0.17, so it cannot overflow) spots
+    that more cheaply than clamping ``a`` would, and only then are those entries
+    set to their limit, 0 (``check_finite=False`` skips that pass). A NaN stays NaN.
     """
     f32 = np.float32
-    k = GELU_INPUT_SCALE if prescaled else 1.0
-    c = f32(_AS_C * k)  # v = a / (a + C) is the same for a = k |x| and k C
-    coef = [f32(r * k) for r in _GELU_R]
-    half_log2e = f32(0.5 * _LOG2E)
+    c = f32(_AS_C)
+    coef = [f32(r) for r in _GELU_R]
+    gauss = f32(-0.5 * _LOG2E)
     scratch = np.empty((4, min(_GELU_BLOCK, x.size)), dtype=np.float32)
     scratch[3] = 1.0
     with np.errstate(over="ignore", invalid="ignore"):  # a^2 -> inf, inf / inf: see above
@@ -300,15 +263,14 @@ def _gelu_f32(x: NDArray[np.float32], out: NDArray[np.float32], *, prescaled: bo
             np.add(a, c, out=v)
             np.divide(a, v, out=v)  # v = a / (a + C), in [0, 1)
             np.multiply(v, coef[-1], out=p)  # Horner: v R(v)
-            for r in coef[-2::-1]:
-                p += r
+            for k in coef[-2::-1]:
+                p += k
                 p *= v
             np.square(a, out=v)  # v is free again
-            if not prescaled:
-                v *= half_log2e
-            np.exp2(v, out=v)  # exp(a^2 / 2) (prescaled: exp(a^2 / (2 k^2)))
-            p /= v  # a Phi(-a), in [0, 0.17] for finite x
-            if not prescaled and not np.isfinite(np.dot(p, ones)):  # an infinite or NaN x
+            v *= gauss
+            np.exp2(v, out=v)  # exp(-a^2 / 2)
+            p *= v  # a Phi(-a), in [0, 0.17] for finite x
+            if check_finite and not np.isfinite(np.dot(p, ones)):  # an infinite or NaN x
                 p[np.isinf(xb)] = 0.0
             ob = out[start : start + _GELU_BLOCK]
             np.maximum(xb, f32(0.0), out=ob)  # NaN stays NaN

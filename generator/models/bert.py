@@ -30,7 +30,7 @@ from safetensors.numpy import load_file
 from generator.attention import multi_head_attention
 from generator.attention._checks import check_finite
 from generator.errors import AtlasError, ShapeError
-from generator.models._special import GELU_INPUT_SCALE, gelu_prescaled
+from generator.models._special import gelu
 from generator.models.assets import MINILM, ModelUnavailable, ensure_model_files
 from generator.models.tokenize import WordPieceTokenizer
 
@@ -116,12 +116,7 @@ class LayerWeights:
         Its bias.
     w_in : ndarray, shape (D+1, F)
     w_out : ndarray, shape (F+1, D)
-        Feed-forward projections, bias in the last row. ``w_in`` (bias row
-        included) is multiplied by ``k =``
-        :data:`~generator.models._special.GELU_INPUT_SCALE` and the first F rows
-        of ``w_out`` by ``1 / k``, so the GELU between them runs on ``k x`` (see
-        :func:`~generator.models._special.gelu_prescaled`) and the layer's
-        output is unchanged.
+        Feed-forward projections, bias in the last row.
     ln_attn_g, ln_attn_b, ln_ffn_g, ln_ffn_b : ndarray, shape (D,)
         LayerNorm scale and shift after the attention and feed-forward blocks.
     """
@@ -241,22 +236,6 @@ def _linear(
     return w.T, b
 
 
-def _fold_gelu_scale(w_in: F32, w_out: F32) -> tuple[F32, F32]:
-    """``w_in`` (D+1, F) times k, ``w_out`` (F+1, D) with its first F rows over k.
-
-    k is :data:`~generator.models._special.GELU_INPUT_SCALE`; both stay
-    transposed views of C-contiguous arrays (see :class:`LayerWeights`). The bias
-    row of ``w_out`` multiplies the row of ones, not the GELU, so it keeps its
-    scale. Products with the rescaled weights differ from the original ones by
-    float32 rounding only.
-    """
-    k = np.float32(GELU_INPUT_SCALE)
-    into = w_in.T * k  # (F, D+1), C-contiguous
-    back = w_out.T.copy()  # (D, F+1)
-    back[:, :-1] *= np.float32(1.0 / GELU_INPUT_SCALE)
-    return _frozen(into).T, _frozen(back).T
-
-
 def _layer_norm_columns(x_t: F32, g: F32, b: F32, eps: float, out: F32) -> F32:
     """LayerNorm of each column of ``x_t`` (D, N) into ``out`` (D, N), C-contiguous.
 
@@ -342,7 +321,6 @@ class Model:
             w_o, b_o = _linear(weights, f"{p}.attention.output.dense", d, d, bias_row=False)
             w_in, _ = _linear(weights, f"{p}.intermediate.dense", d, f, bias_row=True)
             w_out, _ = _linear(weights, f"{p}.output.dense", f, d, bias_row=True)
-            w_in, w_out = _fold_gelu_scale(w_in, w_out)
             layers.append(
                 LayerWeights(
                     w_q=w_q, w_k=w_k, w_v=w_v, w_o=w_o, b_o=b_o,
@@ -456,7 +434,7 @@ class Model:
         hidden_t[:, d] = 1.0
         attentions = np.empty((c.num_layers, c.num_heads, n, n), dtype=np.float32)
         a_t = np.empty((d + 1, n), dtype=np.float32)  # after attention, [a; 1]
-        h_t = np.empty((f + 1, n), dtype=np.float32)  # feed-forward hidden, [k h; 1]
+        h_t = np.empty((f + 1, n), dtype=np.float32)  # feed-forward hidden, [h; 1]
         a_t[-1] = 1.0
         h_t[-1] = 1.0
 
@@ -474,8 +452,8 @@ class Model:
             s_t = attn_out.T  # (D, N), C-contiguous (computed features first), fresh
             s_t += x_t[:d]  # residual
             _layer_norm_columns(s_t, lw.ln_attn_g, lw.ln_attn_b, eps, out=a_t[:d])
-            np.matmul(lw.w_in.T, a_t, out=h_t[:f])  # (F, N): k times the GELU input, bias in
-            gelu_prescaled(h_t[:f], out=h_t[:f])  # k GELU(h); w_out takes the 1 / k back
+            np.matmul(lw.w_in.T, a_t, out=h_t[:f])  # (F, N), bias included
+            gelu(h_t[:f], out=h_t[:f], check_finite=False)  # finite: the weights were checked
             f_t = np.matmul(lw.w_out.T, h_t)  # (D, N), bias included
             f_t += a_t[:d]  # residual
             _layer_norm_columns(f_t, lw.ln_ffn_g, lw.ln_ffn_b, eps, out=hidden_t[i + 1, :d])
