@@ -16,6 +16,9 @@
  * on the head the reader had open. data-head holds the index of the head last drawn
  * with its values. Large heads (usermeta.atlas.heads.exact) are drawn as one image,
  * made here from the codes, and hovering it shows the cell under the pointer.
+ *
+ * A touch that travels (a scroll starting on a chart) is marked on its touchend
+ * event, so that selections made "on touchend[!event.atlasTravelled]" ignore it.
  */
 (function () {
   "use strict";
@@ -206,7 +209,8 @@
       var surface = view.container() && view.container().querySelector("canvas, svg");
       if (!surface) return null;
       var box = surface.getBoundingClientRect();
-      var drawn = surface.tagName === "CANVAS" ? surface.width / (window.devicePixelRatio || 1) : box.width;
+      var ratio = window.devicePixelRatio || 1;
+      var drawn = surface.tagName === "CANVAS" ? surface.width / ratio : box.width;
       var scale = drawn ? box.width / drawn : 1;
       var origin = view.origin();
       var pad = view.padding();
@@ -237,11 +241,13 @@
       if (typeof handler === "function") handler.call(view, null, event, null, value);
       shown = value != null;
     }
-    view.addEventListener("pointermove", function (event, item) {
+    function follow(event, item) {
       var value = view.signal(meta.key) === view.signal(meta.at) ? cell(event) : null;
       if (value) tip(event, value);
       else if (shown && !(item && item.tooltip != null)) tip(event, null);
-    });
+    }
+    view.addEventListener("pointermove", follow);
+    view.addEventListener("pointerdown", follow); // a tap, where nothing hovers
     // One listener per element, whichever view it holds now (re-renders replace views).
     var container = view.container();
     container.__atlasHideTip = function (event) {
