@@ -259,6 +259,31 @@ def test_the_opened_head_survives_a_dark_mode_rerender(
 
 
 @pytest.mark.browser
+def test_on_a_phone_a_tap_on_an_image_head_shows_the_cell_and_stays(
+    browser: Any, report: Path, drawn_as: str
+) -> None:
+    """Touch has no hover: a tap shows the cell, and lifting the finger keeps it shown."""
+    from tests.browser._browser import PHONE, TOOLTIP_ROWS, cell_centre, serve, wait_for_charts
+
+    if drawn_as != "image":
+        pytest.skip("cells drawn as marks answer taps through Vega's own tooltip")
+    with serve(report) as base:
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        try:
+            page = context.new_page()
+            page.goto(base + "index.html")
+            wait_for_charts(page)
+            _wait_head(page, 0)
+            page.touchscreen.tap(*cell_centre(page, 0, 6, 1, mark="^grid_exact", shape=SHAPE[2:]))
+            page.wait_for_timeout(300)  # the finger is lifted: pointerup, pointerleave
+            tip = dict(page.evaluate(TOOLTIP_ROWS))
+            assert tip["Query"] == f"6: {TOKENS[6]}" and tip["Key"] == f"1: {TOKENS[1]}"
+            assert tip["weight (quantised to 256 levels)"] == _expected(report, 0, 0, 6, 1)
+        finally:
+            context.close()
+
+
+@pytest.mark.browser
 def test_a_missing_head_file_gives_a_one_line_message(
     browser: Any, report: Path, tmp_path: Path
 ) -> None:

@@ -256,7 +256,8 @@
     if (!container.__atlasLeaveBound) {
       container.__atlasLeaveBound = true;
       container.addEventListener("pointerleave", function (event) {
-        container.__atlasHideTip(event);
+        // A lifted finger leaves too: a tapped value stays until the next tap.
+        if (event.pointerType !== "touch") container.__atlasHideTip(event);
       });
     }
   }
