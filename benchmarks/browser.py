@@ -129,10 +129,9 @@ def single_map_pages(dest: Path, side: int = 256) -> list[str]:
     with the site's own chart scripts; returns the page file names.
     """
     import numpy as np
-
-    from generator.attention import softmax
-    from generator.charts import figure_html, heatmap_chart
-    from generator.site.assets import write_assets
+    from attention_atlas.attention import softmax
+    from attention_atlas.charts import figure_html, heatmap_chart
+    from attention_atlas.render.assets import write_assets
 
     rng = np.random.default_rng(256)
     pos = np.arange(side)
@@ -169,7 +168,7 @@ def single_map_pages(dest: Path, side: int = 256) -> list[str]:
 def build_site(dest: Path) -> Path:
     import shutil
 
-    from generator.build import build
+    from attention_atlas.build import build
 
     dest.mkdir(parents=True)
     shutil.copy2(ROOT / "mkdocs.yml", dest / "mkdocs.yml")

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generator.build import build  # noqa: E402
+from attention_atlas.build import build  # noqa: E402
 
 
 def fresh_copy(dest: Path) -> Path:

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.scenarios._costs import (
+from attention_atlas.scenarios._costs import (
     METHOD_NAMES,
     METHODS,
     CostConfig,

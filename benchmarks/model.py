@@ -25,9 +25,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
-
-from generator.models import Model
-from generator.models.assets import ensure_model_files
+from attention_atlas.models import Model
+from attention_atlas.models.assets import ensure_model_files
 
 TEXT = (
     "Attention lets every token in a sentence look at every other token and decide how much "

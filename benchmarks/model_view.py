@@ -1,9 +1,9 @@
 """How fast a report's model view (every head of MiniLM) paints in Chromium.
 
 Usage: ``python benchmarks/model_view.py [--loads N] [--tokens 16 128 500] [--keep DIR]``.
-For each size, runs MiniLM (``generator.models.load_minilm``) on a text of about that
+For each size, runs MiniLM (``attention_atlas.models.load_minilm``) on a text of about that
 many tokens, saves the attention as an ``.npz``, builds a report with
-:func:`generator.report.build_report`, serves it on 127.0.0.1 and loads its overview
+:func:`attention_atlas.dumps.report.build_report`, serves it on 127.0.0.1 and loads its overview
 page in headless Chromium. Prints one row per size:
 
 * page weight: the HTML and every file loaded until the model view was painted
@@ -124,7 +124,7 @@ class ViewCost:
 
 def make_dump(tokens: int, dest: Path) -> Path:
     """MiniLM's attention on a text of about ``tokens`` tokens, saved as ``dest`` (.npz)."""
-    from generator.models import load_minilm
+    from attention_atlas.models import load_minilm
 
     model = load_minilm()
     words = TEXT.split()
@@ -145,7 +145,7 @@ def make_dump(tokens: int, dest: Path) -> Path:
 
 def build(npz: Path, out: Path) -> Path:
     """The report of ``npz`` built into ``out``."""
-    from generator.report import build_report
+    from attention_atlas.dumps.report import build_report
 
     return build_report(npz, out=out).out
 

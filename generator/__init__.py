@@ -1,9 +1,9 @@
 """Attention Atlas: compute attention with NumPy and explain it with interactive charts.
 
 The chart builders return Altair charts, so they work in Jupyter and anywhere Altair
-does; they are imported on first use, so ``import generator`` stays light::
+does; they are imported on first use, so ``import attention_atlas`` stays light::
 
-    from generator import heatmap_chart, figure_html
+    from attention_atlas import heatmap_chart, figure_html
     chart = heatmap_chart(weights, query_tokens, key_tokens, title="Layer 3, head 1")
 """
 
@@ -15,19 +15,19 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "bar_chart": "generator.charts",
-    "figure_html": "generator.charts",
-    "head_grid_chart": "generator.charts",
-    "heatmap_chart": "generator.charts",
-    "line_chart": "generator.charts",
-    "row_explorer_chart": "generator.charts",
-    "to_spec": "generator.charts",
-    "vector_chart": "generator.charts",
-    "model_view_chart": "generator.api",
-    "head_chart": "generator.api",
-    "AttentionDump": "generator.userdata",
-    "load_dump": "generator.userdata",
-    "build_report": "generator.report",
+    "bar_chart": "attention_atlas.charts",
+    "figure_html": "attention_atlas.charts",
+    "head_grid_chart": "attention_atlas.charts",
+    "heatmap_chart": "attention_atlas.charts",
+    "line_chart": "attention_atlas.charts",
+    "row_explorer_chart": "attention_atlas.charts",
+    "to_spec": "attention_atlas.charts",
+    "vector_chart": "attention_atlas.charts",
+    "model_view_chart": "attention_atlas.dumps.charts",
+    "head_chart": "attention_atlas.dumps.charts",
+    "AttentionDump": "attention_atlas.dumps.read",
+    "load_dump": "attention_atlas.dumps.read",
+    "build_report": "attention_atlas.dumps.report",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
@@ -36,5 +36,5 @@ __all__ = ["__version__", *sorted(_LAZY)]
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    msg = f"module 'generator' has no attribute {name!r}"
+    msg = f"module 'attention_atlas' has no attribute {name!r}"
     raise AttributeError(msg)

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from attention_atlas.errors import AtlasError
 from rich.console import Console
 from rich.markup import escape
-
-from generator.errors import AtlasError
 
 EXIT_OK, EXIT_STALE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -20,7 +19,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _build(args: argparse.Namespace) -> int:
-    from generator import build
+    from attention_atlas import build
 
     def progress(outcome: build.PageOutcome) -> None:
         style = {"computed": "green", "cached": "dim", "unavailable": "yellow"}[outcome.source]
@@ -54,7 +53,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from generator.scenarios import all_scenarios
+    from attention_atlas.scenarios import all_scenarios
 
     for scenario in all_scenarios():
         print(f"{scenario.slug}\t{scenario.title}")
@@ -65,7 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
     import functools
     import http.server
 
-    from generator import build
+    from attention_atlas import build
 
     report = build.build(Path.cwd(), out=args.out)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(report.out))
@@ -77,7 +76,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from generator.report import build_report
+    from attention_atlas.dumps.report import build_report
 
     result = build_report(args.file, out=args.out, title=args.title)
     for warning in result.warnings:
@@ -87,7 +86,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from generator.export import export
+    from attention_atlas.export import export
 
     written = export(
         args.target,
@@ -102,7 +101,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _assets(args: argparse.Namespace) -> int:
-    from generator.site.assets import write_assets
+    from attention_atlas.render.assets import write_assets
 
     names = write_assets(args.dir)
     for name in names:

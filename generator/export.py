@@ -1,7 +1,7 @@
 """Static export of one chart to PNG, SVG, PDF or Vega-Lite JSON, offline and deterministic.
 
 A target is a scenario slug (its main chart, or the figure ``--chart`` names) or a
-``.npz`` dump (one head's map by default; see :func:`generator.api.chart_names`).
+``.npz`` dump (one head's map by default; see :func:`attention_atlas.dumps.charts.chart_names`).
 Images are drawn by vl-convert with the light theme on a white background; no
 request leaves the machine (external URLs are refused).
 
@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from generator.errors import AtlasError
-from generator.fileio import write_if_changed
+from attention_atlas.errors import AtlasError
+from attention_atlas.fileio import write_if_changed
 
 __all__ = [
     "FORMATS",
@@ -80,7 +80,7 @@ def spec_of(figure: Any) -> dict[str, Any] | None:
     """The Vega-Lite spec of a chart, or of the chart inside a figure's HTML, else ``None``."""
     to_dict = getattr(figure, "to_dict", None)
     if callable(to_dict):
-        from generator.charts import to_spec
+        from attention_atlas.charts import to_spec
 
         return dict(to_spec(figure))
     if isinstance(figure, str) and "data-" in figure:
@@ -93,7 +93,7 @@ def spec_of(figure: Any) -> dict[str, Any] | None:
 
 
 def _scenario(slug: str) -> Any:
-    from generator.scenarios import get
+    from attention_atlas.scenarios import get
 
     return get(slug)
 
@@ -196,7 +196,7 @@ def scenario_dump(slug: str) -> Any:
     ``labels["<prefix>key_tokens"]`` when M differs from N), else any label tuple of
     the right length, else positions.
     """
-    from generator.userdata import validate_dump
+    from attention_atlas.dumps.read import validate_dump
 
     result, _ = _computed(slug)
     prefix, weights = _attention_array(result)
@@ -233,17 +233,17 @@ def scenario_head_chart(
     renderer: Literal["svg", "canvas"] | None = None,
 ) -> tuple[Any, str]:
     """One head of a scenario's attention map as a chart, and a caption."""
-    from generator import api
+    from attention_atlas.dumps import charts as dump_charts
 
     dump = scenario_dump(slug)
-    chart = api.head_chart(
+    chart = dump_charts.head_chart(
         dump,
         layer,
         head,
         hide_special=hide_special,
         renderer=renderer,
     )
-    return chart, api.caption_for("map")
+    return chart, dump_charts.caption_for("map")
 
 
 def target_spec(
@@ -254,15 +254,15 @@ def target_spec(
     head: int | None = None,
 ) -> dict[str, Any]:
     """The Vega-Lite spec to export for a slug or a ``.npz`` path (see the module docstring)."""
-    from generator import api
-    from generator.charts import to_spec
+    from attention_atlas.charts import to_spec
+    from attention_atlas.dumps import charts as dump_charts
 
     is_file = target.endswith(".npz") or os.sep in target or Path(target).is_file()
     if is_file:
-        from generator.userdata import load_dump
+        from attention_atlas.dumps.read import load_dump
 
         dump = load_dump(target)
-        built = api.dump_chart(dump, chart or "map", layer=layer or 0, head=head or 0)
+        built = dump_charts.dump_chart(dump, chart or "map", layer=layer or 0, head=head or 0)
         return dict(to_spec(built))
     if layer is not None or head is not None:
         if chart is not None:
@@ -278,7 +278,7 @@ def target_spec(
 
 def themed(spec: dict[str, Any]) -> dict[str, Any]:
     """``spec`` with the site's light theme and a white background (a copy)."""
-    from generator.charts.theme import theme_config
+    from attention_atlas.charts.theme import theme_config
 
     out = copy.deepcopy(spec)
     config = theme_config("light")

@@ -22,9 +22,9 @@ def copy_project(dest: Path) -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m generator ARGS`` in ``cwd``, as a user types it; output captured."""
+    """``python -m attention_atlas ARGS`` in ``cwd``, as a user types it; output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
+        [sys.executable, "-m", "attention_atlas", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -40,7 +40,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole site, built once per test session; returns the project folder."""
-    from generator.build import build
+    from attention_atlas.build import build
 
     root = copy_project(tmp_path_factory.mktemp("built") / "project")
     build(root)

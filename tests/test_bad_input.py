@@ -1,7 +1,7 @@
 """Bad input on the command line: exit code 2, one line naming the file or field, no
 traceback, and the folder a previous run wrote left byte-for-byte as it was.
 
-Every case runs ``python -m generator ...`` as a subprocess. ``report`` cases aim at a
+Every case runs ``python -m attention_atlas ...`` as a subprocess. ``report`` cases aim at a
 copy of a report built beforehand (which a good run would replace); ``build`` cases run
 in the session's built project and aim at its site.
 """

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from attention_atlas import build
+from attention_atlas.errors import AtlasError
+from attention_atlas.scenarios import all_scenarios
 
-from generator import build
-from generator.errors import AtlasError
-from generator.scenarios import all_scenarios
 from tests.conftest import copy_project
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.scenarios import all_scenarios
+from attention_atlas.scenarios import all_scenarios
+
 from tests.conftest import run_cli
 
 

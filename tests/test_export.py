@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from generator.errors import AtlasError
-from generator.export import (
+from attention_atlas.errors import AtlasError
+from attention_atlas.export import (
     FORMATS,
     Format,
     export,
@@ -22,6 +21,7 @@ from generator.export import (
     scenario_figures,
     target_spec,
 )
+
 from tests.conftest import run_cli
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<svg", "json": b"{"}
@@ -78,7 +78,7 @@ def test_same_process_exports_are_identical(run_npz: Path, tmp_path: Path) -> No
 _EXPORT_ALL = """
 import sys
 from pathlib import Path
-from generator.export import FORMATS, export
+from attention_atlas.export import FORMATS, export
 for fmt in FORMATS:
     export(sys.argv[1], fmt=fmt, out=Path(sys.argv[2]) / f"chart.{fmt}")
 """

@@ -96,10 +96,10 @@ def _mkdocs_config(dest: Path, **extra: Any) -> Path:
 
 def build_templated_site(dest: Path) -> Site:
     """Path 1: Jinja-rendered Markdown with a hostile heatmap, built by MkDocs."""
-    from generator.build import run_mkdocs
-    from generator.charts import figure_html, heatmap_chart
-    from generator.site import templating
-    from generator.site.assets import write_assets
+    from attention_atlas.build import run_mkdocs
+    from attention_atlas.charts import figure_html, heatmap_chart
+    from attention_atlas.render import templating
+    from attention_atlas.render.assets import write_assets
 
     docs = dest / "docs"
     docs.mkdir(parents=True)
@@ -136,7 +136,7 @@ def build_report_site(dest: Path) -> Site:
     dest.mkdir(parents=True)
     write_dump(dest / FILE_NAME)
     result = subprocess.run(
-        [sys.executable, "-m", "generator", "report", FILE_NAME, "--out", "report"],
+        [sys.executable, "-m", "attention_atlas", "report", FILE_NAME, "--out", "report"],
         cwd=dest,
         capture_output=True,
         text=True,
@@ -148,7 +148,7 @@ def build_report_site(dest: Path) -> Site:
 
 def build_fence_site(dest: Path) -> Site:
     """Path 3: the ``attention`` fence reading the hostile dump, with a hostile caption."""
-    from generator.build import run_mkdocs
+    from attention_atlas.build import run_mkdocs
 
     docs = dest / "docs"
     (docs / "data").mkdir(parents=True)
@@ -175,14 +175,14 @@ def templated(tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    if not _available("generator.report"):
+    if not _available("attention_atlas.dumps.report"):
         pytest.skip("report command not available")
     return build_report_site(tmp_path_factory.mktemp("hostile") / "report")
 
 
 @pytest.fixture(scope="module")
 def fence(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    if not _available("generator.site.fence"):
+    if not _available("attention_atlas.mkdocs.fence"):
         pytest.skip("embed fence not available")
     return build_fence_site(tmp_path_factory.mktemp("hostile") / "fence")
 

@@ -14,9 +14,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-
-from generator.attention import scaled_dot_product_attention, softmax
-from generator.errors import AtlasError
+from attention_atlas.attention import scaled_dot_product_attention, softmax
+from attention_atlas.errors import AtlasError
 
 FLOATS = [np.float16, np.float32, np.float64]
 

@@ -5,25 +5,29 @@ positions, D model width, d_k/d_v per-head widths, P Linformer projected length,
 r random features, C clusters, R/C rows/columns of a pooled map. ``mask`` is
 boolean, broadcastable to (..., N, M), and True means "may attend". A row with
 nothing to attend gets all-zero weights, never NaN. Bad shapes raise
-:class:`~generator.errors.ShapeError` and bad values
-:class:`~generator.errors.AtlasError` (both ``ValueError``).
+:class:`~attention_atlas.errors.ShapeError` and bad values
+:class:`~attention_atlas.errors.AtlasError` (both ``ValueError``).
 
 dtypes: float32 and float64 are kept; integers compute in float64; float16 is
 computed in float32 and returned as float16.
 """
 
-from generator.attention.additive import additive_attention
-from generator.attention.clustered import ClusteredAttention, clustered_attention, kmeans
-from generator.attention.core import (
+from attention_atlas.attention.additive import additive_attention
+from attention_atlas.attention.clustered import ClusteredAttention, clustered_attention, kmeans
+from attention_atlas.attention.core import (
     SelfAttention,
     attention_weights,
     scaled_dot_product_attention,
     self_attention,
 )
-from generator.attention.kernelized import linear_attention, performer_attention, random_features
-from generator.attention.linformer import linformer_attention, pooling_projection
-from generator.attention.multihead import multi_head_attention
-from generator.attention.pooling import (
+from attention_atlas.attention.kernelized import (
+    linear_attention,
+    performer_attention,
+    random_features,
+)
+from attention_atlas.attention.linformer import linformer_attention, pooling_projection
+from attention_atlas.attention.multihead import multi_head_attention
+from attention_atlas.attention.pooling import (
     PooledViews,
     block_detail,
     block_edges,
@@ -32,13 +36,13 @@ from generator.attention.pooling import (
     pooled_views,
     row_logsumexp,
 )
-from generator.attention.scoring import (
+from attention_atlas.attention.scoring import (
     additive_scores,
     dot_scores,
     general_scores,
     scaled_dot_scores,
 )
-from generator.attention.softmax import softmax
+from attention_atlas.attention.softmax import softmax
 
 __all__ = [
     "ClusteredAttention",

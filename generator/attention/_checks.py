@@ -2,8 +2,8 @@
 
 Every public function converts its inputs with :func:`as_float` (which names the
 argument in any error), agrees on a compute dtype with :func:`compute_dtype`, and
-checks shapes with the helpers below. Errors are :class:`~generator.errors.ShapeError`
-for shapes and :class:`~generator.errors.AtlasError` for values.
+checks shapes with the helpers below. Errors are :class:`~attention_atlas.errors.ShapeError`
+for shapes and :class:`~attention_atlas.errors.AtlasError` for values.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from attention_atlas.errors import AtlasError, ShapeError
 from numpy.typing import ArrayLike, NDArray
-
-from generator.errors import AtlasError, ShapeError
 
 Array = NDArray[Any]
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-from generator.attention._checks import (
+from attention_atlas.attention._checks import (
     as_mask,
     batch_shape,
     check_ndim,
     compute_dtype,
     float_input,
 )
-from generator.attention.scoring import additive_scores
-from generator.attention.softmax import softmax_inplace
+from attention_atlas.attention.scoring import additive_scores
+from attention_atlas.attention.softmax import softmax_inplace
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["additive_attention"]
 

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-from generator.attention._checks import (
+from attention_atlas.attention._checks import (
     batch_shape,
     check_last,
     check_ndim,
@@ -17,8 +15,9 @@ from generator.attention._checks import (
     positive_int,
     resolve_scale,
 )
-from generator.attention.core import attend
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.attention.core import attend
+from attention_atlas.errors import AtlasError, ShapeError
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["ClusteredAttention", "clustered_attention", "kmeans"]
 

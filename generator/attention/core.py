@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-from generator.attention._checks import (
+from attention_atlas.attention._checks import (
     as_mask,
     batch_shape,
     broadcast_batch,
@@ -25,7 +23,8 @@ from generator.attention._checks import (
     float_input,
     resolve_scale,
 )
-from generator.attention.softmax import LOG2E, exp_fits, softmax2_unshifted, softmax_inplace
+from attention_atlas.attention.softmax import LOG2E, exp_fits, softmax2_unshifted, softmax_inplace
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "SelfAttention",
@@ -67,7 +66,7 @@ def _kernel(
     place on the ``matmul`` output, so the only large allocation is the map
     itself. Without a mask the scale also carries ``log2 e`` and the softmax is
     first tried without the per-row max shift, in base 2
-    (:func:`~generator.attention.softmax.softmax2_unshifted`); a map that fails
+    (:func:`~attention_atlas.attention.softmax.softmax2_unshifted`); a map that fails
     its checks is recomputed and goes the careful way. Large maps are processed
     one batch item (for example one head) at a time: a loop over batch items,
     never over queries or keys.

@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-from generator.attention._checks import (
+from attention_atlas.attention._checks import (
     batch_shape,
     check_last,
     check_ndim,
@@ -22,6 +20,7 @@ from generator.attention._checks import (
     positive_int,
     resolve_scale,
 )
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["linear_attention", "performer_attention", "random_features"]
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike, NDArray
-
-from generator.attention._checks import (
+from attention_atlas.attention._checks import (
     batch_shape,
     check_exact,
     check_last,
@@ -17,8 +15,9 @@ from generator.attention._checks import (
     positive_int,
     resolve_scale,
 )
-from generator.attention.core import attend
-from generator.errors import ShapeError
+from attention_atlas.attention.core import attend
+from attention_atlas.errors import ShapeError
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 __all__ = ["linformer_attention", "pooling_projection"]
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-from generator.attention._checks import (
+from attention_atlas.attention._checks import (
     as_array,
     as_mask,
     batch_shape,
@@ -21,8 +19,9 @@ from generator.attention._checks import (
     float_input,
     positive_int,
 )
-from generator.attention.core import attend
-from generator.errors import ShapeError
+from attention_atlas.attention.core import attend
+from attention_atlas.errors import ShapeError
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["multi_head_attention"]
 

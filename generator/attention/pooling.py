@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-from generator.attention._checks import (
+from attention_atlas.attention._checks import (
     as_array,
     as_mask,
     batch_shape,
@@ -34,8 +32,9 @@ from generator.attention._checks import (
     positive_int,
     resolve_scale,
 )
-from generator.attention.softmax import exp_fits, row_sums
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.attention.softmax import exp_fits, row_sums
+from attention_atlas.errors import AtlasError, ShapeError
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "PooledViews",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from attention_atlas.attention._checks import as_array, as_mask, compute_dtype
+from attention_atlas.errors import AtlasError, ShapeError
 from numpy.typing import ArrayLike, NDArray
-
-from generator.attention._checks import as_array, as_mask, compute_dtype
-from generator.errors import AtlasError, ShapeError
 
 __all__ = ["softmax"]
 
@@ -20,7 +19,7 @@ def softmax(scores: ArrayLike, mask: ArrayLike | None = None, axis: int = -1) ->
     ----------
     scores : ndarray, shape (..., N, M)
         Real scores (logits). ``-inf`` is allowed and means "masked"; NaN and
-        ``+inf`` raise :class:`~generator.errors.AtlasError`.
+        ``+inf`` raise :class:`~attention_atlas.errors.AtlasError`.
     mask : ndarray of bool, shape broadcastable to scores.shape, optional
         True where attending is allowed. Masked entries get weight exactly 0.
     axis : int, default -1

@@ -2,14 +2,14 @@
 Altair is); ``figure_html`` turns one into the HTML a page carries inline.
 """
 
-from generator.charts.bars import bar_chart
-from generator.charts.blocks import block_explorer_chart, block_overview_chart
-from generator.charts.explorer import row_explorer_chart
-from generator.charts.grid import head_grid_chart
-from generator.charts.heatmap import heatmap_chart, vector_chart
-from generator.charts.html import figure_html, spec_json, to_spec
-from generator.charts.lines import line_chart
-from generator.charts.theme import DARK, LIGHT
+from attention_atlas.charts.bars import bar_chart
+from attention_atlas.charts.blocks import block_explorer_chart, block_overview_chart
+from attention_atlas.charts.explorer import row_explorer_chart
+from attention_atlas.charts.grid import head_grid_chart
+from attention_atlas.charts.heatmap import heatmap_chart, vector_chart
+from attention_atlas.charts.html import figure_html, spec_json, to_spec
+from attention_atlas.charts.lines import line_chart
+from attention_atlas.charts.theme import DARK, LIGHT
 
 __all__ = [
     "DARK",

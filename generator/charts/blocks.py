@@ -1,7 +1,7 @@
 """Pooled overviews of maps too big to draw cell by cell, and the exact detail of chosen blocks.
 
 A pooled map (R, C) is drawn like a heatmap whose rows and columns are *blocks* of
-positions (block rule: :func:`generator.attention.block_edges`); the axes show the
+positions (block rule: :func:`attention_atlas.attention.block_edges`); the axes show the
 first position of every few blocks, and the hover names each block's positions.
 :func:`block_overview_chart` draws one such map and rings the blocks whose detail
 was precomputed. :func:`block_explorer_chart` adds, under the overview, the exact
@@ -19,10 +19,8 @@ from typing import Any, Literal, cast
 
 import altair as alt
 import numpy as np
-from numpy.typing import ArrayLike
-
-from generator.charts.encoding import as_matrix, encode_matrix, js_number
-from generator.charts.heatmap import (
+from attention_atlas.charts.encoding import as_matrix, encode_matrix, js_number
+from attention_atlas.charts.heatmap import (
     MatrixData,
     atlas_usermeta,
     chart_title,
@@ -31,8 +29,9 @@ from generator.charts.heatmap import (
     restrict_views,
     value_axis_title,
 )
-from generator.charts.theme import HIGHLIGHT
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.charts.theme import HIGHLIGHT
+from attention_atlas.errors import AtlasError, ShapeError
+from numpy.typing import ArrayLike
 
 __all__ = ["block_explorer_chart", "block_overview_chart", "block_range_labels"]
 

@@ -6,9 +6,7 @@ from typing import Any
 
 import altair as alt
 import numpy as np
-from numpy.typing import ArrayLike
-
-from generator.charts.heatmap import (
+from attention_atlas.charts.heatmap import (
     _formatted_width,
     atlas_usermeta,
     cell_dims,
@@ -18,8 +16,9 @@ from generator.charts.heatmap import (
     prepare_matrix,
     restrict_views,
 )
-from generator.charts.theme import HIGHLIGHT
-from generator.errors import AtlasError
+from attention_atlas.charts.theme import HIGHLIGHT
+from attention_atlas.errors import AtlasError
+from numpy.typing import ArrayLike
 
 __all__ = ["row_explorer_chart"]
 

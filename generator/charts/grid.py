@@ -27,13 +27,17 @@ from typing import Any, Literal, cast
 
 import altair as alt
 import numpy as np
+from attention_atlas.attention import block_edges, pool_map
+from attention_atlas.charts.encoding import encode_matrix, js_number, label_list
+from attention_atlas.charts.heatmap import (
+    atlas_usermeta,
+    chart_title,
+    position_axis,
+    restrict_views,
+)
+from attention_atlas.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
+from attention_atlas.errors import AtlasError, ShapeError
 from numpy.typing import ArrayLike, NDArray
-
-from generator.attention import block_edges, pool_map
-from generator.charts.encoding import encode_matrix, js_number, label_list
-from generator.charts.heatmap import atlas_usermeta, chart_title, position_axis, restrict_views
-from generator.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
-from generator.errors import AtlasError, ShapeError
 
 __all__ = [
     "DETAIL_IMAGE_CELLS",
@@ -239,7 +243,7 @@ def head_data_files(weights: ArrayLike, head_data: str) -> dict[str, str]:
     Notes
     -----
     Each file is one line, ``atlasHeadData(l,h,"<codes>");``, where the codes are
-    :func:`generator.charts.encoding.encode_matrix` of the head's (N, M) map,
+    :func:`attention_atlas.charts.encoding.encode_matrix` of the head's (N, M) map,
     quantised to 256 levels of the colour domain [0, 1] (two hex digits a cell,
     ``--`` where not finite), exactly as the inline cells. ``atlas-charts.js``
     defines ``atlasHeadData``; it loads a file with a ``<script src>`` tag (which,

@@ -1,7 +1,7 @@
 """Heatmaps of attention weights, scores and other matrices, in the compact encoding.
 
 The chart carries the matrix once, as integer codes in a top-level param (see
-:mod:`generator.charts.encoding`); a ``sequence`` generates one row per cell and
+:mod:`attention_atlas.charts.encoding`); a ``sequence`` generates one row per cell and
 ``calculate`` transforms recover row, column, value and token labels in the browser.
 Axes are ordinal over *positions*, so a token that occurs twice keeps two rows; the
 ``labelExpr`` of each axis turns a position back into its token.
@@ -15,9 +15,7 @@ from typing import Any, Literal, cast
 
 import altair as alt
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
-from generator.charts.encoding import (
+from attention_atlas.charts.encoding import (
     QUANTIZE_CELLS,
     MatrixEncoding,
     as_matrix,
@@ -27,7 +25,8 @@ from generator.charts.encoding import (
     js_number,
     label_list,
 )
-from generator.errors import AtlasError
+from attention_atlas.errors import AtlasError
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["heatmap_chart", "vector_chart"]
 
@@ -346,7 +345,7 @@ def heat_layers(
 
 
 def atlas_usermeta(*, cells: int, renderer_hint: Renderer | None) -> dict[str, Any]:
-    """Metadata read by :func:`generator.charts.html.figure_html` (renderer choice)."""
+    """Metadata read by :func:`attention_atlas.charts.html.figure_html` (renderer choice)."""
     meta: dict[str, Any] = {"cells": int(cells)}
     if renderer_hint is not None:
         if renderer_hint not in ("svg", "canvas"):

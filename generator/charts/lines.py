@@ -6,9 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import altair as alt
-
-from generator.charts.heatmap import atlas_usermeta, chart_title
-from generator.errors import AtlasError
+from attention_atlas.charts.heatmap import atlas_usermeta, chart_title
+from attention_atlas.errors import AtlasError
 
 __all__ = ["line_chart"]
 

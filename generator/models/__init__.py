@@ -3,15 +3,16 @@
 - :func:`load_minilm` -> :class:`Model`; :meth:`Model.forward` (ids) and
   :meth:`Model.encode` / :func:`encode` (text) -> :class:`Encoding` with
   ``hidden_states`` (L+1, N, D) and ``attentions`` (L, H, N, N).
-- :mod:`~generator.models.assets` fetches the weights once into the user's
+- :mod:`~attention_atlas.models.assets` fetches the weights once into the user's
   cache; :class:`ModelUnavailable` says when that is impossible (offline).
-- :mod:`~generator.models.summaries`: per-head entropy, special-token share,
+- :mod:`~attention_atlas.readouts`: per-head entropy, special-token share,
   previous/next-token scores, :func:`hide_special`, :func:`find_heads`.
 """
 
-from generator.models.assets import ModelUnavailable, cache_root, cached_model_dir
-from generator.models.bert import BertConfig, Encoding, Model, encode, load_minilm
-from generator.models.summaries import (
+from attention_atlas.models.assets import ModelUnavailable, cache_root, cached_model_dir
+from attention_atlas.models.bert import BertConfig, Encoding, Model, encode, load_minilm
+from attention_atlas.readouts import (
+    SPECIAL_TOKENS,
     HeadScore,
     find_heads,
     head_entropy,
@@ -20,7 +21,6 @@ from generator.models.summaries import (
     previous_token_score,
     special_token_share,
 )
-from generator.models.tokenize import SPECIAL_TOKENS
 
 __all__ = [
     "SPECIAL_TOKENS",

@@ -30,7 +30,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import AtlasError
+from attention_atlas.errors import AtlasError
 
 __all__ = [
     "MINILM",

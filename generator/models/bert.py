@@ -3,7 +3,7 @@
 Shape letters: L layers, H heads, N tokens, D model width (384 for MiniLM),
 F feed-forward width (1536).
 
-Every attention layer calls :func:`generator.attention.multi_head_attention`:
+Every attention layer calls :func:`attention_atlas.attention.multi_head_attention`:
 the model is the site's own attention code running with real weights.
 
 Example (the first call fetches the weights into the user's cache)::
@@ -23,16 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from attention_atlas.attention import multi_head_attention
+from attention_atlas.attention._checks import check_finite
+from attention_atlas.errors import AtlasError, ShapeError
+from attention_atlas.models.activations import gelu
+from attention_atlas.models.assets import MINILM, ModelUnavailable, ensure_model_files
+from attention_atlas.models.tokenize import WordPieceTokenizer
 from numpy.typing import ArrayLike, NDArray
 from safetensors import SafetensorError
 from safetensors.numpy import load_file
-
-from generator.attention import multi_head_attention
-from generator.attention._checks import check_finite
-from generator.errors import AtlasError, ShapeError
-from generator.models._special import gelu
-from generator.models.assets import MINILM, ModelUnavailable, ensure_model_files
-from generator.models.tokenize import WordPieceTokenizer
 
 __all__ = [
     "BertConfig",
@@ -496,7 +495,7 @@ def load_minilm() -> Model:
     """The pretrained all-MiniLM-L6-v2 (6 layers x 12 heads, D = 384).
 
     Fetches the weights into the user's cache on first use (see
-    :mod:`generator.models.assets`); later calls read the cache, and calls in the
+    :mod:`attention_atlas.models.assets`); later calls read the cache, and calls in the
     same process return the same object.
 
     Raises

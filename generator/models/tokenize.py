@@ -9,10 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tokenizers import Tokenizer
 
-__all__ = ["SPECIAL_TOKENS", "TokenizedText", "WordPieceTokenizer"]
-
-#: The special tokens BERT adds around every text.
-SPECIAL_TOKENS = frozenset({"[CLS]", "[SEP]"})
+__all__ = ["TokenizedText", "WordPieceTokenizer"]
 
 
 @dataclass(frozen=True)

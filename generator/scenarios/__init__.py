@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from generator.errors import AtlasError
-from generator.scenarios.base import Result, Scenario
+from attention_atlas.errors import AtlasError
+from attention_atlas.scenarios.base import Result, Scenario
 
 __all__ = ["Result", "Scenario", "all_scenarios", "get", "select"]
 

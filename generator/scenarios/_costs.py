@@ -3,7 +3,7 @@
 The counts are exact functions of the shapes, so pages built from them are deterministic.
 :func:`measure` times the same mechanisms on this machine during the build (unless
 ``ATLAS_MEASURE=0``); its results vary from run to run, so the build caches the page it
-made from them (see :attr:`generator.scenarios.base.Scenario.machine_dependent`).
+made from them (see :attr:`attention_atlas.scenarios.base.Scenario.machine_dependent`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-
-from generator.attention import (
+from attention_atlas.attention import (
     clustered_attention,
     linformer_attention,
     performer_attention,

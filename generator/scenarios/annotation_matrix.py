@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from generator.attention import dot_scores, softmax
-from generator.charts import bar_chart, figure_html, heatmap_chart, vector_chart
-from generator.scenarios.base import Result, Scenario
+from attention_atlas.attention import dot_scores, softmax
+from attention_atlas.charts import bar_chart, figure_html, heatmap_chart, vector_chart
+from attention_atlas.scenarios.base import Result, Scenario
 
 
 def naive_softmax(scores: np.ndarray) -> np.ndarray:

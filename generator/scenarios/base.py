@@ -2,9 +2,9 @@
 
 A scenario module defines ``SCENARIO`` plus two pure functions:
 
-- ``compute(scenario) -> Result``: runs ``generator.attention`` on the parameters.
+- ``compute(scenario) -> Result``: runs ``attention_atlas.attention`` on the parameters.
 - ``context(result) -> dict``: turns arrays into finished strings and chart figures
-  (HTML snippets from ``generator.charts.figure_html``) for its template
+  (HTML snippets from ``attention_atlas.charts.figure_html``) for its template
   ``templates/<slug>.md.j2``. Templates never compute.
 """
 

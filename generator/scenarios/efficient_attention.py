@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from generator.api import bytes_text
-from generator.attention import (
+from attention_atlas.attention import (
     clustered_attention,
     linear_attention,
     performer_attention,
     scaled_dot_product_attention,
 )
-from generator.charts import figure_html, heatmap_chart, line_chart
-from generator.scenarios._costs import (
+from attention_atlas.charts import figure_html, heatmap_chart, line_chart
+from attention_atlas.dumps.charts import bytes_text
+from attention_atlas.scenarios._costs import (
     BIG_O,
     FORMULAS,
     METHOD_NAMES,
@@ -39,7 +38,7 @@ from generator.scenarios._costs import (
     memory,
     one_blas_thread,
 )
-from generator.scenarios.base import Result, Scenario
+from attention_atlas.scenarios.base import Result, Scenario
 
 # --------------------------------------------------------------------------- problem
 

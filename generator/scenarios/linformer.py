@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from generator.attention import (
+from attention_atlas.attention import (
     linformer_attention,
     pooling_projection,
     scaled_dot_product_attention,
 )
-from generator.charts import figure_html, heatmap_chart
-from generator.errors import ShapeError
-from generator.scenarios.base import Result, Scenario
+from attention_atlas.charts import figure_html, heatmap_chart
+from attention_atlas.errors import ShapeError
+from attention_atlas.scenarios.base import Result, Scenario
 
 
 def block_labels(tokens: list[str] | tuple[str, ...], p: int) -> tuple[str, ...]:

@@ -1,9 +1,9 @@
 """Long sequences: a 16384 x 16384 map read through streamed pooled views and exact blocks.
 
 One head, d = 64, N = M = 16384, float32. The (N, N) map would take 1 GiB, so it is never
-made: one streaming pass (:func:`generator.attention.pooled_views`) gives the block means,
+made: one streaming pass (:func:`attention_atlas.attention.pooled_views`) gives the block means,
 the block maxima and every row's log-normaliser; the exact weights of a few chosen blocks
-then come from :func:`generator.attention.block_detail`. Memory is measured with
+then come from :func:`attention_atlas.attention.block_detail`. Memory is measured with
 ``tracemalloc`` (deterministic: the pass allocates the same arrays every time); no time is
 stated, because times vary from run to run and the page must not.
 """
@@ -16,17 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from generator.attention import (
+from attention_atlas.attention import (
     attention_weights,
     block_detail,
     block_edges,
     pool_map,
     pooled_views,
 )
-from generator.charts import figure_html
-from generator.charts.blocks import block_explorer_chart, block_overview_chart
-from generator.scenarios.base import Result, Scenario
+from attention_atlas.charts import figure_html
+from attention_atlas.charts.blocks import block_explorer_chart, block_overview_chart
+from attention_atlas.scenarios.base import Result, Scenario
 
 MIB = 2**20
 

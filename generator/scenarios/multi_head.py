@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from generator.attention import multi_head_attention, scaled_dot_product_attention
-from generator.charts import figure_html, head_grid_chart, heatmap_chart
-from generator.scenarios._readout import fixed, quoted, row_entropy_bits, word_list
-from generator.scenarios.base import Result, Scenario
+from attention_atlas.attention import multi_head_attention, scaled_dot_product_attention
+from attention_atlas.charts import figure_html, head_grid_chart, heatmap_chart
+from attention_atlas.scenarios._readout import fixed, quoted, row_entropy_bits, word_list
+from attention_atlas.scenarios.base import Result, Scenario
 
 
 def positional_encoding(n: int, d_model: int) -> np.ndarray:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from attention_atlas.attention import multi_head_attention, softmax
+from attention_atlas.charts import bar_chart, figure_html, heatmap_chart
+from attention_atlas.scenarios._readout import fixed, quoted, row_entropy_bits, word_list
+from attention_atlas.scenarios.base import Result, Scenario
 from markupsafe import Markup
-
-from generator.attention import multi_head_attention, softmax
-from generator.charts import bar_chart, figure_html, heatmap_chart
-from generator.scenarios._readout import fixed, quoted, row_entropy_bits, word_list
-from generator.scenarios.base import Result, Scenario
 
 PATTERNS = ("diagonal", "previous", "sink", "uniform")
 

@@ -14,11 +14,9 @@ from typing import Any
 
 import altair as alt
 import numpy as np
-from numpy.typing import NDArray
-
-from generator.charts import figure_html, head_grid_chart, heatmap_chart, row_explorer_chart
-from generator.errors import ResourceUnavailable
-from generator.models import (
+from attention_atlas.charts import figure_html, head_grid_chart, heatmap_chart, row_explorer_chart
+from attention_atlas.errors import ResourceUnavailable
+from attention_atlas.models import (
     HeadScore,
     Model,
     ModelUnavailable,
@@ -30,8 +28,9 @@ from generator.models import (
     previous_token_score,
     special_token_share,
 )
-from generator.scenarios._readout import fixed, quoted, word_list
-from generator.scenarios.base import Result, Scenario
+from attention_atlas.scenarios._readout import fixed, quoted, word_list
+from attention_atlas.scenarios.base import Result, Scenario
+from numpy.typing import NDArray
 
 #: Subtitle of every chart drawn with the special tokens removed.
 HIDDEN_NOTE = "[CLS] and [SEP] hidden; rows renormalised to sum to 1"

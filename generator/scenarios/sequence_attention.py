@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from generator.attention import additive_attention, additive_scores, dot_scores, softmax
-from generator.charts import figure_html, heatmap_chart
-from generator.scenarios.base import Result, Scenario
+from attention_atlas.attention import additive_attention, additive_scores, dot_scores, softmax
+from attention_atlas.charts import figure_html, heatmap_chart
+from attention_atlas.scenarios.base import Result, Scenario
 
 
 def _vector_label(row: np.ndarray) -> str:

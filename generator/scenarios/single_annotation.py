@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from generator.attention import dot_scores
-from generator.charts import figure_html, vector_chart
-from generator.scenarios.base import Result, Scenario
+from attention_atlas.attention import dot_scores
+from attention_atlas.charts import figure_html, vector_chart
+from attention_atlas.scenarios.base import Result, Scenario
 
 
 def compute(scenario: Scenario) -> Result:

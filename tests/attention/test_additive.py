@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
-
-from generator.attention import additive_attention, additive_scores, softmax
-from generator.errors import ShapeError
+from attention_atlas.attention import additive_attention, additive_scores, softmax
+from attention_atlas.errors import ShapeError
 
 from ._reference import loop_additive_scores
 

@@ -1,16 +1,15 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
-from generator.attention import (
+from attention_atlas.attention import (
     SelfAttention,
     scaled_dot_product_attention,
     self_attention,
     softmax,
 )
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.errors import AtlasError, ShapeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from ._reference import loop_attention
 
@@ -161,7 +160,7 @@ def test_scale_is_folded_correctly(q):
 
 
 def test_fast_path_bounds():
-    from generator.attention.softmax import exp_fits
+    from attention_atlas.attention.softmax import exp_fits
 
     small = rng.normal(size=(4, 8)).astype(np.float32)
     assert exp_fits(small, small)
@@ -192,7 +191,7 @@ def test_fast_and_careful_paths_agree_with_the_reference(factor):
 
 
 def test_attention_weights_is_the_weights_of_full_attention():
-    from generator.attention import attention_weights
+    from attention_atlas.attention import attention_weights
 
     q, k = rng.normal(size=(2, 5, 4)), rng.normal(size=(2, 7, 4))
     mask = rng.random((5, 7)) > 0.3
@@ -205,7 +204,7 @@ def test_attention_weights_is_the_weights_of_full_attention():
     "mask_shape", [None, (5, 7), (7,), (3, 1, 7), (2, 1, 5, 7), (1, 3, 5, 7), (3, 5, 1)]
 )
 def test_item_by_item_path_equals_the_vectorized_one(monkeypatch, mask_shape):
-    from generator.attention import core
+    from attention_atlas.attention import core
 
     q = rng.normal(size=(2, 3, 5, 4)).astype(np.float32)
     k = rng.normal(size=(3, 7, 4)).astype(np.float32)

@@ -6,15 +6,15 @@ import importlib
 import pytest
 
 MODULES = [
-    "generator.attention.softmax",
-    "generator.attention.scoring",
-    "generator.attention.core",
-    "generator.attention.multihead",
-    "generator.attention.additive",
-    "generator.attention.linformer",
-    "generator.attention.kernelized",
-    "generator.attention.clustered",
-    "generator.attention.pooling",
+    "attention_atlas.attention.softmax",
+    "attention_atlas.attention.scoring",
+    "attention_atlas.attention.core",
+    "attention_atlas.attention.multihead",
+    "attention_atlas.attention.additive",
+    "attention_atlas.attention.linformer",
+    "attention_atlas.attention.kernelized",
+    "attention_atlas.attention.clustered",
+    "attention_atlas.attention.pooling",
 ]
 
 
@@ -26,7 +26,7 @@ def test_docstring_examples(name):
 
 
 def test_every_public_function_documents_shapes_and_cost():
-    import generator.attention as attention
+    import attention_atlas.attention as attention
 
     for name in attention.__all__:
         doc = getattr(attention, name).__doc__ or ""

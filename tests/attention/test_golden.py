@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from generator.attention import (
+from attention_atlas.attention import (
     additive_attention,
     dot_scores,
     scaled_dot_product_attention,

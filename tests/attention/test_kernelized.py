@@ -1,13 +1,12 @@
 import numpy as np
 import pytest
-
-from generator.attention import (
+from attention_atlas.attention import (
     linear_attention,
     performer_attention,
     random_features,
     scaled_dot_product_attention,
 )
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.errors import AtlasError, ShapeError
 
 rng = np.random.default_rng(9)
 Q, K, V = 0.5 * rng.normal(size=(12, 8)), 0.5 * rng.normal(size=(16, 8)), rng.normal(size=(16, 3))

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
-
-from generator.attention import (
+from attention_atlas.attention import (
     linformer_attention,
     pooling_projection,
     scaled_dot_product_attention,
 )
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.errors import AtlasError, ShapeError
 
 rng = np.random.default_rng(5)
 

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
-
-from generator.attention import multi_head_attention, scaled_dot_product_attention
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.attention import multi_head_attention, scaled_dot_product_attention
+from attention_atlas.errors import AtlasError, ShapeError
 
 rng = np.random.default_rng(11)
 

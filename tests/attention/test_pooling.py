@@ -3,10 +3,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from generator.attention import (
+from attention_atlas.attention import (
     block_detail,
     block_edges,
     pool_map,
@@ -15,7 +12,9 @@ from generator.attention import (
     row_logsumexp,
     scaled_dot_product_attention,
 )
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.errors import AtlasError, ShapeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ._reference import loop_pool
 

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
-
-from generator.attention import additive_scores, dot_scores, general_scores, scaled_dot_scores
-from generator.attention import scoring as scoring_module
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.attention import additive_scores, dot_scores, general_scores, scaled_dot_scores
+from attention_atlas.attention import scoring as scoring_module
+from attention_atlas.errors import AtlasError, ShapeError
 
 from ._reference import loop_additive_scores
 

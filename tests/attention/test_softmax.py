@@ -2,12 +2,11 @@ import warnings
 
 import numpy as np
 import pytest
+from attention_atlas.attention import softmax
+from attention_atlas.errors import AtlasError, ShapeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from generator.attention import softmax
-from generator.errors import AtlasError, ShapeError
 
 SETTINGS = settings(max_examples=40, deadline=None, database=None)
 
@@ -105,7 +104,7 @@ def test_non_numeric_scores():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_unshifted_base2_softmax_equals_the_stable_one(dtype):
-    from generator.attention.softmax import LOG2E, softmax2_unshifted
+    from attention_atlas.attention.softmax import LOG2E, softmax2_unshifted
 
     scores = np.random.default_rng(3).normal(size=(2, 4, 7)).astype(dtype) * 5
     buf = scores * dtype(LOG2E)
@@ -125,7 +124,7 @@ def test_unshifted_base2_softmax_equals_the_stable_one(dtype):
     ],
 )
 def test_unshifted_base2_softmax_refuses_rows_it_cannot_trust(row):
-    from generator.attention.softmax import softmax2_unshifted
+    from attention_atlas.attention.softmax import softmax2_unshifted
 
     buf = np.array([[0.0, 1.0, 2.0], row], dtype=np.float32)
     with warnings.catch_warnings():

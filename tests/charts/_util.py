@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from generator.charts import to_spec
+from attention_atlas.charts import to_spec
 
 ATTR = re.compile(r"data-spec='([^']*)'")
 

@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from generator.charts.theme import DARK, LIGHT
-from generator.site import assets
-from generator.site.assets import write_assets
+from attention_atlas.charts.theme import DARK, LIGHT
+from attention_atlas.render import assets
+from attention_atlas.render.assets import write_assets
 
 STATIC = Path(assets.__file__).parent / "static"
 

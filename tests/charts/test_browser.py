@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from generator.charts import (
+from attention_atlas.charts import (
     bar_chart,
     figure_html,
     head_grid_chart,
@@ -18,7 +17,8 @@ from generator.charts import (
     row_explorer_chart,
     vector_chart,
 )
-from generator.site.assets import write_assets
+from attention_atlas.render.assets import write_assets
+
 from tests.browser._browser import LAUNCH_ARGS, chromium_path, no_browser
 
 pytestmark = pytest.mark.browser

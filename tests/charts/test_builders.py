@@ -9,8 +9,7 @@ from typing import Any
 import altair as alt
 import numpy as np
 import pytest
-
-from generator.charts import (
+from attention_atlas.charts import (
     bar_chart,
     head_grid_chart,
     heatmap_chart,
@@ -19,8 +18,8 @@ from generator.charts import (
     to_spec,
     vector_chart,
 )
-from generator.charts.grid import png_data_url, viridis_lut
-from generator.errors import AtlasError, ShapeError
+from attention_atlas.charts.grid import png_data_url, viridis_lut
+from attention_atlas.errors import AtlasError, ShapeError
 
 from ._util import auto_names, params, spec_bytes
 

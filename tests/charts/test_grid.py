@@ -8,13 +8,12 @@ import json
 import re
 from typing import Any
 
+import attention_atlas.charts.grid as grid
 import numpy as np
 import pytest
-
-import generator.charts.grid as grid
-from generator.charts import head_grid_chart, to_spec
-from generator.charts.encoding import encode_matrix, js_number
-from generator.charts.grid import (
+from attention_atlas.charts import head_grid_chart, to_spec
+from attention_atlas.charts.encoding import encode_matrix, js_number
+from attention_atlas.charts.grid import (
     HEAD_FILE,
     THUMB_SIDE,
     code_colours,
@@ -22,7 +21,7 @@ from generator.charts.grid import (
     head_file,
     png_data_url,
 )
-from generator.errors import AtlasError
+from attention_atlas.errors import AtlasError
 
 from ._util import params, spec_bytes
 
@@ -244,7 +243,7 @@ def _pixel(url: str) -> tuple[int, ...]:
 
 
 def test_square_root_colours_match_the_charts_sqrt_scale() -> None:
-    from generator.charts.grid import viridis_lut
+    from attention_atlas.charts.grid import viridis_lut
 
     lut = viridis_lut()
     quarter = np.full((2, 2), 0.25)
@@ -292,8 +291,8 @@ def test_square_root_legend_labels_are_spread_along_the_scale() -> None:
 
 
 def test_model_views_of_long_maps_use_the_square_root_scale() -> None:
-    from generator.api import GRID_BLOCKS, model_view_chart
-    from generator.userdata import validate_dump
+    from attention_atlas.dumps.charts import GRID_BLOCKS, model_view_chart
+    from attention_atlas.dumps.read import validate_dump
 
     def scale_of(n: int) -> bool:
         dump = validate_dump(_weights(1, 2, n, n), np.array(_labels(n)))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from generator.charts import heatmap_chart, to_spec, vector_chart
-from generator.charts.encoding import decimals_for, encode_matrix
-from generator.errors import ShapeError
+from attention_atlas.charts import heatmap_chart, to_spec, vector_chart
+from attention_atlas.charts.encoding import decimals_for, encode_matrix
+from attention_atlas.errors import ShapeError
 
 from ._util import auto_names, exact_codes, params, spec_bytes
 

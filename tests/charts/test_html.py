@@ -7,9 +7,8 @@ import re
 
 import numpy as np
 import pytest
-
-from generator.charts import figure_html, heatmap_chart, to_spec
-from generator.charts.html import CANVAS_CELLS, spec_json
+from attention_atlas.charts import figure_html, heatmap_chart, to_spec
+from attention_atlas.charts.html import CANVAS_CELLS, spec_json
 
 from ._util import params, spec_from_html
 

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from generator.errors import AtlasError
-from generator.models import assets
-from generator.models.assets import (
+from attention_atlas.errors import AtlasError
+from attention_atlas.models import assets
+from attention_atlas.models.assets import (
     MINILM,
     ModelUnavailable,
     WheelSpec,

@@ -7,10 +7,9 @@ import math
 
 import numpy as np
 import pytest
-
-from generator.errors import AtlasError, ShapeError
-from generator.models import BertConfig, Encoding, Model, bert
-from generator.models.tokenize import WordPieceTokenizer
+from attention_atlas.errors import AtlasError, ShapeError
+from attention_atlas.models import BertConfig, Encoding, Model, bert
+from attention_atlas.models.tokenize import WordPieceTokenizer
 
 from .conftest import Reference, load_reference_script
 
@@ -287,7 +286,7 @@ HAVE_UPSTREAM = all(importlib.util.find_spec(m) is not None for m in ("torch", "
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_UPSTREAM, reason=LIVE_REASON)
 def test_minilm_matches_transformers_live(minilm: Model) -> None:
-    from generator.models.assets import ensure_model_files
+    from attention_atlas.models.assets import ensure_model_files
 
     script = load_reference_script()
     texts = [

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from generator.models import Model
+from attention_atlas.models import Model
 
 from .conftest import Reference
 

@@ -8,12 +8,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from generator.build import render_scenario
-from generator.scenarios import _costs
-from generator.scenarios._costs import METHODS, CostConfig, flops, loglog_slope, measure, memory
-from generator.scenarios.base import Result
-from generator.scenarios.efficient_attention import SCENARIO, _cost_problem, compute, context
+from attention_atlas.build import render_scenario
+from attention_atlas.scenarios import _costs
+from attention_atlas.scenarios._costs import (
+    METHODS,
+    CostConfig,
+    flops,
+    loglog_slope,
+    measure,
+    memory,
+)
+from attention_atlas.scenarios.base import Result
+from attention_atlas.scenarios.efficient_attention import SCENARIO, _cost_problem, compute, context
 
 #: The page without measurements (``ATLAS_MEASURE=0``): the same bytes on every run.
 COUNTS_ONLY = dataclasses.replace(
@@ -142,7 +148,7 @@ def test_measuring_is_the_default_and_zero_turns_it_off(monkeypatch: pytest.Monk
 
 
 def test_a_measuring_page_is_cached_per_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from generator import build
+    from attention_atlas import build
 
     measuring = dataclasses.replace(SCENARIO, machine_dependent=True)
     measuring_here = build.cache_key(measuring, "src")

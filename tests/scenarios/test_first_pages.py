@@ -6,9 +6,8 @@ import html
 
 import numpy as np
 import pytest
-
-from generator.build import render_scenario
-from generator.scenarios import get
+from attention_atlas.build import render_scenario
+from attention_atlas.scenarios import get
 
 
 def test_single_annotation_scores_927() -> None:

@@ -6,11 +6,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from generator.build import render_scenario
-from generator.scenarios import linformer
-from generator.scenarios.base import Result
-from generator.scenarios.linformer import SCENARIO, block_labels, block_sums, compute, context
+from attention_atlas.build import render_scenario
+from attention_atlas.scenarios import linformer
+from attention_atlas.scenarios.base import Result
+from attention_atlas.scenarios.linformer import SCENARIO, block_labels, block_sums, compute, context
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +150,6 @@ def test_page_is_deterministic(rendered: str) -> None:
 
 
 def test_scenario_is_registered() -> None:
-    from generator.scenarios import get
+    from attention_atlas.scenarios import get
 
     assert get("linformer") is linformer.SCENARIO

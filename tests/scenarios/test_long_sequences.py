@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from generator.attention import block_edges
-from generator.build import inline_chart_bytes
-from generator.charts.blocks import block_explorer_chart, block_range_labels
-from generator.charts.html import to_spec
-from generator.scenarios.base import Result
-from generator.scenarios.long_sequences import (
+from attention_atlas.attention import block_edges
+from attention_atlas.build import inline_chart_bytes
+from attention_atlas.charts.blocks import block_explorer_chart, block_range_labels
+from attention_atlas.charts.html import to_spec
+from attention_atlas.render import templating
+from attention_atlas.scenarios.base import Result
+from attention_atlas.scenarios.long_sequences import (
     SCENARIO,
     block_kind,
     compute,
@@ -23,7 +23,6 @@ from generator.scenarios.long_sequences import (
     long_problem,
     strongest_blocks,
 )
-from generator.site import templating
 
 SPEC = re.compile(r"data-spec='([^']*)'")
 
@@ -227,7 +226,7 @@ def test_explorer_carries_the_exact_details_and_rings_them(
 
 
 def test_explorer_refuses_details_of_the_wrong_shape() -> None:
-    from generator.errors import ShapeError
+    from attention_atlas.errors import ShapeError
 
     edges = block_edges(8, 2)
     with pytest.raises(ShapeError, match=r"the detail of block \(1, 0\) must have shape"):

@@ -8,11 +8,10 @@ import re
 
 import numpy as np
 import pytest
-
-from generator.attention import multi_head_attention
-from generator.build import render_scenario
-from generator.scenarios.base import Result
-from generator.scenarios.multi_head import SCENARIO, layer_norm, routing_sentences
+from attention_atlas.attention import multi_head_attention
+from attention_atlas.build import render_scenario
+from attention_atlas.scenarios.base import Result
+from attention_atlas.scenarios.multi_head import SCENARIO, layer_norm, routing_sentences
 
 SPEC = re.compile(r"data-spec='([^']*)'")
 

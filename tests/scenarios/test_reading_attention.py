@@ -8,11 +8,10 @@ import re
 
 import numpy as np
 import pytest
-
-from generator.build import render_scenario
-from generator.scenarios._readout import row_entropy_bits
-from generator.scenarios.base import Result
-from generator.scenarios.reading_attention import SCENARIO, pattern_maps
+from attention_atlas.build import render_scenario
+from attention_atlas.scenarios._readout import row_entropy_bits
+from attention_atlas.scenarios.base import Result
+from attention_atlas.scenarios.reading_attention import SCENARIO, pattern_maps
 
 SPEC = re.compile(r"data-spec='([^']*)'")
 

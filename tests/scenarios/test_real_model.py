@@ -9,19 +9,24 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from generator.build import (
+from attention_atlas.build import (
     GENERATED_MARK,
     PAGE_BUDGET_BYTES,
     inline_chart_bytes,
     render_unavailable,
 )
-from generator.errors import ResourceUnavailable
-from generator.models import ModelUnavailable, load_minilm
-from generator.scenarios import real_model
-from generator.scenarios.base import Result
-from generator.scenarios.real_model import GRID_SIDE, HIDDEN_NOTE, SCENARIO, heads_above, score_grid
-from generator.site.templating import render
+from attention_atlas.errors import ResourceUnavailable
+from attention_atlas.models import ModelUnavailable, load_minilm
+from attention_atlas.render.templating import render
+from attention_atlas.scenarios import real_model
+from attention_atlas.scenarios.base import Result
+from attention_atlas.scenarios.real_model import (
+    GRID_SIDE,
+    HIDDEN_NOTE,
+    SCENARIO,
+    heads_above,
+    score_grid,
+)
 
 SPEC = re.compile(r"data-spec='([^']*)'")
 

@@ -7,18 +7,17 @@ import json
 import re
 
 import pytest
-
-from generator.build import render_scenario
-from generator.errors import ResourceUnavailable
-from generator.scenarios import all_scenarios, get
-from generator.scenarios.base import Scenario
+from attention_atlas.build import render_scenario
+from attention_atlas.errors import ResourceUnavailable
+from attention_atlas.scenarios import all_scenarios, get
+from attention_atlas.scenarios.base import Scenario
 
 SCENARIOS = all_scenarios()
 SPEC = re.compile(r"data-spec='([^']*)'")
 
 
 def test_slugs_are_unique_kebab_case_and_match_templates() -> None:
-    from generator.site.templating import templates_dir
+    from attention_atlas.render.templating import templates_dir
 
     slugs = [s.slug for s in SCENARIOS]
     assert len(slugs) == len(set(slugs))
@@ -49,7 +48,7 @@ def test_page_opens_with_the_question_and_has_charts(page: tuple[Scenario, str])
 
 
 def test_get_unknown_slug_lists_the_known_ones() -> None:
-    from generator.errors import AtlasError
+    from attention_atlas.errors import AtlasError
 
     with pytest.raises(AtlasError, match="single-annotation"):
         get("nope")

@@ -8,11 +8,10 @@ import re
 
 import numpy as np
 import pytest
-
-from generator.attention import softmax
-from generator.build import render_scenario
-from generator.scenarios.base import Result
-from generator.scenarios.self_attention import SCENARIO
+from attention_atlas.attention import softmax
+from attention_atlas.build import render_scenario
+from attention_atlas.scenarios.base import Result
+from attention_atlas.scenarios.self_attention import SCENARIO
 
 SPEC = re.compile(r"data-spec='([^']*)'")
 

@@ -1,7 +1,7 @@
 """A standalone MkDocs-Material site for a user's own attention dump.
 
 ``build_report("run.npz", out=Path("run-report"))`` checks the file
-(:func:`generator.userdata.load_dump`), renders the report's pages from
+(:func:`attention_atlas.dumps.read.load_dump`), renders the report's pages from
 ``templates/report/``, writes them with the chart assets and a generated
 ``mkdocs.yml`` into a temporary folder, runs ``mkdocs build --strict`` and swaps
 the result into ``out``. A failure at any step leaves an existing ``out``
@@ -10,7 +10,7 @@ byte-for-byte as it was.
 Pages: an overview (the file, every head in one grid, a table of per-head
 numbers), one page a layer with every head's clickable map, the per-head
 summaries as charts, and pooled views when N or M exceeds
-:data:`generator.api.POOL_ABOVE`.
+:data:`attention_atlas.dumps.charts.POOL_ABOVE`.
 
 The overview's model view carries one thumbnail a head; when the exact values of
 every head are too many to travel in the page, each head's values go into a small
@@ -29,16 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import altair as alt
+import attention_atlas
 import numpy as np
 import yaml
+from attention_atlas.dumps import charts as dump_charts
+from attention_atlas.dumps.read import AttentionDump, ProjectionDump, load_any
+from attention_atlas.errors import AtlasError
+from attention_atlas.fileio import write_if_changed
+from attention_atlas.render import templating
 from markupsafe import Markup, escape
-
-import generator
-from generator import api
-from generator.errors import AtlasError
-from generator.fileio import write_if_changed
-from generator.site import templating
-from generator.userdata import AttentionDump, ProjectionDump, load_any
 
 __all__ = ["MARKER", "ReportResult", "build_report", "render_report", "report_config"]
 
@@ -73,8 +72,8 @@ def _layer_page(layer: int) -> str:
     return f"heads/layer-{layer}.md"
 
 
-def _figure(chart: Any, caption: str, renderer: api.Renderer | None = None) -> Any:
-    from generator.charts import figure_html
+def _figure(chart: Any, caption: str, renderer: dump_charts.Renderer | None = None) -> Any:
+    from attention_atlas.charts import figure_html
 
     return figure_html(chart, caption=caption, renderer=renderer)
 
@@ -93,8 +92,8 @@ def _common(dump: AttentionDump, title: str) -> dict[str, Any]:
         "heads": dump.heads,
         "n_queries": dump.n,
         "m_keys": dump.m,
-        "pooled": api.needs_pooling(dump),
-        "pool_above": api.POOL_ABOVE,
+        "pooled": dump_charts.needs_pooling(dump),
+        "pool_above": dump_charts.POOL_ABOVE,
         "warnings": list(dump.warnings),
         "layer_pages": [
             {"layer": layer, "link": _layer_page(layer)} for layer in range(dump.layers)
@@ -104,10 +103,12 @@ def _common(dump: AttentionDump, title: str) -> dict[str, Any]:
 
 def _model_view(dump: AttentionDump) -> tuple[Any, dict[str, str]]:
     """The overview's model view and the per-head data files it loads (maybe none)."""
-    from generator.charts.grid import head_data_files
+    from attention_atlas.charts.grid import head_data_files
 
     chart = _stacked(
-        api.model_view_chart(dump, head_data=MODEL_VIEW_DATA), dump.heads, max(dump.n, dump.m)
+        dump_charts.model_view_chart(dump, head_data=MODEL_VIEW_DATA),
+        dump.heads,
+        max(dump.n, dump.m),
     )
     usermeta = getattr(chart, "usermeta", None)
     usermeta = usermeta if isinstance(usermeta, dict) else {}
@@ -149,12 +150,12 @@ def _stacked(chart: Any, heads: int, positions: int) -> Any:
 
 
 def _overview(
-    dump: AttentionDump, title: str, summary: api.HeadSummary, files: dict[str, str]
+    dump: AttentionDump, title: str, summary: dump_charts.HeadSummary, files: dict[str, str]
 ) -> dict[str, Any]:
     single = dump.layers * dump.heads == 1
     if single:
         main = _figure(
-            api.head_chart(dump, 0, 0),
+            dump_charts.head_chart(dump, 0, 0),
             "Rows are queries, columns keys; hover a cell for the exact weight.",
         )
     else:
@@ -218,7 +219,7 @@ def _layer(dump: AttentionDump, title: str, layer: int) -> dict[str, Any]:
             {
                 "head": head,
                 "fig": _figure(
-                    api.row_chart(dump, layer, head),
+                    dump_charts.row_chart(dump, layer, head),
                     "Click a query (a row of the map) to draw how it splits its attention "
                     "over the keys; hover for exact weights.",
                 ),
@@ -227,7 +228,7 @@ def _layer(dump: AttentionDump, title: str, layer: int) -> dict[str, Any]:
     return {**_common(dump, title), "layer": layer, "head_figs": heads}
 
 
-def _summaries(dump: AttentionDump, title: str, summary: api.HeadSummary) -> dict[str, Any]:
+def _summaries(dump: AttentionDump, title: str, summary: dump_charts.HeadSummary) -> dict[str, Any]:
     captions = {
         "entropy": "Low entropy: each query looks at a few keys. High: it spreads its "
         "weight evenly.",
@@ -239,14 +240,14 @@ def _summaries(dump: AttentionDump, title: str, summary: api.HeadSummary) -> dic
         "next-token head.",
     }
     figs = []
-    for name in api.SUMMARIES:
-        attr = api.SUMMARIES[name][0]
+    for name in dump_charts.SUMMARIES:
+        attr = dump_charts.SUMMARIES[name][0]
         if getattr(summary, attr) is None:
             continue
         figs.append(
             {
                 "name": name,
-                "fig": _figure(api.summary_chart(dump, name, summary), captions[name]),
+                "fig": _figure(dump_charts.summary_chart(dump, name, summary), captions[name]),
             }
         )
     return {
@@ -259,15 +260,15 @@ def _summaries(dump: AttentionDump, title: str, summary: api.HeadSummary) -> dic
 
 
 def _pooled(dump: AttentionDump, title: str) -> dict[str, Any]:
-    mean = api.pooled(dump.attention, dump.tokens, dump.key_tokens, reduce="mean")
+    mean = dump_charts.pooled(dump.attention, dump.tokens, dump.key_tokens, reduce="mean")
     grids = []
-    reductions: tuple[api.Reduce, ...] = ("mean", "max")
+    reductions: tuple[dump_charts.Reduce, ...] = ("mean", "max")
     for reduce in reductions:
         grids.append(
             {
                 "reduce": reduce,
                 "fig": _figure(
-                    api.model_view_chart(dump, reduce=reduce),
+                    dump_charts.model_view_chart(dump, reduce=reduce),
                     "Block means show where weight goes on average; block maxima show "
                     "single sharp links that means wash out."
                     if reduce == "max"
@@ -280,9 +281,9 @@ def _pooled(dump: AttentionDump, title: str) -> dict[str, Any]:
         **_common(dump, title),
         "rows": len(mean.row_labels),
         "cols": len(mean.col_labels),
-        "row_block": api.size_text(mean.row_block),
-        "col_block": api.size_text(mean.col_block),
-        "grid_blocks": api.GRID_BLOCKS,
+        "row_block": dump_charts.size_text(mean.row_block),
+        "col_block": dump_charts.size_text(mean.col_block),
+        "grid_blocks": dump_charts.GRID_BLOCKS,
         "grids": grids,
     }
 
@@ -294,7 +295,7 @@ def render_report(dump: AttentionDump, *, title: str | None = None) -> dict[str,
     :data:`MODEL_VIEW_DATA`) are copied by MkDocs as they are.
     """
     heading = title or f"Attention report: {Path(dump.source).name}"
-    summary = api.head_summaries(dump)
+    summary = dump_charts.head_summaries(dump)
     files: dict[str, str] = {}
     overview = _overview(dump, heading, summary, files)
     pages = {
@@ -307,7 +308,7 @@ def render_report(dump: AttentionDump, *, title: str | None = None) -> dict[str,
         pages[_layer_page(layer)] = templating.render(
             "report/layer.md.j2", _layer(dump, heading, layer)
         )
-    if api.needs_pooling(dump):
+    if dump_charts.needs_pooling(dump):
         pages["pooled.md"] = templating.render("report/pooled.md.j2", _pooled(dump, heading))
     pages.update(files)
     return pages
@@ -320,10 +321,14 @@ def _span(edges: Any, index: int) -> str:
 
 def _streamed_head(dump: ProjectionDump, view: Any) -> dict[str, Any]:
     """One head's figures: block maxima with the strongest blocks' exact weights, block means."""
-    from generator.charts import block_explorer_chart, block_overview_chart, figure_html
+    from attention_atlas.charts import block_explorer_chart, block_overview_chart, figure_html
 
     rows, cols = view.maximum.shape
-    block = api.size_text(_sizes(view.row_edges)) + " × " + api.size_text(_sizes(view.col_edges))
+    block = (
+        dump_charts.size_text(_sizes(view.row_edges))
+        + " × "
+        + dump_charts.size_text(_sizes(view.col_edges))
+    )
     blocks_text = f"{rows} × {cols} blocks of {block} positions"
     names = [
         f"Queries {_span(view.row_edges, i)} × keys {_span(view.col_edges, j)}"
@@ -390,18 +395,22 @@ def render_streamed_report(
 
     Pages: an overview (the file, every head's block maxima in one grid) and one
     page a layer with each head's block maxima, the exact weights of its strongest
-    blocks (:data:`generator.streamed.DETAILS` a head) and its block means. No
-    attention map is ever held: see :mod:`generator.streamed`. ``views`` (from
-    :func:`generator.streamed.stream_dump`) skips the computation. Pure: writes nothing.
+    blocks (:data:`attention_atlas.dumps.stream.DETAILS` a head) and its block means. No
+    attention map is ever held: see :mod:`attention_atlas.dumps.stream`. ``views`` (from
+    :func:`attention_atlas.dumps.stream.stream_dump`) skips the computation. Pure: writes nothing.
     """
-    from generator.charts import figure_html, head_grid_chart
-    from generator.streamed import DETAILS, stream_dump
+    from attention_atlas.charts import figure_html, head_grid_chart
+    from attention_atlas.dumps.stream import DETAILS, stream_dump
 
     heading = title or f"Attention report: {Path(dump.source).name}"
     heads = views if views is not None else stream_dump(dump)
     first = heads[0]
     rows, cols = first.maximum.shape
-    block = api.size_text(_sizes(first.row_edges)) + " × " + api.size_text(_sizes(first.col_edges))
+    block = (
+        dump_charts.size_text(_sizes(first.row_edges))
+        + " × "
+        + dump_charts.size_text(_sizes(first.col_edges))
+    )
     maxima = np.stack([v.maximum for v in heads]).reshape(dump.layers, dump.heads, rows, cols)
     grid = head_grid_chart(
         maxima,
@@ -432,8 +441,8 @@ def render_streamed_report(
         "shape": f"({dump.layers}, {dump.heads}, {dump.n}, {dump.q.shape[-1]})",
         "k_shape": f"({dump.layers}, {dump.heads}, {dump.m}, {dump.k.shape[-1]})",
         "scale": f"{dump.scale:.6g}",
-        "map_size": api.bytes_text(dump.map_bytes),
-        "head_map_size": api.bytes_text(dump.map_bytes // (dump.layers * dump.heads)),
+        "map_size": dump_charts.bytes_text(dump.map_bytes),
+        "head_map_size": dump_charts.bytes_text(dump.map_bytes // (dump.layers * dump.heads)),
         "details": DETAILS,
         "self_attention": dump.self_attention,
         "grid_fig": figure_html(
@@ -547,8 +556,8 @@ def build_report(
     -------
     ReportResult
     """
-    from generator import build
-    from generator.site.assets import write_assets
+    from attention_atlas import build
+    from attention_atlas.render.assets import write_assets
 
     dump = load_any(path)
     target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
@@ -574,7 +583,7 @@ def build_report(
                 encoding="utf-8",
             )
             build.run_mkdocs(config, staging)
-        marker = {"source": Path(path).name, "version": generator.__version__}
+        marker = {"source": Path(path).name, "version": attention_atlas.__version__}
         (staging / MARKER).write_text(json.dumps(marker, sort_keys=True) + "\n", encoding="utf-8")
         build.swap_into_place(staging, target)
     except BaseException:

@@ -12,8 +12,7 @@ from typing import Any
 import markdown
 import numpy as np
 import pytest
-
-from generator.site.fence import (
+from attention_atlas.mkdocs.fence import (
     FenceError,
     custom_fence,
     fence_format,
@@ -152,7 +151,7 @@ def test_caption_option_is_escaped(docs: Path) -> None:
 
 
 def test_scenario_fence_shows_its_main_chart() -> None:
-    from generator.export import main_figure, scenario_figures
+    from attention_atlas.export import main_figure, scenario_figures
 
     figures = scenario_figures("self-attention")
     page = fence_format("scenario: self-attention", "attention", "attention", {}, None)
@@ -180,12 +179,12 @@ def test_unknown_scenario_lists_the_slugs() -> None:
 def test_unexpected_failures_stop_the_build_instead_of_showing_the_fence(
     docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import generator.api
+    import attention_atlas.dumps.charts
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(generator.api, "dump_chart", broken)
+    monkeypatch.setattr(attention_atlas.dumps.charts, "dump_chart", broken)
     set_context(docs_dir=docs)
     with pytest.raises(FenceError, match="RuntimeError: boom"):
         fence_format("file: data/run.npz", "attention", "attention", {}, None)

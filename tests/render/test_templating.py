@@ -5,10 +5,9 @@ from __future__ import annotations
 import jinja2
 import markdown
 import pytest
+from attention_atlas.render.mathml import math
+from attention_atlas.render.templating import environment, literal
 from markupsafe import Markup
-
-from generator.site.mathml import math
-from generator.site.templating import environment, literal
 
 HOSTILE = [
     "</script><script>window.__pwned=1</script>",

@@ -1,10 +1,10 @@
 """Pooled views of a dump of queries and keys, streamed head by head: no map is ever held.
 
-A :class:`~generator.userdata.ProjectionDump` stores ``q`` and ``k`` instead of the
+A :class:`~attention_atlas.dumps.read.ProjectionDump` stores ``q`` and ``k`` instead of the
 weights, because its maps are too big to store (16384 positions make 1 GiB per head).
 :func:`stream_head` computes one head's block means and block maxima in one streaming
-pass (:func:`generator.attention.pooled_views`) and then the exact weights of its
-strongest blocks (:func:`generator.attention.block_detail`), so extra memory stays
+pass (:func:`attention_atlas.attention.pooled_views`) and then the exact weights of its
+strongest blocks (:func:`attention_atlas.attention.block_detail`), so extra memory stays
 about the score buffer of one block of queries, whatever N is.
 
 Example::
@@ -21,10 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from attention_atlas.attention import block_detail, block_edges, pooled_views
+from attention_atlas.dumps.read import ProjectionDump, check_head
 from numpy.typing import NDArray
-
-from generator.attention import block_detail, block_edges, pooled_views
-from generator.userdata import ProjectionDump, check_head
 
 __all__ = ["BLOCKS", "DETAILS", "HeadBlocks", "stream_dump", "stream_head", "strongest_blocks"]
 

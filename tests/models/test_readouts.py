@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
-from generator.errors import AtlasError, ShapeError
-from generator.models import (
+from attention_atlas.errors import AtlasError, ShapeError
+from attention_atlas.models import (
     Model,
     find_heads,
     head_entropy,
@@ -18,6 +14,9 @@ from generator.models import (
     previous_token_score,
     special_token_share,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 TOKENS = ("[CLS]", "the", "dog", "ran", "[SEP]")
 

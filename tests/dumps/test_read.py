@@ -10,15 +10,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from generator.errors import AtlasError
-from generator.userdata import (
+from attention_atlas.dumps.read import (
     ROW_SUM_TOLERANCE,
     ProjectionDump,
     load_any,
     load_dump,
     validate_dump,
 )
+from attention_atlas.errors import AtlasError
 
 TOKENS = np.array(["[CLS]", "the", "cat", "[SEP]"])
 

@@ -1,14 +1,14 @@
 """Charts of a user's attention dump, shared by the report, the export and the Markdown fence.
 
-Every function takes an :class:`~generator.userdata.AttentionDump` (from
-:func:`~generator.userdata.load_dump`) and returns Altair charts built by
-:mod:`generator.charts`, so the same chart looks the same in a report page, in
+Every function takes an :class:`~attention_atlas.dumps.read.AttentionDump` (from
+:func:`~attention_atlas.dumps.read.load_dump`) and returns Altair charts built by
+:mod:`attention_atlas.charts`, so the same chart looks the same in a report page, in
 someone else's MkDocs site and in an exported PNG. Layers and heads are 0-based,
 as in the arrays a model returns.
 
 Maps larger than :data:`POOL_ABOVE` positions on either axis are drawn pooled:
 consecutive positions are grouped into blocks (sizes differ by at most one, see
-:func:`generator.attention.pool_map`) and the chart's subtitle states the block
+:func:`attention_atlas.attention.pool_map`) and the chart's subtitle states the block
 size and the reduction (mean or max).
 """
 
@@ -21,18 +21,18 @@ from typing import Any, Literal
 
 import altair as alt
 import numpy as np
-from numpy.typing import NDArray
-
-from generator.attention import block_edges, pool_map
-from generator.errors import AtlasError
-from generator.models.summaries import (
+from attention_atlas.attention import block_edges, pool_map
+from attention_atlas.dumps.read import AttentionDump, check_head
+from attention_atlas.errors import AtlasError
+from attention_atlas.readouts import (
+    SPECIAL_TOKENS,
     head_entropy,
     hide_special,
     next_token_score,
     previous_token_score,
     special_token_share,
 )
-from generator.userdata import AttentionDump, check_head
+from numpy.typing import NDArray
 
 __all__ = [
     "POOL_ABOVE",
@@ -56,11 +56,6 @@ POOL_ABOVE = 128
 
 #: Heads in the model view are pooled to at most this many blocks per axis.
 GRID_BLOCKS = 64
-
-#: Tokens that count as special (share of weight, ``hide_special``): BERT's, RoBERTa's, GPT's.
-SPECIAL_TOKENS = frozenset(
-    {"[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>", "<bos>", "<eos>", "<|endoftext|>"}
-)
 
 Reduce = Literal["mean", "max"]
 Renderer = Literal["svg", "canvas"]
@@ -238,7 +233,7 @@ def head_chart(
     -------
     chart : altair chart
     """
-    from generator.charts import heatmap_chart
+    from attention_atlas.charts import heatmap_chart
 
     weights, rows, cols, notes = _head_map(dump, layer, head, hide_special)
     n, m = weights.shape
@@ -275,7 +270,7 @@ def row_chart(
     Maps larger than ``POOL_ABOVE`` are pooled (block means) first, and the subtitle
     says so.
     """
-    from generator.charts import row_explorer_chart
+    from attention_atlas.charts import row_explorer_chart
 
     weights, rows, cols, notes = _head_map(dump, layer, head, hide_special)
     if weights.shape[0] > POOL_ABOVE or weights.shape[1] > POOL_ABOVE:
@@ -298,13 +293,13 @@ def model_view_chart(
     Without ``head_data`` the chart is self-contained: heads are pooled to at most
     :data:`GRID_BLOCKS` blocks per axis when N or M exceeds it (the subtitle states
     the block size). With ``head_data`` (a folder URL relative to the page, see
-    :func:`generator.charts.grid.head_data_files`) the
+    :func:`attention_atlas.charts.grid.head_data_files`) the
     small maps are thumbnails pooled by ``reduce`` and the opened head shows all
     N x M cells, loaded on demand when too many to travel inline. Maps longer than
     :data:`GRID_BLOCKS` positions use a square-root colour scale: their weights are
     spread thin, and a linear scale would draw them all in its darkest colour.
     """
-    from generator.charts import head_grid_chart
+    from attention_atlas.charts import head_grid_chart
 
     weights, rows, cols = dump.attention, list(dump.tokens), list(dump.key_tokens)
     notes: list[str] = []
@@ -331,7 +326,7 @@ def pooled_chart(
     dump: AttentionDump, layer: int = 0, head: int = 0, *, reduce: Reduce = "mean"
 ) -> alt.TopLevelMixin:
     """One head pooled to at most ``POOL_ABOVE`` blocks per axis, block size in the subtitle."""
-    from generator.charts import heatmap_chart
+    from attention_atlas.charts import heatmap_chart
 
     check_head(dump, layer, head)
     view = pooled(dump.attention[layer, head], dump.tokens, dump.key_tokens, reduce=reduce)
@@ -419,7 +414,7 @@ def summary_chart(
     dump: AttentionDump, name: str, summary: HeadSummary | None = None
 ) -> alt.TopLevelMixin:
     """A layer × head heatmap of one per-head number (``name`` in :data:`SUMMARIES`)."""
-    from generator.charts import heatmap_chart
+    from attention_atlas.charts import heatmap_chart
 
     if name not in SUMMARIES:
         msg = f"unknown summary {name!r}: expected one of {', '.join(SUMMARIES)}"

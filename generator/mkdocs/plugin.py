@@ -21,13 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from attention_atlas.mkdocs.config import AtlasPluginConfig
+from attention_atlas.mkdocs.fence import FENCE_NAME, custom_fence, set_context
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import BasePlugin, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
-
-from generator.site.fence import FENCE_NAME, custom_fence, set_context
-from generator.site.plugin_config import AtlasPluginConfig
 
 log = get_plugin_logger(__name__)
 
@@ -40,7 +39,7 @@ _written: dict[str, tuple[Path, list[str]]] = {}
 def _assets(prefix: str) -> tuple[Path, list[str]]:
     """The assets under ``<tmp>/<prefix>/``, written on first use in this process."""
     if prefix not in _written:
-        from generator.site.assets import write_assets
+        from attention_atlas.render.assets import write_assets
 
         root = Path(tempfile.mkdtemp(prefix="attention-atlas-assets-"))
         atexit.register(shutil.rmtree, root, True)

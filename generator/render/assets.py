@@ -1,7 +1,7 @@
 """The browser assets: Vega's bundle (generated from vl-convert), our renderer, CSS, themes.
 
 Third-party JavaScript is produced here at build time from the ``vl-convert-python``
-package, never kept in the repository. Usage: ``python -m generator.site.assets DIR``.
+package, never kept in the repository. Usage: ``python -m attention_atlas.render.assets DIR``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from generator.charts.theme import DARK, LIGHT
-from generator.fileio import write_if_changed
+from attention_atlas.charts.theme import DARK, LIGHT
+from attention_atlas.fileio import write_if_changed
 
 #: File names in load order: the Vega bundle, the themes, then our renderer.
 JAVASCRIPT = ("vega-embed.js", "atlas-themes.js", "atlas-charts.js")
@@ -51,7 +51,7 @@ def themes_script() -> str:
 
 
 def _static(name: str) -> str:
-    return (resources.files("generator.site") / "static" / name).read_text(encoding="utf-8")
+    return (resources.files("attention_atlas.render") / "static" / name).read_text(encoding="utf-8")
 
 
 def asset_texts() -> dict[str, str]:
@@ -74,6 +74,6 @@ def write_assets(dest: Path) -> list[str]:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m generator.site.assets DIR")
+        sys.exit("usage: python -m attention_atlas.render.assets DIR")
     for written in write_assets(Path(sys.argv[1])):
         print(written)

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from attention_atlas.render.mathml import math
 from markupsafe import Markup
-
-from generator.site.mathml import math
 
 
 def templates_dir() -> Path:

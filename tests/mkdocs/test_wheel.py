@@ -103,7 +103,9 @@ def test_wheel_in_a_clean_venv_builds_the_fixture_site(venv_bin: Path, tmp_path:
     env = clean_env(venv_bin)
     # The package comes from the environment, never from this checkout.
     where = run(
-        [str(venv_bin / "python"), "-c", "import generator; print(generator.__file__)"], site, env
+        [str(venv_bin / "python"), "-c", "import attention_atlas; print(attention_atlas.__file__)"],
+        site,
+        env,
     )
     assert str(venv_bin.parent) in where, where
     log = run(

@@ -7,8 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-
-from generator.models._special import erf, gelu
+from attention_atlas.models.activations import erf, gelu
 
 
 def test_erf_matches_math_erf_everywhere() -> None:

@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attention_atlas.charts.grid as grid
 import pytest
-
-import generator.charts.grid as grid
-from generator.charts.encoding import encode_matrix
-from generator.charts.grid import THUMB_SIDE
-from generator.report import MODEL_VIEW_DATA, build_report, render_report
-from generator.userdata import load_dump
+from attention_atlas.charts.encoding import encode_matrix
+from attention_atlas.charts.grid import THUMB_SIDE
+from attention_atlas.dumps.read import load_dump
+from attention_atlas.dumps.report import MODEL_VIEW_DATA, build_report, render_report
 
 from .test_report import chart_text, dump_file
 

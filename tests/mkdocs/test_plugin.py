@@ -7,12 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from attention_atlas.build import run_mkdocs
+from attention_atlas.errors import AtlasError
+from attention_atlas.mkdocs.fence import FENCE_NAME, fence_format
+from attention_atlas.mkdocs.plugin import SUPERFENCES, register_fence
 from mkdocs.config import load_config
-
-from generator.build import run_mkdocs
-from generator.errors import AtlasError
-from generator.site.fence import FENCE_NAME, fence_format
-from generator.site.plugin import SUPERFENCES, register_fence
 
 FIXTURE = Path(__file__).parent / "fixture_site"
 
@@ -96,7 +95,7 @@ def test_plugin_less_setup_from_the_guide_builds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The guide's YAML, pasted into a site without the plugin (the Zensical set-up)."""
-    from generator.cli import main
+    from attention_atlas.cli import main
 
     guide = (
         Path(__file__).resolve().parents[2] / "site_src" / "guides" / "embedding.md"

@@ -39,8 +39,8 @@ Register it with ``pymdownx.superfences``::
     custom_fences:
       - name: attention
         class: attention
-        format: !!python/name:generator.site.fence.fence_format
-        validator: !!python/name:generator.site.fence.fence_validator
+        format: !!python/name:attention_atlas.mkdocs.fence.fence_format
+        validator: !!python/name:attention_atlas.mkdocs.fence.fence_validator
 
 or let the ``attention-atlas`` MkDocs plugin do it (and ship the assets).
 """
@@ -54,11 +54,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from attention_atlas.errors import AtlasError
 from markupsafe import Markup
 from mkdocs.exceptions import BuildError
 from pymdownx.superfences import SuperFencesException
-
-from generator.errors import AtlasError
 
 __all__ = [
     "FENCE_NAME",
@@ -207,14 +206,14 @@ def _resolve(path: str) -> Path:
 
 @functools.lru_cache(maxsize=16)
 def _load(path: str, mtime: float) -> Any:
-    from generator.userdata import load_dump
+    from attention_atlas.dumps.read import load_dump
 
     return load_dump(path)
 
 
 def render_fence(options: FenceOptions) -> Markup:
     """The figure HTML for checked options."""
-    from generator.charts import figure_html
+    from attention_atlas.charts import figure_html
 
     try:
         if options.file is not None:
@@ -231,14 +230,14 @@ def render_fence(options: FenceOptions) -> Markup:
 
 
 def _file_chart(options: FenceOptions) -> tuple[Any, str]:
-    from generator import api
+    from attention_atlas.dumps import charts as dump_charts
 
     assert options.file is not None
     path = _resolve(options.file)
     dump = _load(str(path), path.stat().st_mtime)
     layer, head = options.layer or 0, options.head or 0
     name = options.chart or "map"
-    chart = api.dump_chart(
+    chart = dump_charts.dump_chart(
         dump,
         name,
         layer=layer,
@@ -246,11 +245,11 @@ def _file_chart(options: FenceOptions) -> tuple[Any, str]:
         hide_special=options.hide_special,
         renderer=options.renderer,
     )
-    return chart, api.caption_for(name)
+    return chart, dump_charts.caption_for(name)
 
 
 def _scenario_chart(options: FenceOptions) -> tuple[Any, str]:
-    from generator import export
+    from attention_atlas import export
 
     assert options.scenario is not None
     by_head = options.layer is not None or options.head is not None or options.hide_special

@@ -18,7 +18,7 @@ head), a file may hold the queries and keys instead of ``attention``:
 :func:`load_any` reads either kind; :func:`load_dump` only the first.
 
 The file is always read with ``allow_pickle=False``: a pickled field can run code,
-so one is refused, never loaded. Every problem raises :class:`~generator.errors.AtlasError`
+so one is refused, never loaded. Every problem raises :class:`~attention_atlas.errors.AtlasError`
 with one line naming the file and the field, what was expected and what was found.
 
 Rows that do not sum to 1 are *not* an error: all-zero rows (queries with nothing
@@ -36,9 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from attention_atlas.errors import AtlasError, ShapeError
 from numpy.typing import NDArray
-
-from generator.errors import AtlasError, ShapeError
 
 __all__ = [
     "ROW_SUM_TOLERANCE",

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from generator.cli import parser
-from generator.site.fence import OPTIONS
+from attention_atlas.cli import parser
+from attention_atlas.mkdocs.fence import OPTIONS
 
 GUIDES = Path(__file__).resolve().parents[2] / "site_src" / "guides"
 
@@ -71,7 +70,7 @@ def test_yaml_examples_parse(page: str) -> None:
 def test_plugin_less_setup_names_real_functions_and_assets() -> None:
     import importlib
 
-    from generator.site.assets import JAVASCRIPT, STYLESHEETS
+    from attention_atlas.render.assets import JAVASCRIPT, STYLESHEETS
 
     text = (GUIDES / "embedding.md").read_text(encoding="utf-8")
     for dotted in re.findall(r"!!python/name:([\w.]+)", text):
@@ -101,7 +100,7 @@ def test_ci_workflow_runs_check_and_report_and_uses_real_flags() -> None:
 
 
 def test_ci_guide_states_the_row_sum_rule_as_the_code_does() -> None:
-    from generator.userdata import ROW_SUM_TOLERANCE
+    from attention_atlas.dumps.read import ROW_SUM_TOLERANCE
 
     text = (GUIDES / "ci.md").read_text(encoding="utf-8")
     assert "Rows that do not sum to 1 are a warning, not an error" in text

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
+from attention_atlas.errors import AtlasError, ShapeError
 from numpy.typing import ArrayLike, NDArray
 
-from generator.errors import AtlasError, ShapeError
-from generator.models.tokenize import SPECIAL_TOKENS
-
 __all__ = [
+    "SPECIAL_TOKENS",
     "HeadScore",
     "HiddenSpecial",
     "find_heads",
@@ -31,6 +30,11 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+
+#: Tokens that count as special (share of weight, ``hide_special``): BERT's, RoBERTa's, GPT's.
+SPECIAL_TOKENS = frozenset(
+    {"[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>", "<bos>", "<eos>", "<|endoftext|>"}
+)
 
 
 def _weights(weights: ArrayLike, *, square: bool = False) -> NDArray[np.floating]:

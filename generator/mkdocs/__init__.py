@@ -1,0 +1,1 @@
+"""The MkDocs integration: the ``attention-atlas`` plugin, the ``attention`` fence, its config."""

@@ -1,1 +1,0 @@
-"""Everything between page contexts and Markdown: templates, math, assets, embedding."""
