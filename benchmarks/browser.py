@@ -129,6 +129,7 @@ def single_map_pages(dest: Path, side: int = 256) -> list[str]:
     with the site's own chart scripts; returns the page file names.
     """
     import numpy as np
+
     from attention_atlas.attention import softmax
     from attention_atlas.charts import figure_html, heatmap_chart
     from attention_atlas.render.assets import write_assets

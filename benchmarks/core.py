@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from attention_atlas.attention import (
     attention_weights,
     linformer_attention,

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
+
 from attention_atlas.models import Model
 from attention_atlas.models.assets import ensure_model_files
 

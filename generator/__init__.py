@@ -14,6 +14,23 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+#: The rooms of the package, top to bottom. A module may import rooms in lower
+#: layers only, never a sibling in its own layer nor anything above it
+#: (``tests/test_layers.py`` holds the code to this). Importing the package itself,
+#: for ``__version__``, is allowed everywhere.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("__main__",),
+    ("cli",),
+    ("mkdocs",),
+    ("build", "export"),
+    ("dumps", "scenarios"),
+    ("models", "publish", "render"),
+    ("charts",),
+    ("readouts",),
+    ("attention",),
+    ("errors", "fileio", "text"),
+)
+
 _LAZY = {
     "bar_chart": "attention_atlas.charts",
     "figure_html": "attention_atlas.charts",

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from attention_atlas.errors import AtlasError
 from rich.console import Console
 from rich.markup import escape
+
+from attention_atlas.errors import AtlasError
 
 EXIT_OK, EXIT_STALE, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
-from attention_atlas.errors import AtlasError, ShapeError
 from numpy.typing import ArrayLike, NDArray
+
+from attention_atlas.errors import AtlasError, ShapeError
 
 __all__ = [
     "SPECIAL_TOKENS",
@@ -281,3 +282,22 @@ def find_heads(
         )
         for layer, head in order
     ]
+
+
+def row_entropy_bits(weights: NDArray[Any]) -> NDArray[np.float64]:
+    """Shannon entropy of every row of an attention map, in bits.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (..., N, M)
+        Rows are distributions (non-negative, summing to 1, or all zero).
+
+    Returns
+    -------
+    entropy : ndarray, shape (..., N)
+        ``-sum_m w log2 w`` with ``0 log 0 = 0``: 0 bits when a row puts all its weight
+        on one key, ``log2 M`` bits when it spreads evenly over all M keys.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    logs = np.log2(w, out=np.zeros_like(w), where=w > 0)
+    return np.asarray(-(w * logs).sum(axis=-1) + 0.0)

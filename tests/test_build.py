@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from attention_atlas import build
+
+from attention_atlas import build, publish
 from attention_atlas.errors import AtlasError
 from attention_atlas.scenarios import all_scenarios
-
 from tests.conftest import copy_project
 
 
@@ -124,7 +124,7 @@ def test_failing_build_leaves_the_previous_site_intact(
         (site_dir / "half-written.html").write_text("partial", encoding="utf-8")
         raise AtlasError(f"{config_file}: mkdocs build --strict failed: simulated")
 
-    monkeypatch.setattr(build, "run_mkdocs", broken)
+    monkeypatch.setattr(publish, "run_mkdocs", broken)
     with pytest.raises(AtlasError, match="simulated"):
         build.build(root)
     assert _tree(root / "site") == before

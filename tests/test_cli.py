@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from attention_atlas.scenarios import all_scenarios
-
 from tests.conftest import run_cli
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from attention_atlas.errors import AtlasError
 from attention_atlas.export import (
     FORMATS,
@@ -21,7 +22,6 @@ from attention_atlas.export import (
     scenario_figures,
     target_spec,
 )
-
 from tests.conftest import run_cli
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<svg", "json": b"{"}

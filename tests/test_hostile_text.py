@@ -96,8 +96,8 @@ def _mkdocs_config(dest: Path, **extra: Any) -> Path:
 
 def build_templated_site(dest: Path) -> Site:
     """Path 1: Jinja-rendered Markdown with a hostile heatmap, built by MkDocs."""
-    from attention_atlas.build import run_mkdocs
     from attention_atlas.charts import figure_html, heatmap_chart
+    from attention_atlas.publish import run_mkdocs
     from attention_atlas.render import templating
     from attention_atlas.render.assets import write_assets
 
@@ -148,7 +148,7 @@ def build_report_site(dest: Path) -> Site:
 
 def build_fence_site(dest: Path) -> Site:
     """Path 3: the ``attention`` fence reading the hostile dump, with a hostile caption."""
-    from attention_atlas.build import run_mkdocs
+    from attention_atlas.publish import run_mkdocs
 
     docs = dest / "docs"
     (docs / "data").mkdir(parents=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+
 from attention_atlas.attention import scaled_dot_product_attention, softmax
 from attention_atlas.errors import AtlasError
 

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from attention_atlas.errors import AtlasError, ShapeError
 from numpy.typing import ArrayLike, NDArray
+
+from attention_atlas.errors import AtlasError, ShapeError
 
 Array = NDArray[Any]
 

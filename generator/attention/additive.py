@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from attention_atlas.attention._checks import (
     as_mask,
     batch_shape,
@@ -14,7 +16,6 @@ from attention_atlas.attention._checks import (
 )
 from attention_atlas.attention.scoring import additive_scores
 from attention_atlas.attention.softmax import softmax_inplace
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["additive_attention"]
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from attention_atlas.attention._checks import (
     batch_shape,
     check_last,
@@ -17,7 +19,6 @@ from attention_atlas.attention._checks import (
 )
 from attention_atlas.attention.core import attend
 from attention_atlas.errors import AtlasError, ShapeError
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["ClusteredAttention", "clustered_attention", "kmeans"]
 

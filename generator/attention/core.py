@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from attention_atlas.attention._checks import (
     as_mask,
     batch_shape,
@@ -24,7 +26,6 @@ from attention_atlas.attention._checks import (
     resolve_scale,
 )
 from attention_atlas.attention.softmax import LOG2E, exp_fits, softmax2_unshifted, softmax_inplace
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "SelfAttention",

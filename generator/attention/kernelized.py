@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from attention_atlas.attention._checks import (
     batch_shape,
     check_last,
@@ -20,7 +22,6 @@ from attention_atlas.attention._checks import (
     positive_int,
     resolve_scale,
 )
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["linear_attention", "performer_attention", "random_features"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
 from attention_atlas.attention._checks import (
     batch_shape,
     check_exact,
@@ -17,7 +19,6 @@ from attention_atlas.attention._checks import (
 )
 from attention_atlas.attention.core import attend
 from attention_atlas.errors import ShapeError
-from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 __all__ = ["linformer_attention", "pooling_projection"]
 

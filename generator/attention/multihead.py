@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from attention_atlas.attention._checks import (
     as_array,
     as_mask,
@@ -21,7 +23,6 @@ from attention_atlas.attention._checks import (
 )
 from attention_atlas.attention.core import attend
 from attention_atlas.errors import ShapeError
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["multi_head_attention"]
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from attention_atlas.attention._checks import (
     as_array,
     as_mask,
@@ -34,7 +36,6 @@ from attention_atlas.attention._checks import (
 )
 from attention_atlas.attention.softmax import exp_fits, row_sums
 from attention_atlas.errors import AtlasError, ShapeError
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "PooledViews",

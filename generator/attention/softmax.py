@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from attention_atlas.attention._checks import as_array, as_mask, compute_dtype
 from attention_atlas.errors import AtlasError, ShapeError
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["softmax"]
 

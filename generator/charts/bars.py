@@ -6,10 +6,11 @@ from typing import Any, cast
 
 import altair as alt
 import numpy as np
+from numpy.typing import ArrayLike
+
 from attention_atlas.charts.encoding import as_vector, decimals_for, encode_matrix, label_list
 from attention_atlas.charts.heatmap import atlas_usermeta, chart_title, position_axis, value_params
 from attention_atlas.errors import AtlasError
-from numpy.typing import ArrayLike
 
 __all__ = ["bar_chart"]
 

@@ -19,6 +19,8 @@ from typing import Any, Literal, cast
 
 import altair as alt
 import numpy as np
+from numpy.typing import ArrayLike
+
 from attention_atlas.charts.encoding import as_matrix, encode_matrix, js_number
 from attention_atlas.charts.heatmap import (
     MatrixData,
@@ -31,7 +33,6 @@ from attention_atlas.charts.heatmap import (
 )
 from attention_atlas.charts.theme import HIGHLIGHT
 from attention_atlas.errors import AtlasError, ShapeError
-from numpy.typing import ArrayLike
 
 __all__ = ["block_explorer_chart", "block_overview_chart", "block_range_labels"]
 

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from attention_atlas.errors import AtlasError, ShapeError
 from numpy.typing import ArrayLike, NDArray
+
+from attention_atlas.errors import AtlasError, ShapeError
 
 __all__ = [
     "QUANTIZE_CELLS",

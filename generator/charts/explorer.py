@@ -6,6 +6,8 @@ from typing import Any
 
 import altair as alt
 import numpy as np
+from numpy.typing import ArrayLike
+
 from attention_atlas.charts.heatmap import (
     _formatted_width,
     atlas_usermeta,
@@ -18,7 +20,6 @@ from attention_atlas.charts.heatmap import (
 )
 from attention_atlas.charts.theme import HIGHLIGHT
 from attention_atlas.errors import AtlasError
-from numpy.typing import ArrayLike
 
 __all__ = ["row_explorer_chart"]
 

@@ -27,6 +27,8 @@ from typing import Any, Literal, cast
 
 import altair as alt
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from attention_atlas.attention import block_edges, pool_map
 from attention_atlas.charts.encoding import encode_matrix, js_number, label_list
 from attention_atlas.charts.heatmap import (
@@ -37,7 +39,6 @@ from attention_atlas.charts.heatmap import (
 )
 from attention_atlas.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
 from attention_atlas.errors import AtlasError, ShapeError
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "DETAIL_IMAGE_CELLS",

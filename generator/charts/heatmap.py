@@ -15,6 +15,8 @@ from typing import Any, Literal, cast
 
 import altair as alt
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from attention_atlas.charts.encoding import (
     QUANTIZE_CELLS,
     MatrixEncoding,
@@ -26,7 +28,6 @@ from attention_atlas.charts.encoding import (
     label_list,
 )
 from attention_atlas.errors import AtlasError
-from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["heatmap_chart", "vector_chart"]
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import altair as alt
+
 from attention_atlas.charts.heatmap import atlas_usermeta, chart_title
 from attention_atlas.errors import AtlasError
 

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import altair as alt
 import numpy as np
+from numpy.typing import NDArray
+
 from attention_atlas.attention import block_edges, pool_map
 from attention_atlas.dumps.read import AttentionDump, check_head
 from attention_atlas.errors import AtlasError
@@ -32,7 +34,7 @@ from attention_atlas.readouts import (
     previous_token_score,
     special_token_share,
 )
-from numpy.typing import NDArray
+from attention_atlas.text import size_text
 
 __all__ = [
     "POOL_ABOVE",
@@ -96,19 +98,6 @@ class PooledMap:
             else f"Pooled: each cell is the {what} of a block of {rows} query × {cols} key "
             f"positions."
         )
-
-
-def size_text(sizes: tuple[int, int]) -> str:
-    lo, hi = sizes
-    return str(lo) if lo == hi else f"{lo}–{hi}"
-
-
-def bytes_text(count: float) -> str:
-    """A byte count for prose: ``"1 GiB"``, ``"12.7 MiB"``, ``"320 KiB"``, ``"96 B"``."""
-    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if count >= scale:
-            return f"{count / scale:.3g} {unit}"
-    return f"{count:.0f} B"
 
 
 def _blocks(length: int, target: int) -> int:

@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from attention_atlas.errors import AtlasError, ShapeError
 from numpy.typing import NDArray
+
+from attention_atlas.errors import AtlasError, ShapeError
 
 __all__ = [
     "ROW_SUM_TOLERANCE",

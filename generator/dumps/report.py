@@ -29,15 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import altair as alt
-import attention_atlas
 import numpy as np
 import yaml
+from markupsafe import Markup, escape
+
+import attention_atlas
 from attention_atlas.dumps import charts as dump_charts
 from attention_atlas.dumps.read import AttentionDump, ProjectionDump, load_any
 from attention_atlas.errors import AtlasError
 from attention_atlas.fileio import write_if_changed
 from attention_atlas.render import templating
-from markupsafe import Markup, escape
+from attention_atlas.text import bytes_text, size_text
 
 __all__ = ["MARKER", "ReportResult", "build_report", "render_report", "report_config"]
 
@@ -281,8 +283,8 @@ def _pooled(dump: AttentionDump, title: str) -> dict[str, Any]:
         **_common(dump, title),
         "rows": len(mean.row_labels),
         "cols": len(mean.col_labels),
-        "row_block": dump_charts.size_text(mean.row_block),
-        "col_block": dump_charts.size_text(mean.col_block),
+        "row_block": size_text(mean.row_block),
+        "col_block": size_text(mean.col_block),
         "grid_blocks": dump_charts.GRID_BLOCKS,
         "grids": grids,
     }
@@ -324,11 +326,7 @@ def _streamed_head(dump: ProjectionDump, view: Any) -> dict[str, Any]:
     from attention_atlas.charts import block_explorer_chart, block_overview_chart, figure_html
 
     rows, cols = view.maximum.shape
-    block = (
-        dump_charts.size_text(_sizes(view.row_edges))
-        + " × "
-        + dump_charts.size_text(_sizes(view.col_edges))
-    )
+    block = size_text(_sizes(view.row_edges)) + " × " + size_text(_sizes(view.col_edges))
     blocks_text = f"{rows} × {cols} blocks of {block} positions"
     names = [
         f"Queries {_span(view.row_edges, i)} × keys {_span(view.col_edges, j)}"
@@ -406,11 +404,7 @@ def render_streamed_report(
     heads = views if views is not None else stream_dump(dump)
     first = heads[0]
     rows, cols = first.maximum.shape
-    block = (
-        dump_charts.size_text(_sizes(first.row_edges))
-        + " × "
-        + dump_charts.size_text(_sizes(first.col_edges))
-    )
+    block = size_text(_sizes(first.row_edges)) + " × " + size_text(_sizes(first.col_edges))
     maxima = np.stack([v.maximum for v in heads]).reshape(dump.layers, dump.heads, rows, cols)
     grid = head_grid_chart(
         maxima,
@@ -441,8 +435,8 @@ def render_streamed_report(
         "shape": f"({dump.layers}, {dump.heads}, {dump.n}, {dump.q.shape[-1]})",
         "k_shape": f"({dump.layers}, {dump.heads}, {dump.m}, {dump.k.shape[-1]})",
         "scale": f"{dump.scale:.6g}",
-        "map_size": dump_charts.bytes_text(dump.map_bytes),
-        "head_map_size": dump_charts.bytes_text(dump.map_bytes // (dump.layers * dump.heads)),
+        "map_size": bytes_text(dump.map_bytes),
+        "head_map_size": bytes_text(dump.map_bytes // (dump.layers * dump.heads)),
         "details": DETAILS,
         "self_attention": dump.self_attention,
         "grid_fig": figure_html(
@@ -556,7 +550,7 @@ def build_report(
     -------
     ReportResult
     """
-    from attention_atlas import build
+    from attention_atlas import publish
     from attention_atlas.render.assets import write_assets
 
     dump = load_any(path)
@@ -567,7 +561,7 @@ def build_report(
         pages = render_streamed_report(dump, title=heading)
     else:
         pages = render_report(dump, title=heading)
-    staging = build._prepare_out(target)
+    staging = publish.prepare_staging(target)
     try:
         with tempfile.TemporaryDirectory(prefix="attention-atlas-report-") as work:
             root = Path(work)
@@ -582,10 +576,10 @@ def build_report(
                 ),
                 encoding="utf-8",
             )
-            build.run_mkdocs(config, staging)
+            publish.run_mkdocs(config, staging)
         marker = {"source": Path(path).name, "version": attention_atlas.__version__}
         (staging / MARKER).write_text(json.dumps(marker, sort_keys=True) + "\n", encoding="utf-8")
-        build.swap_into_place(staging, target)
+        publish.swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
+
 from attention_atlas.attention import block_detail, block_edges, pooled_views
 from attention_atlas.dumps.read import ProjectionDump, check_head
-from numpy.typing import NDArray
 
 __all__ = ["BLOCKS", "DETAILS", "HeadBlocks", "stream_dump", "stream_head", "strongest_blocks"]
 

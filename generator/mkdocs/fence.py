@@ -54,10 +54,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from attention_atlas.errors import AtlasError
 from markupsafe import Markup
 from mkdocs.exceptions import BuildError
 from pymdownx.superfences import SuperFencesException
+
+from attention_atlas.errors import AtlasError
 
 __all__ = [
     "FENCE_NAME",

@@ -21,12 +21,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from attention_atlas.mkdocs.config import AtlasPluginConfig
-from attention_atlas.mkdocs.fence import FENCE_NAME, custom_fence, set_context
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import BasePlugin, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+
+from attention_atlas.mkdocs.config import AtlasPluginConfig
+from attention_atlas.mkdocs.fence import FENCE_NAME, custom_fence, set_context
 
 log = get_plugin_logger(__name__)
 

@@ -23,15 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from safetensors import SafetensorError
+from safetensors.numpy import load_file
+
 from attention_atlas.attention import multi_head_attention
 from attention_atlas.attention._checks import check_finite
 from attention_atlas.errors import AtlasError, ShapeError
 from attention_atlas.models.activations import gelu
 from attention_atlas.models.assets import MINILM, ModelUnavailable, ensure_model_files
 from attention_atlas.models.tokenize import WordPieceTokenizer
-from numpy.typing import ArrayLike, NDArray
-from safetensors import SafetensorError
-from safetensors.numpy import load_file
 
 __all__ = [
     "BertConfig",

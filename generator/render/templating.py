@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from attention_atlas.render.mathml import math
 from markupsafe import Markup
+
+from attention_atlas.render.mathml import math
 
 
 def templates_dir() -> Path:

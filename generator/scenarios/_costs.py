@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
 from attention_atlas.attention import (
     clustered_attention,
     linformer_attention,

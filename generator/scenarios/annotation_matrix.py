@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from attention_atlas.attention import dot_scores, softmax
 from attention_atlas.charts import bar_chart, figure_html, heatmap_chart, vector_chart
 from attention_atlas.scenarios.base import Result, Scenario

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from attention_atlas.attention import (
     clustered_attention,
     linear_attention,
@@ -23,7 +24,6 @@ from attention_atlas.attention import (
     scaled_dot_product_attention,
 )
 from attention_atlas.charts import figure_html, heatmap_chart, line_chart
-from attention_atlas.dumps.charts import bytes_text
 from attention_atlas.scenarios._costs import (
     BIG_O,
     FORMULAS,
@@ -39,6 +39,7 @@ from attention_atlas.scenarios._costs import (
     one_blas_thread,
 )
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.text import bytes_text
 
 # --------------------------------------------------------------------------- problem
 

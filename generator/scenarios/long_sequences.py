@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from attention_atlas.attention import (
     attention_weights,
     block_detail,

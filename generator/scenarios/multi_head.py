@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from attention_atlas.attention import multi_head_attention, scaled_dot_product_attention
 from attention_atlas.charts import figure_html, head_grid_chart, heatmap_chart
-from attention_atlas.scenarios._readout import fixed, quoted, row_entropy_bits, word_list
+from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.text import fixed, quoted, word_list
 
 
 def positional_encoding(n: int, d_model: int) -> np.ndarray:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from markupsafe import Markup
+
 from attention_atlas.attention import multi_head_attention, softmax
 from attention_atlas.charts import bar_chart, figure_html, heatmap_chart
-from attention_atlas.scenarios._readout import fixed, quoted, row_entropy_bits, word_list
+from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result, Scenario
-from markupsafe import Markup
+from attention_atlas.text import fixed, quoted, word_list
 
 PATTERNS = ("diagonal", "previous", "sink", "uniform")
 

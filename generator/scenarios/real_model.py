@@ -14,6 +14,8 @@ from typing import Any
 
 import altair as alt
 import numpy as np
+from numpy.typing import NDArray
+
 from attention_atlas.charts import figure_html, head_grid_chart, heatmap_chart, row_explorer_chart
 from attention_atlas.errors import ResourceUnavailable
 from attention_atlas.models import (
@@ -28,9 +30,8 @@ from attention_atlas.models import (
     previous_token_score,
     special_token_share,
 )
-from attention_atlas.scenarios._readout import fixed, quoted, word_list
 from attention_atlas.scenarios.base import Result, Scenario
-from numpy.typing import NDArray
+from attention_atlas.text import fixed, quoted, word_list
 
 #: Subtitle of every chart drawn with the special tokens removed.
 HIDDEN_NOTE = "[CLS] and [SEP] hidden; rows renormalised to sum to 1"

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from markupsafe import Markup
+
 from attention_atlas.attention import self_attention
 from attention_atlas.charts import figure_html, heatmap_chart, row_explorer_chart
-from attention_atlas.scenarios._readout import fixed, quoted, word_list
 from attention_atlas.scenarios.base import Result, Scenario
-from markupsafe import Markup
+from attention_atlas.text import fixed, quoted, word_list
 
 
 def feature_embeddings(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from attention_atlas.attention import additive_attention, additive_scores, dot_scores, softmax
 from attention_atlas.charts import figure_html, heatmap_chart
 from attention_atlas.scenarios.base import Result, Scenario

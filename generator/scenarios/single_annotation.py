@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from attention_atlas.attention import dot_scores
 from attention_atlas.charts import figure_html, vector_chart
 from attention_atlas.scenarios.base import Result, Scenario

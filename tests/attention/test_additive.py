@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from attention_atlas.attention import additive_attention, additive_scores, softmax
 from attention_atlas.errors import ShapeError
 

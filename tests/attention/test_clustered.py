@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from attention_atlas.attention import clustered_attention, kmeans, scaled_dot_product_attention
 from attention_atlas.errors import AtlasError, ShapeError
 

@@ -1,5 +1,9 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
 from attention_atlas.attention import (
     SelfAttention,
     scaled_dot_product_attention,
@@ -7,9 +11,6 @@ from attention_atlas.attention import (
     softmax,
 )
 from attention_atlas.errors import AtlasError, ShapeError
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from ._reference import loop_attention
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from attention_atlas.attention import (
     additive_attention,
     dot_scores,

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from attention_atlas.attention import (
     linear_attention,
     performer_attention,

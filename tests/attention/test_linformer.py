@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from attention_atlas.attention import (
     linformer_attention,
     pooling_projection,

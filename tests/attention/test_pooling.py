@@ -3,6 +3,9 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from attention_atlas.attention import (
     block_detail,
     block_edges,
@@ -13,8 +16,6 @@ from attention_atlas.attention import (
     scaled_dot_product_attention,
 )
 from attention_atlas.errors import AtlasError, ShapeError
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ._reference import loop_pool
 

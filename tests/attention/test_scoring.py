@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from attention_atlas.attention import additive_scores, dot_scores, general_scores, scaled_dot_scores
 from attention_atlas.attention import scoring as scoring_module
 from attention_atlas.errors import AtlasError, ShapeError

@@ -2,11 +2,12 @@ import warnings
 
 import numpy as np
 import pytest
-from attention_atlas.attention import softmax
-from attention_atlas.errors import AtlasError, ShapeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+from attention_atlas.attention import softmax
+from attention_atlas.errors import AtlasError, ShapeError
 
 SETTINGS = settings(max_examples=40, deadline=None, database=None)
 

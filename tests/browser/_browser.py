@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
+
 from attention_atlas.charts.html import spec_title
 
 ROOT = Path(__file__).resolve().parents[2]

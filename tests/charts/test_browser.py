@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from attention_atlas.charts import (
     bar_chart,
     figure_html,
@@ -18,7 +19,6 @@ from attention_atlas.charts import (
     vector_chart,
 )
 from attention_atlas.render.assets import write_assets
-
 from tests.browser._browser import LAUNCH_ARGS, chromium_path, no_browser
 
 pytestmark = pytest.mark.browser

@@ -9,6 +9,7 @@ from typing import Any
 import altair as alt
 import numpy as np
 import pytest
+
 from attention_atlas.charts import (
     bar_chart,
     head_grid_chart,

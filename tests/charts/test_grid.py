@@ -8,9 +8,10 @@ import json
 import re
 from typing import Any
 
-import attention_atlas.charts.grid as grid
 import numpy as np
 import pytest
+
+import attention_atlas.charts.grid as grid
 from attention_atlas.charts import head_grid_chart, to_spec
 from attention_atlas.charts.encoding import encode_matrix, js_number
 from attention_atlas.charts.grid import (

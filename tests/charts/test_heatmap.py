@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from attention_atlas.charts import heatmap_chart, to_spec, vector_chart
 from attention_atlas.charts.encoding import decimals_for, encode_matrix
 from attention_atlas.errors import ShapeError

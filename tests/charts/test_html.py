@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+
 from attention_atlas.charts import figure_html, heatmap_chart, to_spec
 from attention_atlas.charts.html import CANVAS_CELLS, spec_json
 

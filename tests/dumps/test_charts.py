@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from attention_atlas.charts import to_spec
 from attention_atlas.dumps import charts as dump_charts
 from attention_atlas.dumps.read import validate_dump

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attention_atlas.charts.grid as grid
 import pytest
+
+import attention_atlas.charts.grid as grid
 from attention_atlas.charts.encoding import encode_matrix
 from attention_atlas.charts.grid import THUMB_SIDE
 from attention_atlas.dumps.read import load_dump

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from attention_atlas.dumps.read import (
     ROW_SUM_TOLERANCE,
     ProjectionDump,

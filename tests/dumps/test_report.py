@@ -9,13 +9,13 @@ import json
 import re
 from pathlib import Path
 
-import attention_atlas.build
 import numpy as np
 import pytest
+
+import attention_atlas.publish
 from attention_atlas.dumps.read import load_dump, validate_dump
 from attention_atlas.dumps.report import MARKER, build_report, render_report
 from attention_atlas.errors import AtlasError
-
 from tests.conftest import run_cli
 
 HOSTILE = [
@@ -237,7 +237,7 @@ def test_failed_build_leaves_an_existing_report_byte_for_byte(
         msg = f"{config}: mkdocs build --strict failed: simulated"
         raise AtlasError(msg)
 
-    monkeypatch.setattr(attention_atlas.build, "run_mkdocs", failing)
+    monkeypatch.setattr(attention_atlas.publish, "run_mkdocs", failing)
     with pytest.raises(AtlasError, match="simulated"):
         build_report(hostile_npz, out=out, title="new title")
     assert tree_digest(out) == before

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from attention_atlas.attention import softmax
 from attention_atlas.dumps.read import ProjectionDump, load_any, validate_projections
 from attention_atlas.dumps.report import build_report, report_config
 from attention_atlas.dumps.stream import HeadBlocks, stream_dump, stream_head, strongest_blocks
 from attention_atlas.errors import AtlasError
-
 from tests.conftest import run_cli
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import markdown
 import numpy as np
 import pytest
+
 from attention_atlas.mkdocs.fence import (
     FenceError,
     custom_fence,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from attention_atlas.cli import parser
 from attention_atlas.mkdocs.fence import OPTIONS
 

@@ -7,11 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from attention_atlas.build import run_mkdocs
+from mkdocs.config import load_config
+
 from attention_atlas.errors import AtlasError
 from attention_atlas.mkdocs.fence import FENCE_NAME, fence_format
 from attention_atlas.mkdocs.plugin import SUPERFENCES, register_fence
-from mkdocs.config import load_config
+from attention_atlas.publish import run_mkdocs
 
 FIXTURE = Path(__file__).parent / "fixture_site"
 

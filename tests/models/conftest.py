@@ -11,6 +11,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+
 from attention_atlas.models import Model, ModelUnavailable, load_minilm
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from attention_atlas.models.activations import erf, gelu
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from attention_atlas.errors import AtlasError
 from attention_atlas.models import assets
 from attention_atlas.models.assets import (

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from attention_atlas.errors import AtlasError, ShapeError
 from attention_atlas.models import BertConfig, Encoding, Model, bert
 from attention_atlas.models.tokenize import WordPieceTokenizer

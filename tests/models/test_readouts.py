@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
 from attention_atlas.errors import AtlasError, ShapeError
 from attention_atlas.models import (
     Model,
@@ -14,9 +18,6 @@ from attention_atlas.models import (
     previous_token_score,
     special_token_share,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 TOKENS = ("[CLS]", "the", "dog", "ran", "[SEP]")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from attention_atlas.models import Model
 
 from .conftest import Reference

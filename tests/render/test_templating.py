@@ -5,9 +5,10 @@ from __future__ import annotations
 import jinja2
 import markdown
 import pytest
+from markupsafe import Markup
+
 from attention_atlas.render.mathml import math
 from attention_atlas.render.templating import environment, literal
-from markupsafe import Markup
 
 HOSTILE = [
     "</script><script>window.__pwned=1</script>",

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from attention_atlas.build import render_scenario
 from attention_atlas.scenarios import _costs
 from attention_atlas.scenarios._costs import (

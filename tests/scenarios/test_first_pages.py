@@ -6,6 +6,7 @@ import html
 
 import numpy as np
 import pytest
+
 from attention_atlas.build import render_scenario
 from attention_atlas.scenarios import get
 

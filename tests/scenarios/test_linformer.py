@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from attention_atlas.build import render_scenario
 from attention_atlas.scenarios import linformer
 from attention_atlas.scenarios.base import Result

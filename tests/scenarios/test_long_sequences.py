@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from attention_atlas.attention import block_edges
 from attention_atlas.build import inline_chart_bytes
 from attention_atlas.charts.blocks import block_explorer_chart, block_range_labels

@@ -8,8 +8,9 @@ import re
 
 import numpy as np
 import pytest
+
 from attention_atlas.build import render_scenario
-from attention_atlas.scenarios._readout import row_entropy_bits
+from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result
 from attention_atlas.scenarios.reading_attention import SCENARIO, pattern_maps
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from attention_atlas.build import (
     GENERATED_MARK,
     PAGE_BUDGET_BYTES,

@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+
 from attention_atlas.build import render_scenario
 from attention_atlas.errors import ResourceUnavailable
 from attention_atlas.scenarios import all_scenarios, get

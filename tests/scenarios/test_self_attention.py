@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+
 from attention_atlas.attention import softmax
 from attention_atlas.build import render_scenario
 from attention_atlas.scenarios.base import Result
