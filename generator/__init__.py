@@ -3,8 +3,9 @@
 The chart builders return Altair charts, so they work in Jupyter and anywhere Altair
 does; they are imported on first use, so ``import attention_atlas`` stays light::
 
-    from attention_atlas import heatmap_chart, figure_html
+    from attention_atlas import Figure, heatmap_chart
     chart = heatmap_chart(weights, query_tokens, key_tokens, title="Layer 3, head 1")
+    fig = Figure(chart, caption="Rows are queries; each row sums to 1.", name="l3h1")
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 
 _LAZY = {
+    "Figure": "attention_atlas.charts",
     "bar_chart": "attention_atlas.charts",
     "figure_html": "attention_atlas.charts",
     "head_grid_chart": "attention_atlas.charts",

@@ -1,7 +1,9 @@
 """Static export of one chart to PNG, SVG, PDF or Vega-Lite JSON, offline and deterministic.
 
-A target is a scenario slug (its main chart, or the figure ``--chart`` names) or a
-``.npz`` dump (one head's map by default; see :func:`attention_atlas.dumps.charts.chart_names`).
+A target is a scenario slug (its declared main figure, or the figure ``--chart``
+names; with ``--layer``/``--head``, one head of its declared main map) or a ``.npz``
+dump (one head's map by default; see :func:`attention_atlas.dumps.charts.chart_names`).
+Either way the chart travels as a :class:`~attention_atlas.charts.figure.Figure`.
 Images are drawn by vl-convert with the light theme on a white background; no
 request leaves the machine (external URLs are refused).
 
@@ -17,30 +19,38 @@ from __future__ import annotations
 
 import copy
 import functools
-import html.parser
 import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from attention_atlas.errors import AtlasError
 from attention_atlas.fileio import write_if_changed
 
+if TYPE_CHECKING:
+    from attention_atlas.charts.figure import Figure
+    from attention_atlas.dumps.read import AttentionDump
+    from attention_atlas.scenarios import Result, Scenario
+
 __all__ = [
     "FORMATS",
+    "dump_figure",
     "export",
     "normalize_pdf",
     "normalize_svg",
     "render_spec",
-    "scenario_figure_chart",
+    "scenario_dump",
+    "scenario_figure",
     "scenario_figures",
-    "scenario_head_chart",
+    "scenario_head_figure",
+    "target_figure",
     "target_spec",
     "themed",
 ]
 
 Format = Literal["png", "svg", "pdf", "json"]
+Renderer = Literal["svg", "canvas"]
 FORMATS: tuple[Format, ...] = ("png", "svg", "pdf", "json")
 
 #: Pixel scale of PNG exports (2: sharp on high-density screens and in print).
@@ -52,198 +62,142 @@ _SVG_ID = re.compile(r'\bid="([^"]+)"')
 # --------------------------------------------------------------------------- specs
 
 
-class _SpecFinder(html.parser.HTMLParser):
-    """Collects Vega-Lite specs held in ``data-*`` attributes of a figure's HTML."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.specs: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if not name.startswith("data-") or not value or not value.lstrip().startswith("{"):
-                continue
-            try:
-                spec = json.loads(value)
-            except ValueError:
-                continue
-            if isinstance(spec, dict) and _looks_like_spec(spec):
-                self.specs.append(spec)
-
-
-def _looks_like_spec(spec: dict[str, Any]) -> bool:
-    keys = {"mark", "layer", "vconcat", "hconcat", "concat", "facet", "repeat", "spec"}
-    return "$schema" in spec or bool(keys & spec.keys())
-
-
-def spec_of(figure: Any) -> dict[str, Any] | None:
-    """The Vega-Lite spec of a chart, or of the chart inside a figure's HTML, else ``None``."""
-    to_dict = getattr(figure, "to_dict", None)
-    if callable(to_dict):
-        from attention_atlas.charts import to_spec
-
-        return dict(to_spec(figure))
-    if isinstance(figure, str) and "data-" in figure:
-        finder = _SpecFinder()
-        finder.feed(figure)
-        finder.close()
-        if finder.specs:
-            return finder.specs[0]
-    return None
-
-
-def _scenario(slug: str) -> Any:
+def _scenario(slug: str) -> Scenario:
     from attention_atlas.scenarios import get
 
     return get(slug)
 
 
-@functools.lru_cache(maxsize=8)
-def _computed(slug: str) -> tuple[Any, dict[str, Any]]:
+# One entry a scenario: the registry is small, and export, the fence and the tests
+# ask for the same few scenarios again and again.
+@functools.lru_cache(maxsize=32)
+def _computed(slug: str) -> tuple[Result, dict[str, Any]]:
     scenario = _scenario(slug)
     result = scenario.compute(scenario)
     return result, scenario.context(result)
 
 
-def scenario_figures(slug: str) -> dict[str, dict[str, Any]]:
-    """A scenario's charts by name (context key without ``_fig``), in page order."""
+def scenario_figures(slug: str) -> dict[str, Figure]:
+    """A scenario's figures by name, in page order (wherever they sit in its context)."""
+    from attention_atlas.charts.figure import figures_in
+
     _, context = _computed(slug)
-    figures = {}
-    for key, value in context.items():
-        spec = spec_of(value)
-        if spec is not None:
-            figures[key.removesuffix("_fig")] = spec
+    figures: dict[str, Figure] = {}
+    for figure in figures_in(context):
+        if figure.name in figures:
+            msg = f"scenario {slug!r} has two figures named {figure.name!r}"
+            raise AtlasError(msg)
+        figures[figure.name] = figure
     if not figures:
         msg = f"scenario {slug!r} has no chart to export"
         raise AtlasError(msg)
     return figures
 
 
-#: Figure names a scenario's main chart usually has, in order of preference.
-MAIN_FIGURES = ("weights", "explorer", "grid", "map")
-
-
-def main_figure(slug: str, figures: dict[str, Any]) -> str:
-    """The figure a scenario is best known by: its declared ``main_figure`` if it has one,
-    else the first of :data:`MAIN_FIGURES` it has, else its first figure."""
-    declared = getattr(_scenario(slug), "main_figure", None)
-    if isinstance(declared, str) and declared in figures:
-        return declared
-    return next((name for name in MAIN_FIGURES if name in figures), next(iter(figures)))
-
-
-def _pick(slug: str, chart: str | None) -> tuple[str, dict[str, Any]]:
+def scenario_figure(slug: str, chart: str | None = None) -> Figure:
+    """The figure ``chart`` of a scenario, by default its declared main figure."""
     figures = scenario_figures(slug)
-    name = chart or main_figure(slug, figures)
+    name = chart or _scenario(slug).main_figure
     if name not in figures:
         msg = f"scenario {slug!r} has no chart {name!r}: expected one of {', '.join(figures)}"
         raise AtlasError(msg)
-    return name, figures[name]
+    return figures[name]
 
 
-def scenario_figure_chart(slug: str, chart: str | None = None) -> tuple[Any, str]:
-    """A scenario's figure as a Vega-Lite spec and its caption on the page (for the fence)."""
-    name, spec = _pick(slug, chart)
-    _, context = _computed(slug)
-    caption = _caption(context.get(f"{name}_fig")) or f"From the {slug} page."
-    return copy.deepcopy(spec), caption
+def _map_labels(slug: str, result: Result, key: str, size: int, axis: str) -> list[str]:
+    if not key:
+        return [str(i) for i in range(size)]
+    labels = result.labels.get(key)
+    if labels is None or len(labels) != size:
+        found = "missing" if labels is None else f"{len(labels)} labels"
+        msg = f"scenario {slug!r}: main_map_labels names {key!r} for {size} {axis}, found {found}"
+        raise AtlasError(msg)
+    return list(labels)
 
 
-class _CaptionFinder(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.inside = False
-        self.text: list[str] = []
+def scenario_dump(slug: str) -> AttentionDump:
+    """A scenario's declared main map as a checked dump, to pick a layer and head from.
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.inside = self.inside or tag == "figcaption"
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "figcaption":
-            self.inside = False
-
-    def handle_data(self, data: str) -> None:
-        if self.inside:
-            self.text.append(data)
-
-
-def _caption(figure: Any) -> str:
-    if not isinstance(figure, str):
-        return ""
-    finder = _CaptionFinder()
-    finder.feed(figure)
-    return " ".join("".join(finder.text).split())
-
-
-_MAP_NAMES = ("weights", "attentions")
-
-
-def _attention_array(result: Any) -> tuple[str, Any]:
-    """The first ``weights`` / ``attentions`` array (or ``<prefix>_weights`` ...) and its prefix."""
-    for key, value in result.arrays.items():
-        for name in _MAP_NAMES:
-            if (key == name or key.endswith(f"_{name}")) and getattr(value, "ndim", 0) in (2, 3, 4):
-                return key.removesuffix(name), value
-    return "", None
-
-
-def scenario_dump(slug: str) -> Any:
-    """A scenario's attention map as a checked dump, to pick a layer and head from.
-
-    The map is the scenario's first array named ``weights`` or ``attentions`` (or
-    ``<prefix>_weights`` / ``<prefix>_attentions``), shaped (..., N, M) with at most
-    four axes; its labels are ``labels["<prefix>tokens"]`` (and
-    ``labels["<prefix>key_tokens"]`` when M differs from N), else any label tuple of
-    the right length, else positions.
+    The map is ``result.arrays[scenario.main_map]``, shaped (M,) (one query row),
+    (N, M), (H, N, M) or (L, H, N, M); its labels are the ``Result.labels`` that
+    ``scenario.main_map_labels`` names (positions where it names none).
     """
+    import numpy as np
+
     from attention_atlas.dumps.read import validate_dump
 
+    scenario = _scenario(slug)
     result, _ = _computed(slug)
-    prefix, weights = _attention_array(result)
-    if weights is None:
-        msg = f"scenario {slug!r} has no attention map (weights) to pick a layer or head from"
+    if scenario.main_map not in result.arrays:
+        msg = f"scenario {slug!r} has no array {scenario.main_map!r} (its main_map)"
         raise AtlasError(msg)
-    n, m = weights.shape[-2:]
-    labels = dict(result.labels)
+    weights = np.asarray(result.arrays[scenario.main_map])
+    if weights.ndim == 1:
+        weights = weights[None, :]
+    n, m = weights.shape[-2:] if weights.ndim >= 2 else (0, 0)
+    rows, cols = scenario.main_map_labels
+    tokens = _map_labels(slug, result, rows, n, "queries")
+    keys = None if cols == rows else _map_labels(slug, result, cols, m, "keys")
+    return validate_dump(weights, tokens, keys, source=f"scenario {slug!r}")
 
-    def find(preferred: str, size: int) -> tuple[str, ...]:
-        if preferred in labels and len(labels[preferred]) == size:
-            return tuple(labels[preferred])
-        for value in labels.values():
-            if len(value) == size:
-                return tuple(value)
-        return tuple(str(i) for i in range(size))
 
-    tokens = find(f"{prefix}tokens", n)
-    keys = find(f"{prefix}key_tokens", m) if m != n or f"{prefix}key_tokens" in labels else None
-    return validate_dump(
-        weights,
-        list(tokens),
-        None if keys is None else list(keys),
-        source=f"scenario {slug!r}",
+def dump_figure(
+    dump: AttentionDump,
+    name: str = "map",
+    *,
+    layer: int = 0,
+    head: int = 0,
+    hide_special: bool = False,
+    renderer: Renderer | None = None,
+) -> Figure:
+    """The chart ``name`` of a dump (see :func:`attention_atlas.dumps.charts.dump_chart`)
+    as a figure with its default caption."""
+    from attention_atlas.charts.figure import Figure
+    from attention_atlas.dumps import charts as dump_charts
+
+    chart = dump_charts.dump_chart(
+        dump, name, layer=layer, head=head, hide_special=hide_special, renderer=renderer
     )
+    return Figure(chart, caption=dump_charts.caption_for(name), name=name, renderer=renderer)
 
 
-def scenario_head_chart(
+def scenario_head_figure(
     slug: str,
     *,
     layer: int = 0,
     head: int = 0,
     hide_special: bool = False,
-    renderer: Literal["svg", "canvas"] | None = None,
-) -> tuple[Any, str]:
-    """One head of a scenario's attention map as a chart, and a caption."""
-    from attention_atlas.dumps import charts as dump_charts
-
-    dump = scenario_dump(slug)
-    chart = dump_charts.head_chart(
-        dump,
-        layer,
-        head,
+    renderer: Renderer | None = None,
+) -> Figure:
+    """One head of a scenario's main map (see :func:`scenario_dump`) as a figure."""
+    return dump_figure(
+        scenario_dump(slug),
+        layer=layer,
+        head=head,
         hide_special=hide_special,
         renderer=renderer,
     )
-    return chart, dump_charts.caption_for("map")
+
+
+def target_figure(
+    target: str,
+    *,
+    chart: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+) -> Figure:
+    """The figure to export for a slug or a ``.npz`` path (see the module docstring)."""
+    is_file = target.endswith(".npz") or os.sep in target or Path(target).is_file()
+    if is_file:
+        from attention_atlas.dumps.read import load_dump
+
+        return dump_figure(load_dump(target), chart or "map", layer=layer or 0, head=head or 0)
+    if layer is not None or head is not None:
+        if chart is not None:
+            msg = "--chart cannot be combined with --layer/--head for a scenario"
+            raise AtlasError(msg)
+        return scenario_head_figure(target, layer=layer or 0, head=head or 0)
+    return scenario_figure(target, chart)
 
 
 def target_spec(
@@ -253,24 +207,8 @@ def target_spec(
     layer: int | None = None,
     head: int | None = None,
 ) -> dict[str, Any]:
-    """The Vega-Lite spec to export for a slug or a ``.npz`` path (see the module docstring)."""
-    from attention_atlas.charts import to_spec
-    from attention_atlas.dumps import charts as dump_charts
-
-    is_file = target.endswith(".npz") or os.sep in target or Path(target).is_file()
-    if is_file:
-        from attention_atlas.dumps.read import load_dump
-
-        dump = load_dump(target)
-        built = dump_charts.dump_chart(dump, chart or "map", layer=layer or 0, head=head or 0)
-        return dict(to_spec(built))
-    if layer is not None or head is not None:
-        if chart is not None:
-            msg = "--chart cannot be combined with --layer/--head for a scenario"
-            raise AtlasError(msg)
-        built, _ = scenario_head_chart(target, layer=layer or 0, head=head or 0)
-        return dict(to_spec(built))
-    return copy.deepcopy(_pick(target, chart)[1])
+    """The Vega-Lite spec of :func:`target_figure`."""
+    return target_figure(target, chart=chart, layer=layer, head=head).to_dict()
 
 
 # --------------------------------------------------------------------------- rendering

@@ -2,8 +2,9 @@
 
 The small maps travel as one PNG thumbnail per head (viridis, the colours of the cells,
 pooled to at most ``THUMB_SIDE`` pixels a side), which paints fast at any size; below
-``THUMBNAIL_CELLS`` cells they may travel as quantised cells instead. The head opened
-on the right always shows its cells with exact (quantised) values on hover:
+``THUMBNAIL_CELLS`` cells they may travel as quantised cells instead. The opened head,
+on the right of the grid or below it (``layout``), always shows its cells with exact
+(quantised) values on hover:
 
 * inline: every head's codes in one param (small maps; the chart is self-contained);
 * on demand: above ``INLINE_CODES_BYTES`` of codes, when the caller gives a
@@ -80,6 +81,13 @@ DETAIL_IMAGE_CELLS = 4_096
 REGISTER = "atlasHeadData"
 
 Reduce = Literal["mean", "max"]
+Layout = Literal["side", "below"]
+
+#: The hint under the title, by layout: where the opened head is.
+OPEN_HINT = {
+    "side": "Click a map, or use the menus, to open one head on the right.",
+    "below": "Click a map, or use the menus, to open one head below the grid.",
+}
 
 
 @lru_cache(maxsize=1)
@@ -186,14 +194,17 @@ def _names(given: Any, count: int, prefix: str, what: str) -> list[str]:
     return label_list(given, count, what)
 
 
-def _picker(name: str, layers: list[str], heads: list[str]) -> alt.Parameter:
-    """A (layer, head) selection: click a small map, or choose from the two menus."""
+def _picker(
+    name: str, layers: list[str], heads: list[str], opened: tuple[int, int]
+) -> alt.Parameter:
+    """A (layer, head) selection, starting on ``opened``: click a small map, or choose
+    from the two menus."""
     return alt.selection_point(
         name=f"{name}_pick",
         fields=["l", "h"],
         on="click",
         clear=False,
-        value=[{"l": 0, "h": 0}],
+        value=[{"l": opened[0], "h": opened[1]}],
         bind=cast(
             Any,
             {
@@ -295,6 +306,9 @@ def head_grid_chart(
     inline: bool | None = None,
     pool: Reduce = "mean",
     colour_scale: Literal["linear", "sqrt"] = "linear",
+    layout: Layout = "side",
+    map_side: int | None = None,
+    opened: tuple[int, int] = (0, 0),
 ) -> alt.TopLevelMixin:
     """Model view: a grid of every head's map (layers down, heads across), the picked head large.
 
@@ -331,10 +345,20 @@ def head_grid_chart(
     colour_scale : {"linear", "sqrt"}
         ``"sqrt"`` spreads the small weights of long sequences over more colours
         (images and cells alike); the subtitle then says so.
+    layout : {"side", "below"}
+        Where the opened head goes: on the right of the grid, or below it (inside a
+        narrow page column, where a side-by-side chart would be cut or shrunk). The
+        hint under the title says which.
+    map_side : int, optional
+        Largest side in pixels of a small map; when the map has fewer positions, a
+        whole number of pixels a position (no uneven cells). Default: 4 pixels a
+        position, between 36 and 72.
+    opened : (int, int)
+        The (layer, head) opened at first, 0-based.
 
     Returns
     -------
-    chart : altair.HConcatChart
+    chart : altair.HConcatChart or altair.VConcatChart
 
     Notes
     -----
@@ -365,6 +389,11 @@ def head_grid_chart(
         raise AtlasError(msg)
     if head_data is not None:
         _check_prefix(head_data)
+    if layout not in OPEN_HINT:
+        msg = f"layout must be 'side' or 'below', got {layout!r}"
+        raise AtlasError(msg)
+    side = _map_side(map_side, max(n, m))
+    opened = _opened(opened, n_layers, n_heads)
     cells = w.size
     if thumbnails is None:
         thumbnails = cells > THUMBNAIL_CELLS
@@ -375,14 +404,13 @@ def head_grid_chart(
         mode = "load"
     else:
         mode = "none"
-    pick = _picker(name, layers, heads)
+    pick = _picker(name, layers, heads, opened)
     lparam, hparam = f"{name}_ln", f"{name}_hn"
     header = {
         "row": alt.Header(labelExpr=f"{lparam}[datum.value]", title=None, labelAngle=0),
         "column": alt.Header(labelExpr=f"{hparam}[datum.value]", title=None),
     }
-    side = max(36, min(72, 4 * max(n, m)))
-    hint = "Click a map, or use the menus, to open one head on the right."
+    hint = OPEN_HINT[layout]
     sub = [subtitle] if isinstance(subtitle, str) else list(subtitle or [])
     if sqrt:
         sub.append("Square-root colour scale, so that small weights show.")
@@ -433,7 +461,11 @@ def head_grid_chart(
         column=alt.Column("h:O", header=header["column"]),
         spacing=3,
     )
-    chart = alt.hconcat(faceted, detail, spacing=24).add_params(*params)
+    chart: alt.HConcatChart | alt.VConcatChart
+    if layout == "side":
+        chart = alt.hconcat(faceted, detail, spacing=24).add_params(*params)
+    else:
+        chart = alt.vconcat(faceted, detail, spacing=20).add_params(*params)
     if shared:
         # One named dataset: the grid and the enlarged head share the images.
         chart = chart.properties(datasets={f"{name}_thumbs": thumbs})
@@ -442,6 +474,38 @@ def head_grid_chart(
     if meta_heads is not None:
         usermeta["atlas"]["heads"] = meta_heads
     return chart.properties(title=chart_title(title, [*sub, hint]), usermeta=usermeta)
+
+
+def _map_side(limit: int | None, positions: int) -> int:
+    """Side in pixels of a small map of ``positions`` positions (see ``map_side``)."""
+    if limit is None:
+        return max(36, min(72, 4 * positions))
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        msg = f"map_side must be a whole number of pixels >= 1, got {limit!r}"
+        raise AtlasError(msg)
+    if positions <= limit:
+        return positions * (limit // positions)
+    return limit
+
+
+def _opened(opened: Any, n_layers: int, n_heads: int) -> tuple[int, int]:
+    """``opened`` checked against the grid's (L, H)."""
+    whole = (int, np.integer)
+    if (
+        not isinstance(opened, tuple | list)
+        or len(opened) != 2
+        or any(isinstance(i, bool) or not isinstance(i, whole) for i in opened)
+    ):
+        msg = f"opened must be a (layer, head) pair of whole numbers, got {opened!r}"
+        raise AtlasError(msg)
+    layer, head = int(opened[0]), int(opened[1])
+    if not (0 <= layer < n_layers and 0 <= head < n_heads):
+        msg = (
+            f"opened is {(layer, head)}, but the grid has {n_layers} layer(s) and "
+            f"{n_heads} head(s) (0-based: layer 0-{n_layers - 1}, head 0-{n_heads - 1})"
+        )
+        raise AtlasError(msg)
+    return layer, head
 
 
 def _cell_calc(name: str, n_heads: int, n: int, m: int) -> dict[str, str]:

@@ -22,7 +22,15 @@ from typing import Any, Literal, cast
 import altair as alt
 from markupsafe import Markup
 
-__all__ = ["CANVAS_CELLS", "figure_html", "spec_json", "spec_title", "to_spec"]
+__all__ = [
+    "CANVAS_CELLS",
+    "Renderer",
+    "figure_html",
+    "snippet",
+    "spec_json",
+    "spec_title",
+    "to_spec",
+]
 
 #: Charts with more cells than this are drawn on a canvas (SVG paints slowly there).
 CANVAS_CELLS = 2500
@@ -172,7 +180,20 @@ def figure_html(
         identical input gives identical bytes.
     """
     spec = to_spec(chart)
-    payload = spec_json(spec)
+    return snippet(spec, spec_json(spec), caption=caption, renderer=renderer, alt_text=alt_text)
+
+
+def snippet(
+    spec: dict[str, Any],
+    payload: str,
+    *,
+    caption: str,
+    renderer: Renderer | None = None,
+    alt_text: str | None = None,
+) -> Markup:
+    """:func:`figure_html` of a spec already made by :func:`to_spec`, and its
+    :func:`spec_json` ``payload`` (a :class:`~attention_atlas.charts.figure.Figure`
+    computes both once)."""
     mode = _choose_renderer(spec, renderer)
     caption_text = _one_line(caption)
     described = _one_line(alt_text if alt_text is not None else spec_title(spec))

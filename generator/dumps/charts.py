@@ -276,6 +276,9 @@ def model_view_chart(
     reduce: Reduce = "mean",
     title: str | None = None,
     head_data: str | None = None,
+    layout: Literal["side", "below"] = "side",
+    map_side: int | None = None,
+    opened: tuple[int, int] = (0, 0),
 ) -> alt.TopLevelMixin:
     """Every head in one grid (layers down, heads across), the picked head large.
 
@@ -287,6 +290,9 @@ def model_view_chart(
     N x M cells, loaded on demand when too many to travel inline. Maps longer than
     :data:`GRID_BLOCKS` positions use a square-root colour scale: their weights are
     spread thin, and a linear scale would draw them all in its darkest colour.
+    ``layout`` puts the opened head beside the grid or below it, ``map_side`` bounds
+    a small map's side in pixels and ``opened`` is the (layer, head) opened first:
+    see :func:`attention_atlas.charts.grid.head_grid_chart`.
     """
     from attention_atlas.charts import head_grid_chart
 
@@ -308,6 +314,9 @@ def model_view_chart(
         head_data=head_data,
         pool=reduce,
         colour_scale="sqrt" if max(dump.n, dump.m) > GRID_BLOCKS else "linear",
+        layout=layout,
+        map_side=map_side,
+        opened=opened,
     )
 
 

@@ -28,7 +28,6 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import altair as alt
 import numpy as np
 import yaml
 from markupsafe import Markup, escape
@@ -74,10 +73,12 @@ def _layer_page(layer: int) -> str:
     return f"heads/layer-{layer}.md"
 
 
-def _figure(chart: Any, caption: str, renderer: dump_charts.Renderer | None = None) -> Any:
-    from attention_atlas.charts import figure_html
+def _figure(
+    chart: Any, caption: str, name: str, renderer: dump_charts.Renderer | None = None
+) -> Any:
+    from attention_atlas.charts import Figure
 
-    return figure_html(chart, caption=caption, renderer=renderer)
+    return Figure(chart, caption=caption, name=name, renderer=renderer)
 
 
 def _count(number: int, noun: str) -> str:
@@ -104,13 +105,19 @@ def _common(dump: AttentionDump, title: str) -> dict[str, Any]:
 
 
 def _model_view(dump: AttentionDump) -> tuple[Any, dict[str, str]]:
-    """The overview's model view and the per-head data files it loads (maybe none)."""
+    """The overview's model view and the per-head data files it loads (maybe none).
+
+    The opened head goes below the grid, and the grid is as wide as the page column:
+    side by side, the opened head (with its values) would lie beyond the column and
+    the reader would scroll sideways to find it.
+    """
     from attention_atlas.charts.grid import head_data_files
 
-    chart = _stacked(
-        dump_charts.model_view_chart(dump, head_data=MODEL_VIEW_DATA),
-        dump.heads,
-        max(dump.n, dump.m),
+    chart = dump_charts.model_view_chart(
+        dump,
+        head_data=MODEL_VIEW_DATA,
+        layout="below",
+        map_side=max(24, min(72, GRID_WIDTH // dump.heads - 4)),
     )
     usermeta = getattr(chart, "usermeta", None)
     usermeta = usermeta if isinstance(usermeta, dict) else {}
@@ -119,36 +126,8 @@ def _model_view(dump: AttentionDump) -> tuple[Any, dict[str, str]]:
     return chart, files
 
 
-#: Width in pixels the stacked model view's grid aims at (the page column is ~690 px).
+#: Width in pixels the model view's grid aims at (the page column is ~690 px).
 GRID_WIDTH = 640
-
-
-def _stacked(chart: Any, heads: int, positions: int) -> Any:
-    """The model view with the opened head below the grid, the grid as wide as the column.
-
-    Side by side, the opened head (with its values) lies beyond the page column and
-    the reader must scroll sideways to find it.
-    """
-    parts = list(getattr(chart, "hconcat", []) or [])
-    if len(parts) != 2 or not isinstance(parts[0], alt.FacetChart):
-        return chart
-    grid = parts[0].copy()
-    side = max(24, min(72, GRID_WIDTH // heads - 4))
-    if positions <= side:  # a whole number of pixels a token: no uneven cells
-        side = positions * (side // positions)
-    grid.spec.width = grid.spec.height = side
-    title = chart.title.copy()
-    if isinstance(title.subtitle, list):
-        title.subtitle = [t.replace("on the right", "below the grid") for t in title.subtitle]
-    extra = {} if chart.datasets is alt.Undefined else {"datasets": chart.datasets}
-    return alt.VConcatChart(
-        vconcat=[grid, parts[1]],
-        spacing=20,
-        params=chart.params,
-        title=title,
-        usermeta=chart.usermeta,
-        **extra,
-    )
 
 
 def _overview(
@@ -159,6 +138,7 @@ def _overview(
         main = _figure(
             dump_charts.head_chart(dump, 0, 0),
             "Rows are queries, columns keys; hover a cell for the exact weight.",
+            "map",
         )
     else:
         chart, data = _model_view(dump)
@@ -167,6 +147,7 @@ def _overview(
             chart,
             "One map per (layer, head); rows are queries, columns keys. Click a map "
             "to open it below the grid with every cell's value.",
+            "grid",
             renderer="canvas",
         )
     rows = [
@@ -224,6 +205,7 @@ def _layer(dump: AttentionDump, title: str, layer: int) -> dict[str, Any]:
                     dump_charts.row_chart(dump, layer, head),
                     "Click a query (a row of the map) to draw how it splits its attention "
                     "over the keys; hover for exact weights.",
+                    f"L{layer}H{head}",
                 ),
             }
         )
@@ -249,7 +231,9 @@ def _summaries(dump: AttentionDump, title: str, summary: dump_charts.HeadSummary
         figs.append(
             {
                 "name": name,
-                "fig": _figure(dump_charts.summary_chart(dump, name, summary), captions[name]),
+                "fig": _figure(
+                    dump_charts.summary_chart(dump, name, summary), captions[name], name
+                ),
             }
         )
     return {
@@ -275,6 +259,7 @@ def _pooled(dump: AttentionDump, title: str) -> dict[str, Any]:
                     "single sharp links that means wash out."
                     if reduce == "max"
                     else "Each cell is the mean weight of its block of positions.",
+                    f"grid-{reduce}",
                     renderer="canvas",
                 ),
             }
@@ -323,7 +308,7 @@ def _span(edges: Any, index: int) -> str:
 
 def _streamed_head(dump: ProjectionDump, view: Any) -> dict[str, Any]:
     """One head's figures: block maxima with the strongest blocks' exact weights, block means."""
-    from attention_atlas.charts import block_explorer_chart, block_overview_chart, figure_html
+    from attention_atlas.charts import Figure, block_explorer_chart, block_overview_chart
 
     rows, cols = view.maximum.shape
     block = size_text(_sizes(view.row_edges)) + " × " + size_text(_sizes(view.col_edges))
@@ -368,15 +353,17 @@ def _streamed_head(dump: ProjectionDump, view: Any) -> dict[str, Any]:
             {"name": name, "max": _fmt(float(view.maximum[i, j]), 4)}
             for name, (i, j) in zip(names, view.blocks, strict=True)
         ],
-        "explorer_fig": figure_html(
+        "explorer_fig": Figure(
             explorer,
             caption="Top: each cell is the largest weight of its block. Bottom: the exact "
             "weights of the picked block, coloured from 0 to that block's largest weight.",
+            name=f"{prefix}-maxima",
         ),
-        "means_fig": figure_html(
+        "means_fig": Figure(
             means,
             caption="Each cell is the mean weight of its block: where weight goes on average. "
             "The ringed blocks are the ones with exact weights above.",
+            name=f"{prefix}-means",
         ),
     }
 
@@ -397,7 +384,7 @@ def render_streamed_report(
     attention map is ever held: see :mod:`attention_atlas.dumps.stream`. ``views`` (from
     :func:`attention_atlas.dumps.stream.stream_dump`) skips the computation. Pure: writes nothing.
     """
-    from attention_atlas.charts import figure_html, head_grid_chart
+    from attention_atlas.charts import Figure, head_grid_chart
     from attention_atlas.dumps.stream import DETAILS, stream_dump
 
     heading = title or f"Attention report: {Path(dump.source).name}"
@@ -416,6 +403,8 @@ def render_streamed_report(
         thumbnails=True,
         inline=False,
         colour_scale="sqrt",
+        layout="below",
+        map_side=max(24, min(72, GRID_WIDTH // dump.heads - 4)),
     )
     common = {
         "title": heading,
@@ -439,10 +428,11 @@ def render_streamed_report(
         "head_map_size": bytes_text(dump.map_bytes // (dump.layers * dump.heads)),
         "details": DETAILS,
         "self_attention": dump.self_attention,
-        "grid_fig": figure_html(
+        "grid_fig": Figure(
             grid,
             caption="One small map per (layer, head), drawn from its block maxima; click "
             "one to open it below the grid. Each head's page has its exact strongest blocks.",
+            name="grid",
             renderer="canvas",
         ),
     }

@@ -14,7 +14,8 @@ Options (a small YAML mapping; layers and heads are 0-based):
 
 ``scenario``
     A scenario slug (``attention-atlas list``). Without ``layer``/``head``/
-    ``hide_special``/``chart`` the fence shows the scenario's main chart.
+    ``hide_special``/``chart`` the fence shows the scenario's main figure; with
+    ``layer``/``head``/``hide_special``, one head of its main map.
 ``file``
     A ``.npz`` dump (see the report guide), relative to the docs folder when the
     ``attention-atlas`` plugin is on, else to the folder MkDocs runs in.
@@ -49,9 +50,9 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from markupsafe import Markup
@@ -59,6 +60,9 @@ from mkdocs.exceptions import BuildError
 from pymdownx.superfences import SuperFencesException
 
 from attention_atlas.errors import AtlasError
+
+if TYPE_CHECKING:
+    from attention_atlas.charts.figure import Figure
 
 __all__ = [
     "FENCE_NAME",
@@ -214,42 +218,35 @@ def _load(path: str, mtime: float) -> Any:
 
 def render_fence(options: FenceOptions) -> Markup:
     """The figure HTML for checked options."""
-    from attention_atlas.charts import figure_html
-
     try:
-        if options.file is not None:
-            chart, caption = _file_chart(options)
-        else:
-            chart, caption = _scenario_chart(options)
-        return Markup(
-            figure_html(chart, caption=options.caption or caption, renderer=options.renderer)
-        )
+        figure = _file_figure(options) if options.file is not None else _scenario_figure(options)
+        return replace(
+            figure,
+            caption=options.caption or figure.caption,
+            renderer=options.renderer or figure.renderer,
+        ).html()
     except FenceError:
         raise
     except AtlasError as exc:
         raise _fail(str(exc)) from exc
 
 
-def _file_chart(options: FenceOptions) -> tuple[Any, str]:
-    from attention_atlas.dumps import charts as dump_charts
+def _file_figure(options: FenceOptions) -> Figure:
+    from attention_atlas.export import dump_figure
 
     assert options.file is not None
     path = _resolve(options.file)
-    dump = _load(str(path), path.stat().st_mtime)
-    layer, head = options.layer or 0, options.head or 0
-    name = options.chart or "map"
-    chart = dump_charts.dump_chart(
-        dump,
-        name,
-        layer=layer,
-        head=head,
+    return dump_figure(
+        _load(str(path), path.stat().st_mtime),
+        options.chart or "map",
+        layer=options.layer or 0,
+        head=options.head or 0,
         hide_special=options.hide_special,
         renderer=options.renderer,
     )
-    return chart, dump_charts.caption_for(name)
 
 
-def _scenario_chart(options: FenceOptions) -> tuple[Any, str]:
+def _scenario_figure(options: FenceOptions) -> Figure:
     from attention_atlas import export
 
     assert options.scenario is not None
@@ -257,14 +254,14 @@ def _scenario_chart(options: FenceOptions) -> tuple[Any, str]:
     if by_head:
         if options.chart is not None:
             raise _fail("chart: cannot be combined with layer, head or hide_special")
-        return export.scenario_head_chart(
+        return export.scenario_head_figure(
             options.scenario,
             layer=options.layer or 0,
             head=options.head or 0,
             hide_special=options.hide_special,
             renderer=options.renderer,
         )
-    return export.scenario_figure_chart(options.scenario, options.chart)
+    return export.scenario_figure(options.scenario, options.chart)
 
 
 def fence_validator(

@@ -9,6 +9,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from attention_atlas.charts.figure import Figure
 from attention_atlas.render.mathml import math
 
 
@@ -45,6 +46,14 @@ def _fmt(value: float, digits: int = 4) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+def place_figure(value: Any) -> Markup:
+    """The ``figure`` filter: a :class:`~attention_atlas.charts.figure.Figure` as page HTML."""
+    if not isinstance(value, Figure):
+        msg = f"the figure filter takes a Figure, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value.html()
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -58,6 +67,7 @@ def environment() -> jinja2.Environment:
     )
     env.globals["math"] = math
     env.filters["fmt"] = _fmt
+    env.filters["figure"] = place_figure
     return env
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from attention_atlas.attention import dot_scores, softmax
-from attention_atlas.charts import bar_chart, figure_html, heatmap_chart, vector_chart
+from attention_atlas.charts import Figure, bar_chart, heatmap_chart, vector_chart
 from attention_atlas.scenarios.base import Result, Scenario
 
 
@@ -75,7 +75,7 @@ def context(result: Result) -> dict[str, Any]:
         "top_name": names[top],
         "top_weight": f"{weights[top]:.4f}",
         "context": [f"{x:.4f}" for x in a["context"]],
-        "annotations_fig": figure_html(
+        "annotations_fig": Figure(
             heatmap_chart(
                 a["annotations"],
                 names,
@@ -88,8 +88,9 @@ def context(result: Result) -> dict[str, Any]:
                 scheme="oranges",
             ),
             caption="Each row is one encoder hidden state (annotation); columns are its units.",
+            name="annotations",
         ),
-        "scores_fig": figure_html(
+        "scores_fig": Figure(
             bar_chart(
                 scores,
                 names,
@@ -99,8 +100,9 @@ def context(result: Result) -> dict[str, Any]:
                 fmt=".6~g",
             ),
             caption="One dot product per annotation. Scores are unbounded: 927 and 929 are close.",
+            name="scores",
         ),
-        "weights_fig": figure_html(
+        "weights_fig": Figure(
             heatmap_chart(
                 weights[None, :],
                 ["decoder step 1"],
@@ -111,8 +113,9 @@ def context(result: Result) -> dict[str, Any]:
                 domain=(0.0, 1.0),
             ),
             caption="One query row: non-negative weights that sum to 1. Hover for exact values.",
+            name="weights",
         ),
-        "weighted_fig": figure_html(
+        "weighted_fig": Figure(
             heatmap_chart(
                 a["weighted"],
                 names,
@@ -125,10 +128,12 @@ def context(result: Result) -> dict[str, Any]:
                 scheme="oranges",
             ),
             caption="Each annotation multiplied by its weight: rows 2 and 3 are wiped out.",
+            name="weighted",
         ),
-        "context_fig": figure_html(
+        "context_fig": Figure(
             vector_chart(a["context"], units, title="Context vector", fmt=".4f", scheme="blues"),
             caption="The column sums of the weighted annotations: the attention context vector.",
+            name="context",
         ),
     }
 
@@ -145,4 +150,7 @@ SCENARIO = Scenario(
     },
     compute=compute,
     context=context,
+    main_figure="weights",
+    main_map="weights",
+    main_map_labels=("", "annotations"),
 )

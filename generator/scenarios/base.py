@@ -3,9 +3,15 @@
 A scenario module defines ``SCENARIO`` plus two pure functions:
 
 - ``compute(scenario) -> Result``: runs ``attention_atlas.attention`` on the parameters.
-- ``context(result) -> dict``: turns arrays into finished strings and chart figures
-  (HTML snippets from ``attention_atlas.charts.figure_html``) for its template
-  ``templates/<slug>.md.j2``. Templates never compute.
+- ``context(result) -> dict``: turns arrays into finished strings and
+  :class:`~attention_atlas.charts.figure.Figure` values for its template
+  ``templates/<slug>.md.j2``, which places each with the ``figure`` filter. Figures
+  may sit anywhere in the context (inside lists and dicts too); their names are
+  unique within a page. Templates never compute.
+
+A scenario names its main figure (what ``attention-atlas export SLUG`` and a fence
+with only ``scenario: SLUG`` show) and its main map (the attention weights a fence
+or an export picks a layer and head from).
 """
 
 from __future__ import annotations
@@ -53,6 +59,14 @@ class Scenario:
         same machine gives the same bytes and ``--force`` measures again.
     compute, context : callables
         See the module docstring.
+    main_figure : str
+        Name of the page's best-known figure (a ``Figure.name`` in the context).
+    main_map : str
+        Key in ``Result.arrays`` of the page's attention weights, shaped (M,) (one
+        query), (N, M), (H, N, M) or (L, H, N, M).
+    main_map_labels : (str, str)
+        Keys in ``Result.labels`` of the main map's query (N) and key (M) labels;
+        ``""`` numbers the positions instead.
     """
 
     slug: str
@@ -62,6 +76,9 @@ class Scenario:
     order: int
     compute: Callable[[Scenario], Result]
     context: Callable[[Result], dict[str, Any]]
+    main_figure: str
+    main_map: str
+    main_map_labels: tuple[str, str] = ("tokens", "tokens")
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     machine_dependent: bool = False

@@ -23,7 +23,7 @@ from attention_atlas.attention import (
     performer_attention,
     scaled_dot_product_attention,
 )
-from attention_atlas.charts import figure_html, heatmap_chart, line_chart
+from attention_atlas.charts import Figure, heatmap_chart, line_chart
 from attention_atlas.scenarios._costs import (
     BIG_O,
     FORMULAS,
@@ -330,7 +330,7 @@ def _map_figures(result: Result) -> dict[str, Any]:
         "made of repeated rows.",
     }
     figs: dict[str, Any] = {
-        "exact_fig": figure_html(
+        "exact_fig": Figure(
             heatmap_chart(
                 exact,
                 pos,
@@ -344,10 +344,11 @@ def _map_figures(result: Result) -> dict[str, Any]:
                 name="exact",
             ),
             caption="softmax(QKᵀ/√d): the blocks on the diagonal are the topic segments.",
+            name="exact",
         )
     }
     for key, m in approx.items():
-        figs[f"{key}_fig"] = figure_html(
+        figs[f"{key}_fig"] = Figure(
             heatmap_chart(
                 m,
                 pos,
@@ -362,8 +363,9 @@ def _map_figures(result: Result) -> dict[str, Any]:
                 name=f"{key[:4]}",
             ),
             caption=captions[key],
+            name=key,
         )
-        figs[f"{key}_diff_fig"] = figure_html(
+        figs[f"{key}_diff_fig"] = Figure(
             heatmap_chart(
                 m - exact,
                 pos,
@@ -381,6 +383,7 @@ def _map_figures(result: Result) -> dict[str, Any]:
             ),
             caption="Orange: the approximation gives the pair more weight than softmax; "
             "blue: less.",
+            name=f"{key}_diff",
         )
     return figs
 
@@ -455,7 +458,7 @@ def _error_context(result: Result) -> dict[str, Any]:
         "segments": segments,
         "cluster_out_at_segments": _pct(clus_out[min(at_segments, len(clusters) - 1)]),
         "exact_clustered_dev": f"{float(np.abs(a['exact_clustered_w'] - ref_w).max()):.0e}",
-        "features_fig": figure_html(
+        "features_fig": Figure(
             line_chart(
                 feature_records,
                 x="r",
@@ -469,8 +472,9 @@ def _error_context(result: Result) -> dict[str, Any]:
             ),
             caption="Each point averages the same fixed seeds; the flat line is elu + 1 "
             "linear attention, which has no r.",
+            name="features",
         ),
-        "clusters_fig": figure_html(
+        "clusters_fig": Figure(
             line_chart(
                 cluster_records,
                 x="C",
@@ -484,6 +488,7 @@ def _error_context(result: Result) -> dict[str, Any]:
             ),
             caption=f"Averaged over k-means seeds; the drop near C = {segments} is where "
             "every topic gets its own cluster.",
+            name="clusters",
         ),
     }
 
@@ -552,7 +557,7 @@ def _cost_context(result: Result) -> dict[str, Any]:
                 for m, c in crossover.items()
             ]
         ),
-        "flops_fig": figure_html(
+        "flops_fig": Figure(
             line_chart(
                 flop_records,
                 x="N",
@@ -567,8 +572,9 @@ def _cost_context(result: Result) -> dict[str, Any]:
             caption="Counted from the shapes: on log-log axes the slope is the growth "
             "exponent, 2 for full attention and 1 for the others (Linformer hides under "
             "kernelized: with P = r they cost almost the same).",
+            name="flops",
         ),
-        "memory_fig": figure_html(
+        "memory_fig": Figure(
             line_chart(
                 mem_records,
                 x="N",
@@ -582,6 +588,7 @@ def _cost_context(result: Result) -> dict[str, Any]:
             ),
             caption="Bytes of the arrays each method allocates, output included; "
             "full attention’s is the N × N weights.",
+            name="memory",
         ),
     }
 
@@ -628,7 +635,7 @@ def _measured_context(result: Result) -> dict[str, Any]:
                 }
                 for i, m in enumerate(METHODS)
             ],
-            "time_fig": figure_html(
+            "time_fig": Figure(
                 line_chart(
                     time_records,
                     x="N",
@@ -642,8 +649,9 @@ def _measured_context(result: Result) -> dict[str, Any]:
                 ),
                 caption="Wall time of one call on random float32 inputs, one BLAS thread; "
                 "it varies from run to run.",
+                name="time",
             ),
-            "peak_fig": figure_html(
+            "peak_fig": Figure(
                 line_chart(
                     peak_records,
                     x="N",
@@ -656,6 +664,7 @@ def _measured_context(result: Result) -> dict[str, Any]:
                     log_y=True,
                 ),
                 caption="Peak of the memory NumPy allocated during one call, inputs excluded.",
+                name="peak",
             ),
         }
     }
@@ -719,4 +728,7 @@ SCENARIO = Scenario(
     machine_dependent=MEASURED,
     compute=compute,
     context=context,
+    main_figure="exact",
+    main_map="exact_w",
+    main_map_labels=("positions", "positions"),
 )

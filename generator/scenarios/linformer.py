@@ -11,7 +11,7 @@ from attention_atlas.attention import (
     pooling_projection,
     scaled_dot_product_attention,
 )
-from attention_atlas.charts import figure_html, heatmap_chart
+from attention_atlas.charts import Figure, heatmap_chart
 from attention_atlas.errors import ShapeError
 from attention_atlas.scenarios.base import Result, Scenario
 
@@ -199,7 +199,7 @@ def _small_context(result: Result) -> dict[str, Any]:
         ],
         "small_first": tokens[0],
         "small_first_weights": [_f(x) for x in weights[0]],
-        "small_e_fig": figure_html(
+        "small_e_fig": Figure(
             heatmap_chart(
                 a["small_e"],
                 blocks,
@@ -215,8 +215,9 @@ def _small_context(result: Result) -> dict[str, Any]:
             ),
             caption=f"Row i averages block i: {n // sp} consecutive tokens with weight "
             f"{_f(1 / (n // sp), 2)} each (kernel = stride = {n // sp}).",
+            name="small_e",
         ),
-        "small_weights_fig": figure_html(
+        "small_weights_fig": Figure(
             heatmap_chart(
                 weights,
                 tokens,
@@ -228,6 +229,7 @@ def _small_context(result: Result) -> dict[str, Any]:
                 name="sw",
             ),
             caption="Each row is one token’s choice between the blocks; every row sums to 1.",
+            name="small_weights",
         ),
     }
 
@@ -287,7 +289,7 @@ def _large_context(result: Result) -> dict[str, Any]:
         "focus_lse": _f(lse, 2),
         "focus_full_block": _f(pooled[focus, fb]),
         "focus_lin_block": _f(lin[focus, fb]),
-        "full_fig": figure_html(
+        "full_fig": Figure(
             heatmap_chart(
                 full,
                 tokens,
@@ -299,8 +301,9 @@ def _large_context(result: Result) -> dict[str, Any]:
                 name="full",
             ),
             caption="Full softmax(QKᵀ/√d): every query row sums to 1 over all the tokens.",
+            name="full",
         ),
-        "pooled_fig": figure_html(
+        "pooled_fig": Figure(
             heatmap_chart(
                 pooled,
                 tokens,
@@ -314,8 +317,9 @@ def _large_context(result: Result) -> dict[str, Any]:
             ),
             caption="Cell (i, j) is the total weight query i gives to the tokens of block j; "
             "rows still sum to 1.",
+            name="pooled",
         ),
-        "lin_fig": figure_html(
+        "lin_fig": Figure(
             heatmap_chart(
                 lin,
                 tokens,
@@ -327,8 +331,9 @@ def _large_context(result: Result) -> dict[str, Any]:
                 name="lin",
             ),
             caption="softmax(Q(EK)ᵀ/√d) with E the pooling matrix; rows sum to 1.",
+            name="lin",
         ),
-        "diff_fig": figure_html(
+        "diff_fig": Figure(
             heatmap_chart(
                 diff,
                 tokens,
@@ -343,6 +348,7 @@ def _large_context(result: Result) -> dict[str, Any]:
             ),
             caption="Blue: Linformer gives the block less weight than full attention; "
             "orange: more. Each row’s differences add up to 0.",
+            name="diff",
         ),
     }
 
@@ -364,7 +370,7 @@ def _random_context(result: Result) -> dict[str, Any]:
         "eff_row_min": _f(row_sums.min(), 2),
         "eff_row_max": _f(row_sums.max(), 2),
         "pool_eff_dev": f"{float(np.max(np.abs(pool_sums - 1))):.0e}",
-        "rand_e_fig": figure_html(
+        "rand_e_fig": Figure(
             heatmap_chart(
                 rand_e,
                 projections,
@@ -379,8 +385,9 @@ def _random_context(result: Result) -> dict[str, Any]:
                 name="re",
             ),
             caption=f"No row is a block: each projected key is a signed blend of all {n} keys.",
+            name="rand_e",
         ),
-        "rand_weights_fig": figure_html(
+        "rand_weights_fig": Figure(
             heatmap_chart(
                 a["rand_weights"],
                 tokens,
@@ -393,8 +400,9 @@ def _random_context(result: Result) -> dict[str, Any]:
             ),
             caption="Rows still sum to 1, but a column is a blend of all tokens, "
             "so a bright cell names no token.",
+            name="rand_weights",
         ),
-        "rand_eff_fig": figure_html(
+        "rand_eff_fig": Figure(
             heatmap_chart(
                 eff,
                 tokens,
@@ -410,6 +418,7 @@ def _random_context(result: Result) -> dict[str, Any]:
             ),
             caption="out = (weights · F) V: row i gives each token’s value its coefficient "
             "in query i’s output.",
+            name="rand_eff",
         ),
     }
 
@@ -479,4 +488,7 @@ SCENARIO = Scenario(
     seed=60,
     compute=compute,
     context=context,
+    main_figure="lin",
+    main_map="lin_weights",
+    main_map_labels=("tokens", "blocks"),
 )

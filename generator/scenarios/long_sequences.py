@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from attention_atlas.attention import (
     pool_map,
     pooled_views,
 )
-from attention_atlas.charts import figure_html
+from attention_atlas.charts import Figure
 from attention_atlas.charts.blocks import block_explorer_chart, block_overview_chart
 from attention_atlas.scenarios.base import Result, Scenario
 
@@ -170,6 +171,8 @@ def compute(scenario: Scenario) -> Result:
     (R + 1,) block edges; ``chosen`` (K, 2) row and column block of each detail;
     ``details`` (K, N/R, N/R) their exact weights; ``small_stream``, ``small_dense``
     (r, r, 2) mean and max views of the first ``small_n`` positions computed both ways.
+    Labels: ``kinds`` (K,) what each detailed block holds; ``blocks`` (R,) the positions
+    each block covers (``"0–127"``).
     """
     p = scenario.params
     n, blocks = int(p["n"]), int(p["blocks"])
@@ -215,7 +218,10 @@ def compute(scenario: Scenario) -> Result:
             "small_dense": small_dense,
             "small_stream": small_stream,
         },
-        labels={"kinds": tuple(block_kind(r, c, edges, p) for r, c in chosen)},
+        labels={
+            "kinds": tuple(block_kind(r, c, edges, p) for r, c in chosen),
+            "blocks": tuple(f"{int(lo)}–{int(hi) - 1}" for lo, hi in pairwise(edges)),
+        },
         facts={
             "d": int(q.shape[1]),
             "stream_mib": round(stream_mib, 1),
@@ -438,7 +444,7 @@ def context(result: Result) -> dict[str, Any]:
         "per_column": _WORDS.get(int(facts["per_column"]), str(facts["per_column"])),
         "band": int(facts["band"]),
         **_findings(result),
-        "mean_fig": figure_html(
+        "mean_fig": Figure(
             block_overview_chart(
                 mean,
                 edges,
@@ -454,8 +460,9 @@ def context(result: Result) -> dict[str, Any]:
             ),
             caption=f"Cell (i, j) is the average of the {_int(size * size)} weights that "
             f"the {size} queries of block i give the {size} keys of block j.",
+            name="mean",
         ),
-        "max_fig": figure_html(
+        "max_fig": Figure(
             block_explorer_chart(
                 mx,
                 edges,
@@ -480,6 +487,7 @@ def context(result: Result) -> dict[str, Any]:
             caption=f"Top: cell (i, j) is the largest of the {_int(size * size)} weights of "
             f"block (i, j). Bottom: the exact {size} × {size} weights of the picked block, "
             "coloured from 0 to that block's own largest weight.",
+            name="max",
         ),
     }
 
@@ -514,4 +522,7 @@ SCENARIO = Scenario(
     seed=65,
     compute=compute,
     context=context,
+    main_figure="max",
+    main_map="mean",
+    main_map_labels=("blocks", "blocks"),
 )

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from attention_atlas.attention import multi_head_attention, scaled_dot_product_attention
-from attention_atlas.charts import figure_html, head_grid_chart, heatmap_chart
+from attention_atlas.charts import Figure, head_grid_chart, heatmap_chart
 from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.text import fixed, quoted, word_list
@@ -224,7 +224,7 @@ def context(result: Result) -> dict[str, Any]:
         ),
         "concat_gap": _gap(float(np.max(np.abs(a["concat_out"] - a["out"])))),
         "row_sum_error": f"{float(np.max(np.abs(weights.sum(axis=-1) - 1.0))):.0e}",
-        "routing_fig": figure_html(
+        "routing_fig": Figure(
             heatmap_chart(
                 routing,
                 rtok,
@@ -240,8 +240,9 @@ def context(result: Result) -> dict[str, Any]:
             ),
             caption="Read a row: how one token splits its information over the tokens "
             "in the columns.",
+            name="routing",
         ),
-        "grid_fig": figure_html(
+        "grid_fig": Figure(
             head_grid_chart(
                 weights,
                 tokens,
@@ -253,8 +254,9 @@ def context(result: Result) -> dict[str, Any]:
             ),
             caption="One map per (layer, head); rows are queries, columns keys, each row "
             "sums to 1. Untrained, seeded weights.",
+            name="grid",
         ),
-        "entropy_fig": figure_html(
+        "entropy_fig": Figure(
             heatmap_chart(
                 entropy,
                 layers,
@@ -272,6 +274,7 @@ def context(result: Result) -> dict[str, Any]:
             ),
             caption=f"0 bits: every row on one key. {fixed(max_bits)} bits: spread evenly "
             f"over all {n} keys.",
+            name="entropy",
         ),
     }
 
@@ -302,4 +305,6 @@ SCENARIO = Scenario(
     seed=7,
     compute=compute,
     context=context,
+    main_figure="grid",
+    main_map="weights",
 )

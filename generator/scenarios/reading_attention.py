@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from markupsafe import Markup
 
 from attention_atlas.attention import multi_head_attention, softmax
-from attention_atlas.charts import bar_chart, figure_html, heatmap_chart
+from attention_atlas.charts import Figure, bar_chart, heatmap_chart
 from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.text import fixed, quoted, word_list
@@ -139,12 +138,13 @@ def _heat(
     values: np.ndarray,
     tokens: list[str],
     *,
+    figure: str,
     title: str,
     caption: str,
     name: str,
     subtitle: str | None = None,
     fmt: str = ".3f",
-) -> Markup:
+) -> Figure:
     chart = heatmap_chart(
         values,
         tokens,
@@ -159,7 +159,7 @@ def _heat(
         domain=(0.0, 1.0),
         name=name,
     )
-    return figure_html(chart, caption=caption)
+    return Figure(chart, caption=caption, name=figure)
 
 
 def context(result: Result) -> dict[str, Any]:
@@ -258,6 +258,7 @@ def context(result: Result) -> dict[str, Any]:
         "diagonal_fig": _heat(
             diag,
             tokens,
+            figure="diagonal",
             title="Diagonal: each token attends to itself",
             subtitle=pattern_text["diagonal"],
             caption="A bright diagonal: every token keeps mostly its own information.",
@@ -266,6 +267,7 @@ def context(result: Result) -> dict[str, Any]:
         "previous_fig": _heat(
             prev,
             tokens,
+            figure="previous",
             title="Previous token",
             subtitle=pattern_text["previous"],
             caption="A band just below the diagonal: each token reads the one before it.",
@@ -274,6 +276,7 @@ def context(result: Result) -> dict[str, Any]:
         "sink_fig": _heat(
             sink,
             tokens,
+            figure="sink",
             title="Attention sink: the first token",
             subtitle=pattern_text["sink"],
             caption="A bright first column: attention with nowhere better to go is parked "
@@ -283,6 +286,7 @@ def context(result: Result) -> dict[str, Any]:
         "uniform_fig": _heat(
             uni,
             tokens,
+            figure="uniform",
             title="Uniform",
             subtitle=pattern_text["uniform"],
             caption=f"Every cell 1/{n}: the head makes no distinction and averages the values.",
@@ -291,13 +295,14 @@ def context(result: Result) -> dict[str, Any]:
         "mixed_fig": _heat(
             mixed,
             tokens,
+            figure="mixed",
             title="A mixed head",
             subtitle=f"scores: {mixed_text}",
             caption="Read a column top to bottom to see who attends to that key.",
             name="mixed",
             fmt=".2f",
         ),
-        "received_fig": figure_html(
+        "received_fig": Figure(
             bar_chart(
                 received,
                 pos,
@@ -309,8 +314,9 @@ def context(result: Result) -> dict[str, Any]:
             ),
             caption=f"The bars total {n}; a key at 1 gets a fair share, far above is "
             "over-attended, near 0 ignored.",
+            name="received",
         ),
-        "entropy_fig": figure_html(
+        "entropy_fig": Figure(
             heatmap_chart(
                 entropy,
                 [pattern_names[k] for k in labels["patterns"]],
@@ -327,8 +333,9 @@ def context(result: Result) -> dict[str, Any]:
             ),
             caption=f"0 bits: the row is on one key. {fixed(np.log2(n))} bits: spread "
             f"evenly over all {n} keys.",
+            name="entropy",
         ),
-        "focus_weights_fig": figure_html(
+        "focus_weights_fig": Figure(
             bar_chart(
                 mixed[focus],
                 pos,
@@ -339,8 +346,9 @@ def context(result: Result) -> dict[str, Any]:
                 highlight=top_w,
             ),
             caption="What the map shows: where this query puts its attention.",
+            name="focus_weights",
         ),
-        "focus_contrib_fig": figure_html(
+        "focus_contrib_fig": Figure(
             bar_chart(
                 100 * share,
                 pos,
@@ -351,8 +359,9 @@ def context(result: Result) -> dict[str, Any]:
                 highlight=top_c,
             ),
             caption="What the output gets: weight times the size of the value vector.",
+            name="focus_contrib",
         ),
-        "z_fig": figure_html(
+        "z_fig": Figure(
             heatmap_chart(
                 a["z_diagonal"],
                 tokens,
@@ -368,6 +377,7 @@ def context(result: Result) -> dict[str, Any]:
             ),
             caption="The diagonal and the uniform map give exactly this Z, because every "
             "value row is the same.",
+            name="z",
         ),
     }
 
@@ -396,4 +406,6 @@ SCENARIO = Scenario(
     seed=5,
     compute=compute,
     context=context,
+    main_figure="mixed",
+    main_map="mixed",
 )

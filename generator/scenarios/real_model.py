@@ -16,7 +16,7 @@ import altair as alt
 import numpy as np
 from numpy.typing import NDArray
 
-from attention_atlas.charts import figure_html, head_grid_chart, heatmap_chart, row_explorer_chart
+from attention_atlas.charts import Figure, head_grid_chart, heatmap_chart, row_explorer_chart
 from attention_atlas.errors import ResourceUnavailable
 from attention_atlas.models import (
     HeadScore,
@@ -154,7 +154,7 @@ class _Axes:
     heads: list[str]
 
 
-def _summary_chart(
+def _summary_figure(
     values: NDArray[np.floating],
     axes: _Axes,
     *,
@@ -163,8 +163,11 @@ def _summary_chart(
     domain: tuple[float, float],
     scheme: str,
     name: str,
-) -> Any:
-    return heatmap_chart(
+    caption: str,
+    figure: str,
+) -> Figure:
+    """A per-head number as a (layer, head) heatmap with its values written in."""
+    chart = heatmap_chart(
         values,
         axes.layers,
         axes.heads,
@@ -178,9 +181,11 @@ def _summary_chart(
         scheme=scheme,
         name=name,
     )
+    return Figure(chart, caption=caption, name=figure)
 
 
 #: Widest small map in the model view: 12 heads across must fit the page column (~700 px).
+#: Each map is drawn a whole number of pixels a token (no seams between cells).
 GRID_SIDE = 42
 
 
@@ -200,35 +205,6 @@ def stacked(chart: Any) -> Any:
     )
 
 
-def stacked_grid(chart: Any, tokens: int, opened: tuple[int, int]) -> Any:
-    """The model view stacked (see :func:`stacked`) and opened on head ``opened``.
-
-    Each small map is drawn a whole number of pixels per token, at most ``GRID_SIDE``
-    wide (no seams between cells, 12 heads fit across), the hint under the title says
-    where the enlarged head is, and the picker starts on ``opened`` (0-based layer,
-    head) instead of L0 H0.
-    """
-    out = stacked(chart)
-    if not isinstance(out, alt.VConcatChart) or not isinstance(out.vconcat[0], alt.FacetChart):
-        return chart
-    grid = out.vconcat[0].copy()
-    grid.spec.width = grid.spec.height = tokens * max(1, GRID_SIDE // tokens)
-    title = out.title.copy()
-    if isinstance(title.subtitle, list):
-        title.subtitle = [t.replace("on the right", "below the grid") for t in title.subtitle]
-    params = [p.copy() for p in out.params] if isinstance(out.params, list) else []
-    for param in params:
-        if str(param.name).endswith("_pick"):
-            param.value = [{"l": opened[0], "h": opened[1]}]
-    return alt.VConcatChart(
-        vconcat=[grid, out.vconcat[1]],
-        spacing=20,
-        params=params,
-        title=title,
-        usermeta=out.usermeta,
-    )
-
-
 def _head_list(pairs: list[tuple[int, int]], scores: NDArray[np.floating]) -> str:
     """``L0 H2 (1.00) and L1 H8 (0.57)``, or ``none`` when empty."""
     if not pairs:
@@ -243,9 +219,11 @@ def _explorer(
     *,
     what: str,
     initial_row: int,
+    sentence: int,
     hidden: bool = False,
-) -> Any:
-    """One head's map beside the bars of the clicked row."""
+) -> Figure:
+    """One head's map above the bars of the clicked row, named ``s<sentence>-L<l>H<h>``
+    (``-words`` added without the special tokens)."""
     layer, head = lh
     chart = stacked(
         row_explorer_chart(
@@ -269,7 +247,8 @@ def _explorer(
             f"Layer {layer}, head {head} (counted from 0). Click a row: the bars show how "
             "that token splits its weight over the columns; they sum to 1."
         )
-    return figure_html(chart, caption=caption)
+    name = f"s{sentence}-L{layer}H{head}" + ("-words" if hidden else "")
+    return Figure(chart, caption=caption, name=name)
 
 
 def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
@@ -310,6 +289,7 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
                     best_lh,
                     what=f"all {n} tokens",
                     initial_row=q_row,
+                    sentence=i,
                 ),
                 _explorer(
                     hidden[best_lh],
@@ -317,6 +297,7 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
                     best_lh,
                     what="without [CLS]/[SEP]",
                     initial_row=q_kept,
+                    sentence=i,
                     hidden=True,
                 ),
             ],
@@ -332,7 +313,12 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
                     "label": f"{head_name(*lh)} · {what}",
                     "figs": [
                         _explorer(
-                            weights[lh], tokens, lh, what=f"all {n} tokens", initial_row=q_row
+                            weights[lh],
+                            tokens,
+                            lh,
+                            what=f"all {n} tokens",
+                            initial_row=q_row,
+                            sentence=i,
                         )
                     ],
                 }
@@ -377,107 +363,110 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
         "diffuse_name": head_name(*map(int, diffuse)),
         "diffuse_bits": fixed(entropy[diffuse]),
         "max_bits": fixed(max_bits),
-        "grid_all_fig": figure_html(
-            stacked_grid(
-                head_grid_chart(
-                    weights,
-                    tokens,
-                    tokens,
-                    title=f"All {n_maps} heads of MiniLM on “{sentence['text']}”",
-                    layer_names=axes.layers,
-                    head_names=axes.heads,
-                ),
-                n,
-                best_lh,
+        "grid_all_fig": Figure(
+            head_grid_chart(
+                weights,
+                tokens,
+                tokens,
+                title=f"All {n_maps} heads of MiniLM on “{sentence['text']}”",
+                layer_names=axes.layers,
+                head_names=axes.heads,
+                layout="below",
+                map_side=GRID_SIDE,
+                opened=best_lh,
             ),
             caption="One map per head: softmax(QKᵀ/√d) of that head, rows = query tokens, "
             f"columns = key tokens, every row sums to 1. It opens on {head_name(*best_lh)}, "
             f"the head that links {query} to {key} most.",
+            name=f"s{i}-grid",
         ),
-        "grid_hidden_fig": figure_html(
-            stacked_grid(
-                head_grid_chart(
-                    hidden,
-                    kept,
-                    kept,
-                    title=f"All {n_maps} heads, words only",
-                    subtitle=HIDDEN_NOTE,
-                    layer_names=axes.layers,
-                    head_names=axes.heads,
-                ),
-                len(kept),
-                best_lh,
+        "grid_hidden_fig": Figure(
+            head_grid_chart(
+                hidden,
+                kept,
+                kept,
+                title=f"All {n_maps} heads, words only",
+                subtitle=HIDDEN_NOTE,
+                layer_names=axes.layers,
+                head_names=axes.heads,
+                layout="below",
+                map_side=GRID_SIDE,
+                opened=best_lh,
             ),
             caption="The same maps without the [CLS] and [SEP] rows and columns; each row "
             "is divided by what is left of it, so word-to-word links become visible.",
+            name=f"s{i}-grid-words",
         ),
         "explorers": explorers,
-        "probe_fig": figure_html(
-            _summary_chart(
-                probe,
-                axes,
-                title=f"Weight from {query} to {key} in every head",
-                value_title=f"weight {tokens[best.query_position]} → "
-                f"{tokens[best.key_positions[0]]}",
-                domain=(0.0, 1.0),
-                scheme="oranges",
-                name=f"probe{i}",
-            ),
+        "probe_fig": _summary_figure(
+            probe,
+            axes,
+            title=f"Weight from {query} to {key} in every head",
+            value_title=f"weight {tokens[best.query_position]} → {tokens[best.key_positions[0]]}",
+            domain=(0.0, 1.0),
+            scheme="oranges",
+            name=f"probe{i}",
             caption=f"Cell (layer, head) is the weight in row {query}, column {key} of that "
             f"head's map (all tokens kept). Uniform attention would give {fixed(1.0 / n)}.",
+            figure=f"s{i}-probe",
         ),
         "summary_figs": [
-            figure_html(
-                _summary_chart(
+            _summary_figure(
+                values,
+                axes,
+                title=title,
+                value_title=value_title,
+                domain=domain,
+                scheme=scheme,
+                name=f"{short}{i}",
+                caption=caption,
+                figure=f"s{i}-{what}",
+            )
+            for values, what, short, title, value_title, domain, scheme, caption in (
+                (
                     entropy,
-                    axes,
-                    title="Mean row entropy (bits)",
-                    value_title="entropy (bits)",
-                    domain=(0.0, max_bits),
-                    scheme="blues",
-                    name=f"ent{i}",
+                    "entropy",
+                    "ent",
+                    "Mean row entropy (bits)",
+                    "entropy (bits)",
+                    (0.0, max_bits),
+                    "blues",
+                    f"0 bits: each row on one key. {fixed(max_bits)} bits (log₂ {n}): "
+                    f"spread evenly over all {n} tokens.",
                 ),
-                caption=f"0 bits: each row on one key. {fixed(max_bits)} bits (log₂ {n}): "
-                f"spread evenly over all {n} tokens.",
-            ),
-            figure_html(
-                _summary_chart(
+                (
                     special,
-                    axes,
-                    title="Share of weight on [CLS] and [SEP]",
-                    value_title="share on [CLS]/[SEP]",
-                    domain=(0.0, 1.0),
-                    scheme="purples",
-                    name=f"spec{i}",
+                    "special",
+                    "spec",
+                    "Share of weight on [CLS] and [SEP]",
+                    "share on [CLS]/[SEP]",
+                    (0.0, 1.0),
+                    "purples",
+                    "Mean over query rows of the weight landing on the two special "
+                    "tokens; 1 means the head looks only at them.",
                 ),
-                caption="Mean over query rows of the weight landing on the two special "
-                "tokens; 1 means the head looks only at them.",
-            ),
-            figure_html(
-                _summary_chart(
+                (
                     previous,
-                    axes,
-                    title="Previous-token score",
-                    value_title="weight on the previous token",
-                    domain=(0.0, 1.0),
-                    scheme="greens",
-                    name=f"prev{i}",
+                    "previous",
+                    "prev",
+                    "Previous-token score",
+                    "weight on the previous token",
+                    (0.0, 1.0),
+                    "greens",
+                    "Mean weight a token puts on the token just before it; near 1, the "
+                    "head copies its left neighbour.",
                 ),
-                caption="Mean weight a token puts on the token just before it; near 1, the "
-                "head copies its left neighbour.",
-            ),
-            figure_html(
-                _summary_chart(
+                (
                     following,
-                    axes,
-                    title="Next-token score",
-                    value_title="weight on the next token",
-                    domain=(0.0, 1.0),
-                    scheme="greens",
-                    name=f"next{i}",
+                    "next",
+                    "next",
+                    "Next-token score",
+                    "weight on the next token",
+                    (0.0, 1.0),
+                    "greens",
+                    "Mean weight a token puts on the token just after it.",
                 ),
-                caption="Mean weight a token puts on the token just after it.",
-            ),
+            )
         ],
     }
 
@@ -564,4 +553,7 @@ SCENARIO = Scenario(
     },
     compute=compute,
     context=context,
+    main_figure="s0-grid",
+    main_map="s0_attentions",
+    main_map_labels=("s0_tokens", "s0_tokens"),
 )

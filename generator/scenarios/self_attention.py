@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from markupsafe import Markup
 
 from attention_atlas.attention import self_attention
-from attention_atlas.charts import figure_html, heatmap_chart, row_explorer_chart
+from attention_atlas.charts import Figure, heatmap_chart, row_explorer_chart
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.text import fixed, quoted, word_list
 
@@ -113,7 +112,8 @@ def _matrix_fig(
     value_title: str,
     caption: str,
     name: str,
-) -> Markup:
+    figure: str,
+) -> Figure:
     chart = heatmap_chart(
         values,
         rows,
@@ -127,7 +127,7 @@ def _matrix_fig(
         diverging=True,
         name=name,
     )
-    return figure_html(chart, caption=caption)
+    return Figure(chart, caption=caption, name=figure)
 
 
 def context(result: Result) -> dict[str, Any]:
@@ -238,6 +238,7 @@ def context(result: Result) -> dict[str, Any]:
             value_title="value",
             caption="One row per word; 1 means the word has that feature (plus small noise).",
             name="x",
+            figure="x",
         ),
         "q_fig": _matrix_fig(
             q,
@@ -250,6 +251,7 @@ def context(result: Result) -> dict[str, Any]:
             caption="Row i is what word i looks for; a large q in a dimension asks for a "
             "large k there.",
             name="q",
+            figure="q",
         ),
         "k_fig": _matrix_fig(
             k,
@@ -261,6 +263,7 @@ def context(result: Result) -> dict[str, Any]:
             value_title="k",
             caption="Row j is what word j offers; a query finds it where both are large.",
             name="k",
+            figure="k",
         ),
         "v_fig": _matrix_fig(
             v,
@@ -272,6 +275,7 @@ def context(result: Result) -> dict[str, Any]:
             value_title="v",
             caption="Row j is what word j passes on to whoever attends to it.",
             name="v",
+            figure="v",
         ),
         "scores_fig": _matrix_fig(
             scores,
@@ -283,11 +287,13 @@ def context(result: Result) -> dict[str, Any]:
             value_title="score",
             caption="Rows are query words, columns key words; the softmax runs along each row.",
             name="s",
+            figure="scores",
         ),
-        "explorer_fig": figure_html(
+        "weights_fig": Figure(
             explorer,
             caption="Row i: how word i splits its attention over all words (x: input, "
             "y: output); every row sums to 1, and the bars show the clicked row.",
+            name="weights",
         ),
         "z_fig": _matrix_fig(
             z,
@@ -300,6 +306,7 @@ def context(result: Result) -> dict[str, Any]:
             caption="Row i is word i’s new vector, a blend of value rows; columns are "
             "features, so no cell pairs two words.",
             name="z",
+            figure="z",
         ),
     }
 
@@ -366,4 +373,6 @@ SCENARIO = Scenario(
     seed=3,
     compute=compute,
     context=context,
+    main_figure="weights",
+    main_map="weights",
 )

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from attention_atlas.attention import additive_attention, additive_scores, dot_scores, softmax
-from attention_atlas.charts import figure_html, heatmap_chart
+from attention_atlas.charts import Figure, heatmap_chart
 from attention_atlas.scenarios.base import Result, Scenario
 
 
@@ -124,7 +124,7 @@ def context(result: Result) -> dict[str, Any]:
         "two_word_target": target[two_word],
         "two_word_sources": shared,
         "two_word_weights": [f"{a['align'][two_word, source.index(w)]:.2f}" for w in shared],
-        "weights_fig": figure_html(
+        "weights_fig": Figure(
             heatmap_chart(
                 weights,
                 list(labels["query"]),
@@ -135,8 +135,9 @@ def context(result: Result) -> dict[str, Any]:
                 domain=(0.0, 1.0),
             ),
             caption=f"Row i holds the {m} weights query i gives the inputs; every row sums to 1.",
+            name="weights",
         ),
-        "scores_fig": figure_html(
+        "scores_fig": Figure(
             heatmap_chart(
                 a["scores"],
                 list(labels["query"]),
@@ -148,8 +149,9 @@ def context(result: Result) -> dict[str, Any]:
                 diverging=True,
             ),
             caption="v · tanh(query W_q + input W_k) for every pair; the softmax runs along rows.",
+            name="scores",
         ),
-        "align_fig": figure_html(
+        "align_fig": Figure(
             heatmap_chart(
                 a["align"],
                 target,
@@ -161,6 +163,7 @@ def context(result: Result) -> dict[str, Any]:
             ),
             caption="Each English word's row shows which French words it reads; "
             "weights come from a hand-written alignment, not a trained model.",
+            name="align",
         ),
     }
 
@@ -184,4 +187,7 @@ SCENARIO = Scenario(
     seed=11,
     compute=compute,
     context=context,
+    main_figure="weights",
+    main_map="weights",
+    main_map_labels=("query", "inputs"),
 )

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from attention_atlas.attention import dot_scores
-from attention_atlas.charts import figure_html, vector_chart
+from attention_atlas.charts import Figure, vector_chart
 from attention_atlas.scenarios.base import Result, Scenario
 
 
@@ -46,17 +46,20 @@ def context(result: Result) -> dict[str, Any]:
         "sum_text": " + ".join(_number(x) for x in products),
         "largest_unit": units[int(np.argmax(products))],
         "largest_share": f"{products.max() / a['score'] * 100:.0f}",
-        "decoder_fig": figure_html(
+        "decoder_fig": Figure(
             vector_chart(a["decoder"], units, title="Decoder hidden state", fmt=".6~g"),
             caption="The decoder's state at this step: three hidden units, one cell each.",
+            name="decoder",
         ),
-        "annotation_fig": figure_html(
+        "annotation_fig": Figure(
             vector_chart(a["annotation"], units, title="Annotation (encoder state)", fmt=".6~g"),
             caption="One encoder hidden state, the annotation being scored.",
+            name="annotation",
         ),
-        "products_fig": figure_html(
+        "products_fig": Figure(
             vector_chart(products, units, title="Unit-by-unit products", fmt=".6~g"),
             caption="Each cell is decoder × annotation for that unit; the score is their sum.",
+            name="products",
         ),
     }
 
@@ -70,4 +73,7 @@ SCENARIO = Scenario(
     params={"decoder_state": [5, 1, 20], "annotation": [3, 12, 45]},
     compute=compute,
     context=context,
+    main_figure="products",
+    main_map="products",
+    main_map_labels=("", "units"),
 )
