@@ -120,7 +120,8 @@ def scenario_dump(slug: str) -> AttentionDump:
 
     The map is ``result.arrays[scenario.main_map]``, shaped (M,) (one query row),
     (N, M), (H, N, M) or (L, H, N, M); its labels are the ``Result.labels`` that
-    ``scenario.main_map_labels`` names (positions where it names none).
+    ``scenario.main_map_labels`` names (positions where it names none). A map whose
+    rows do not sum to 1 (scores, block means) is refused with an ``AtlasError``.
     """
     import numpy as np
 
@@ -138,7 +139,17 @@ def scenario_dump(slug: str) -> AttentionDump:
     rows, cols = scenario.main_map_labels
     tokens = _map_labels(slug, result, rows, n, "queries")
     keys = None if cols == rows else _map_labels(slug, result, cols, m, "keys")
-    return validate_dump(weights, tokens, keys, source=f"scenario {slug!r}")
+    dump = validate_dump(weights, tokens, keys, source=f"scenario {slug!r}")
+    if dump.warnings:
+        # A user's dump is drawn as given, with a warning; a scenario's map that is not
+        # attention weights (scores, pooled block means) must not be drawn as a head.
+        msg = (
+            f"scenario {slug!r}: its main map {scenario.main_map!r} is not attention weights "
+            f"(rows do not sum to 1), so no layer or head can be drawn from it; "
+            f"show one of its figures instead (chart: NAME)"
+        )
+        raise AtlasError(msg)
+    return dump
 
 
 def dump_figure(

@@ -141,11 +141,12 @@ def test_npz_chart_names(run_npz: Path) -> None:
 
 def test_scenario_main_chart_and_named_chart() -> None:
     figures = scenario_figures("self-attention")
-    assert {"scores", "z"} <= figures.keys()
-    main = next(name for name in ("weights", "explorer") if name in figures)
-    assert target_spec("self-attention") == figures[main]
-    assert target_spec("self-attention", chart="scores") == figures["scores"]
-    with pytest.raises(AtlasError, match=r"has no chart 'nope': expected one of .*scores"):
+    assert list(figures) == ["x", "q", "k", "v", "scores", "weights", "z"]
+    assert target_spec("self-attention") == figures["weights"].to_dict()
+    assert target_spec("self-attention", chart="scores") == figures["scores"].to_dict()
+    with pytest.raises(
+        AtlasError, match=r"has no chart 'nope': expected one of x, q, k, v, scores, weights, z$"
+    ):
         target_spec("self-attention", chart="nope")
 
 

@@ -220,11 +220,14 @@ def render_fence(options: FenceOptions) -> Markup:
     """The figure HTML for checked options."""
     try:
         figure = _file_figure(options) if options.file is not None else _scenario_figure(options)
-        return replace(
-            figure,
-            caption=options.caption or figure.caption,
-            renderer=options.renderer or figure.renderer,
-        ).html()
+        if options.caption or options.renderer:
+            figure = replace(
+                figure,
+                chart=figure.to_dict(),  # the spec it already made: no second validation
+                caption=options.caption or figure.caption,
+                renderer=options.renderer or figure.renderer,
+            )
+        return figure.html()
     except FenceError:
         raise
     except AtlasError as exc:

@@ -48,6 +48,8 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 def place_figure(value: Any) -> Markup:
     """The ``figure`` filter: a :class:`~attention_atlas.charts.figure.Figure` as page HTML."""
+    if isinstance(value, jinja2.Undefined):
+        return Markup(str(value))  # StrictUndefined: the usual error naming the variable
     if not isinstance(value, Figure):
         msg = f"the figure filter takes a Figure, got {type(value).__name__}"
         raise TypeError(msg)

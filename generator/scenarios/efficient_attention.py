@@ -330,62 +330,109 @@ def _map_figures(result: Result) -> dict[str, Any]:
         "made of repeated rows.",
     }
     figs: dict[str, Any] = {
-        "exact_fig": Figure(
-            heatmap_chart(
-                exact,
-                pos,
-                pos,
-                title=f"Exact softmax attention ({len(pos)} × {len(pos)})",
-                subtitle="Labels: topic letter and place in the segment (C3 = third token of C)",
-                x_title="Key position",
-                y_title="Query position",
-                domain=domain,
-                quantize=False,
-                name="exact",
-            ),
-            caption="softmax(QKᵀ/√d): the blocks on the diagonal are the topic segments.",
+        "exact_fig": _position_map(
+            exact,
+            pos,
+            title=f"Exact softmax attention ({len(pos)} × {len(pos)})",
+            subtitle="Labels: topic letter and place in the segment (C3 = third token of C)",
+            domain=domain,
             name="exact",
+            caption="softmax(QKᵀ/√d): the blocks on the diagonal are the topic segments.",
+            figure="exact",
         )
     }
     for key, m in approx.items():
-        figs[f"{key}_fig"] = Figure(
-            heatmap_chart(
-                m,
-                pos,
-                pos,
-                title=titles[key],
-                subtitle="Same colour scale as the exact map",
-                x_title="Key position",
-                y_title="Query position",
-                domain=domain,
-                quantize=False,
-                cell_size=MAP_CELL,
-                name=f"{key[:4]}",
-            ),
+        figs[f"{key}_fig"] = _position_map(
+            m,
+            pos,
+            title=titles[key],
+            subtitle="Same colour scale as the exact map",
+            domain=domain,
+            cell_size=MAP_CELL,
+            name=f"{key[:4]}",
             caption=captions[key],
-            name=key,
+            figure=key,
         )
-        figs[f"{key}_diff_fig"] = Figure(
-            heatmap_chart(
-                m - exact,
-                pos,
-                pos,
-                title=f"{titles[key].split(',')[0]} − exact",
-                subtitle="Same colour scale for all three difference maps",
-                x_title="Key position",
-                y_title="Query position",
-                value_title="difference",
-                domain=diff_domain,
-                diverging=True,
-                quantize=False,
-                cell_size=MAP_CELL,
-                name=f"{key[:4]}d",
-            ),
+        figs[f"{key}_diff_fig"] = _position_map(
+            m - exact,
+            pos,
+            title=f"{titles[key].split(',')[0]} − exact",
+            subtitle="Same colour scale for all three difference maps",
+            value_title="difference",
+            domain=diff_domain,
+            diverging=True,
+            cell_size=MAP_CELL,
+            name=f"{key[:4]}d",
             caption="Orange: the approximation gives the pair more weight than softmax; "
             "blue: less.",
-            name=f"{key}_diff",
+            figure=f"{key}_diff",
         )
     return figs
+
+
+def _position_map(
+    values: np.ndarray, pos: list[str], *, caption: str, figure: str, **options: Any
+) -> Figure:
+    """An (N, N) map over positions with exact values in the hover (``options``: see
+    :func:`~attention_atlas.charts.heatmap_chart`)."""
+    chart = heatmap_chart(
+        values,
+        pos,
+        pos,
+        x_title="Key position",
+        y_title="Query position",
+        quantize=False,
+        **options,
+    )
+    return Figure(chart, caption=caption, name=figure)
+
+
+def _log_lines(
+    records: list[dict[str, Any]],
+    x: str,
+    y: str,
+    color: str,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    caption: str,
+    figure: str,
+) -> Figure:
+    """Lines of ``y`` against ``x``, one per ``color``, on log-log axes."""
+    chart = line_chart(
+        records,
+        x=x,
+        y=y,
+        color=color,
+        title=title,
+        x_title=x_title,
+        y_title=y_title,
+        log_x=True,
+        log_y=True,
+    )
+    return Figure(chart, caption=caption, name=figure)
+
+
+def _method_records(
+    values: np.ndarray, lengths: Sequence[int] | np.ndarray, unit: Callable[[float], float]
+) -> list[dict[str, Any]]:
+    """One ``{N, value, method}`` record per method and length of a (methods, lengths)
+    array, each value converted by ``unit``."""
+    return [
+        {"N": int(nv), "value": unit(float(values[i, j])), "method": METHOD_NAMES[m]}
+        for i, m in enumerate(METHODS)
+        for j, nv in enumerate(lengths)
+    ]
+
+
+def _sweep_records(x: str, xs: np.ndarray, series: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """One ``{x, error, measure}`` record per point of each labelled series."""
+    return [
+        {x: int(v), "error": float(y), "measure": label}
+        for label, ys in series.items()
+        for v, y in zip(xs, ys, strict=True)
+    ]
 
 
 def _error_context(result: Result) -> dict[str, Any]:
@@ -412,25 +459,25 @@ def _error_context(result: Result) -> dict[str, Any]:
     clus_mean, clus_out = a["cluster_mean_abs"], a["cluster_out_rel"]
     lin = errors(a["linear_w"], a["linear_out"], ref_w, ref_out)
     beats_linear = features[feat_out < lin.out_rel]
-    feature_records = [
-        {"r": int(r), "error": float(y), "measure": label}
-        for label, series in (
-            ("Performer: mean |weight error|", feat_mean),
-            ("Performer: relative output error", feat_out),
-        )
-        for r, y in zip(features, series, strict=True)
-    ] + [
+    feature_records = _sweep_records(
+        "r",
+        features,
+        {
+            "Performer: mean |weight error|": feat_mean,
+            "Performer: relative output error": feat_out,
+        },
+    ) + [
         {"r": int(r), "error": lin.out_rel, "measure": "elu + 1: relative output error (no r)"}
         for r in features
     ]
-    cluster_records = [
-        {"C": int(c), "error": float(y), "measure": label}
-        for label, series in (
-            ("Clustered: mean |weight error|", clus_mean),
-            ("Clustered: relative output error", clus_out),
-        )
-        for c, y in zip(clusters, series, strict=True)
-    ]
+    cluster_records = _sweep_records(
+        "C",
+        clusters,
+        {
+            "Clustered: mean |weight error|": clus_mean,
+            "Clustered: relative output error": clus_out,
+        },
+    )
     labels, topic = a["cluster_labels"], a["topic"]
     clusters_used = np.unique(labels)
     pure = sum(len(np.unique(topic[labels == c])) == 1 for c in clusters_used)
@@ -458,37 +505,29 @@ def _error_context(result: Result) -> dict[str, Any]:
         "segments": segments,
         "cluster_out_at_segments": _pct(clus_out[min(at_segments, len(clusters) - 1)]),
         "exact_clustered_dev": f"{float(np.abs(a['exact_clustered_w'] - ref_w).max()):.0e}",
-        "features_fig": Figure(
-            line_chart(
-                feature_records,
-                x="r",
-                y="error",
-                color="measure",
-                title="Performer error vs number of random features",
-                x_title="random features r (log scale)",
-                y_title="error (log scale)",
-                log_x=True,
-                log_y=True,
-            ),
+        "features_fig": _log_lines(
+            feature_records,
+            "r",
+            "error",
+            "measure",
+            title="Performer error vs number of random features",
+            x_title="random features r (log scale)",
+            y_title="error (log scale)",
             caption="Each point averages the same fixed seeds; the flat line is elu + 1 "
             "linear attention, which has no r.",
-            name="features",
+            figure="features",
         ),
-        "clusters_fig": Figure(
-            line_chart(
-                cluster_records,
-                x="C",
-                y="error",
-                color="measure",
-                title="Clustered attention error vs number of clusters",
-                x_title="query clusters C (log scale)",
-                y_title="error (log scale)",
-                log_x=True,
-                log_y=True,
-            ),
+        "clusters_fig": _log_lines(
+            cluster_records,
+            "C",
+            "error",
+            "measure",
+            title="Clustered attention error vs number of clusters",
+            x_title="query clusters C (log scale)",
+            y_title="error (log scale)",
             caption=f"Averaged over k-means seeds; the drop near C = {segments} is where "
             "every topic gets its own cluster.",
-            name="clusters",
+            figure="clusters",
         ),
     }
 
@@ -521,16 +560,8 @@ def _cost_context(result: Result) -> dict[str, Any]:
         }
         for j, nv in enumerate(lengths)
     ]
-    flop_records = [
-        {"N": int(nv), "value": float(fl[i, j]) / 1e6, "method": METHOD_NAMES[m]}
-        for i, m in enumerate(METHODS)
-        for j, nv in enumerate(lengths)
-    ]
-    mem_records = [
-        {"N": int(nv), "value": float(mem[i, j]) / 2**20, "method": METHOD_NAMES[m]}
-        for i, m in enumerate(METHODS)
-        for j, nv in enumerate(lengths)
-    ]
+    flop_records = _method_records(fl, lengths, lambda v: v / 1e6)
+    mem_records = _method_records(mem, lengths, lambda v: v / 2**20)
     # Shortest length (1..max) from which each method needs fewer operations than full.
     grid = np.arange(1, int(lengths[-1]) + 1)
     full_grid = flops("full", grid, cfg)
@@ -557,38 +588,30 @@ def _cost_context(result: Result) -> dict[str, Any]:
                 for m, c in crossover.items()
             ]
         ),
-        "flops_fig": Figure(
-            line_chart(
-                flop_records,
-                x="N",
-                y="value",
-                color="method",
-                title="Operations per head vs sequence length (cost model)",
-                x_title="sequence length N (log scale)",
-                y_title="million operations (log scale)",
-                log_x=True,
-                log_y=True,
-            ),
+        "flops_fig": _log_lines(
+            flop_records,
+            "N",
+            "value",
+            "method",
+            title="Operations per head vs sequence length (cost model)",
+            x_title="sequence length N (log scale)",
+            y_title="million operations (log scale)",
             caption="Counted from the shapes: on log-log axes the slope is the growth "
             "exponent, 2 for full attention and 1 for the others (Linformer hides under "
             "kernelized: with P = r they cost almost the same).",
-            name="flops",
+            figure="flops",
         ),
-        "memory_fig": Figure(
-            line_chart(
-                mem_records,
-                x="N",
-                y="value",
-                color="method",
-                title="Memory per head vs sequence length (cost model)",
-                x_title="sequence length N (log scale)",
-                y_title="MiB, float32 (log scale)",
-                log_x=True,
-                log_y=True,
-            ),
+        "memory_fig": _log_lines(
+            mem_records,
+            "N",
+            "value",
+            "method",
+            title="Memory per head vs sequence length (cost model)",
+            x_title="sequence length N (log scale)",
+            y_title="MiB, float32 (log scale)",
             caption="Bytes of the arrays each method allocates, output included; "
             "full attention’s is the N × N weights.",
-            name="memory",
+            figure="memory",
         ),
     }
 
@@ -599,16 +622,8 @@ def _measured_context(result: Result) -> dict[str, Any]:
         return {"measured": None}
     lengths = np.asarray(measured.lengths)
     sec, peak, err = measured.seconds, measured.peak_bytes, measured.errors
-    time_records = [
-        {"N": int(nv), "value": float(sec[i, j]) * 1e3, "method": METHOD_NAMES[m]}
-        for i, m in enumerate(METHODS)
-        for j, nv in enumerate(lengths)
-    ]
-    peak_records = [
-        {"N": int(nv), "value": float(peak[i, j]) / 2**20, "method": METHOD_NAMES[m]}
-        for i, m in enumerate(METHODS)
-        for j, nv in enumerate(lengths)
-    ]
+    time_records = _method_records(sec, lengths, lambda v: v * 1e3)
+    peak_records = _method_records(peak, lengths, lambda v: v / 2**20)
     return {
         "measured": {
             "machine": measured.machine,
@@ -635,36 +650,28 @@ def _measured_context(result: Result) -> dict[str, Any]:
                 }
                 for i, m in enumerate(METHODS)
             ],
-            "time_fig": Figure(
-                line_chart(
-                    time_records,
-                    x="N",
-                    y="value",
-                    color="method",
-                    title="Measured on the build machine: time per head",
-                    x_title="sequence length N (log scale)",
-                    y_title="milliseconds, best run (log scale)",
-                    log_x=True,
-                    log_y=True,
-                ),
+            "time_fig": _log_lines(
+                time_records,
+                "N",
+                "value",
+                "method",
+                title="Measured on the build machine: time per head",
+                x_title="sequence length N (log scale)",
+                y_title="milliseconds, best run (log scale)",
                 caption="Wall time of one call on random float32 inputs, one BLAS thread; "
                 "it varies from run to run.",
-                name="time",
+                figure="time",
             ),
-            "peak_fig": Figure(
-                line_chart(
-                    peak_records,
-                    x="N",
-                    y="value",
-                    color="method",
-                    title="Measured on the build machine: peak memory per head",
-                    x_title="sequence length N (log scale)",
-                    y_title="MiB, tracemalloc peak (log scale)",
-                    log_x=True,
-                    log_y=True,
-                ),
+            "peak_fig": _log_lines(
+                peak_records,
+                "N",
+                "value",
+                "method",
+                title="Measured on the build machine: peak memory per head",
+                x_title="sequence length N (log scale)",
+                y_title="MiB, tracemalloc peak (log scale)",
                 caption="Peak of the memory NumPy allocated during one call, inputs excluded.",
-                name="peak",
+                figure="peak",
             ),
         }
     }

@@ -255,43 +255,44 @@ def context(result: Result) -> dict[str, Any]:
         "z_gap": _e(float(np.max(np.abs(a["z_diagonal"] - a["z_uniform"])))),
         "map_diff": fixed(float(np.max(np.abs(diag - uni)))),
         "z_row": "[" + ", ".join(fixed(x) for x in a["z_diagonal"][0]) + "]",
-        "diagonal_fig": _heat(
-            diag,
-            tokens,
-            figure="diagonal",
-            title="Diagonal: each token attends to itself",
-            subtitle=pattern_text["diagonal"],
-            caption="A bright diagonal: every token keeps mostly its own information.",
-            name="diag",
-        ),
-        "previous_fig": _heat(
-            prev,
-            tokens,
-            figure="previous",
-            title="Previous token",
-            subtitle=pattern_text["previous"],
-            caption="A band just below the diagonal: each token reads the one before it.",
-            name="prev",
-        ),
-        "sink_fig": _heat(
-            sink,
-            tokens,
-            figure="sink",
-            title="Attention sink: the first token",
-            subtitle=pattern_text["sink"],
-            caption="A bright first column: attention with nowhere better to go is parked "
-            "on one token.",
-            name="sink",
-        ),
-        "uniform_fig": _heat(
-            uni,
-            tokens,
-            figure="uniform",
-            title="Uniform",
-            subtitle=pattern_text["uniform"],
-            caption=f"Every cell 1/{n}: the head makes no distinction and averages the values.",
-            name="uni",
-        ),
+        **{
+            f"{key}_fig": _heat(
+                a[key],
+                tokens,
+                figure=key,
+                title=title,
+                subtitle=pattern_text[key],
+                caption=caption,
+                name=short,
+            )
+            for key, title, short, caption in (
+                (
+                    "diagonal",
+                    "Diagonal: each token attends to itself",
+                    "diag",
+                    "A bright diagonal: every token keeps mostly its own information.",
+                ),
+                (
+                    "previous",
+                    "Previous token",
+                    "prev",
+                    "A band just below the diagonal: each token reads the one before it.",
+                ),
+                (
+                    "sink",
+                    "Attention sink: the first token",
+                    "sink",
+                    "A bright first column: attention with nowhere better to go is parked "
+                    "on one token.",
+                ),
+                (
+                    "uniform",
+                    "Uniform",
+                    "uni",
+                    f"Every cell 1/{n}: the head makes no distinction and averages the values.",
+                ),
+            )
+        },
         "mixed_fig": _heat(
             mixed,
             tokens,

@@ -205,6 +205,30 @@ def stacked(chart: Any) -> Any:
     )
 
 
+def _model_view(
+    weights: NDArray[np.floating],
+    tokens: list[str],
+    axes: _Axes,
+    opened: tuple[int, int],
+    title: str,
+    *,
+    hidden: bool = False,
+) -> Any:
+    """Every head in a grid, opened on ``opened`` below it, 12 heads across the column."""
+    return head_grid_chart(
+        weights,
+        tokens,
+        tokens,
+        title=title,
+        subtitle=HIDDEN_NOTE if hidden else None,
+        layer_names=axes.layers,
+        head_names=axes.heads,
+        layout="below",
+        map_side=GRID_SIDE,
+        opened=opened,
+    )
+
+
 def _head_list(pairs: list[tuple[int, int]], scores: NDArray[np.floating]) -> str:
     """``L0 H2 (1.00) and L1 H8 (0.57)``, or ``none`` when empty."""
     if not pairs:
@@ -324,7 +348,7 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
                 }
             )
 
-    n_maps = n_layers * n_heads
+    n_maps, text = n_layers * n_heads, sentence["text"]
     return {
         "tab": sentence["tab"],
         "text": sentence["text"],
@@ -364,16 +388,8 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
         "diffuse_bits": fixed(entropy[diffuse]),
         "max_bits": fixed(max_bits),
         "grid_all_fig": Figure(
-            head_grid_chart(
-                weights,
-                tokens,
-                tokens,
-                title=f"All {n_maps} heads of MiniLM on “{sentence['text']}”",
-                layer_names=axes.layers,
-                head_names=axes.heads,
-                layout="below",
-                map_side=GRID_SIDE,
-                opened=best_lh,
+            _model_view(
+                weights, tokens, axes, best_lh, f"All {n_maps} heads of MiniLM on “{text}”"
             ),
             caption="One map per head: softmax(QKᵀ/√d) of that head, rows = query tokens, "
             f"columns = key tokens, every row sums to 1. It opens on {head_name(*best_lh)}, "
@@ -381,17 +397,8 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
             name=f"s{i}-grid",
         ),
         "grid_hidden_fig": Figure(
-            head_grid_chart(
-                hidden,
-                kept,
-                kept,
-                title=f"All {n_maps} heads, words only",
-                subtitle=HIDDEN_NOTE,
-                layer_names=axes.layers,
-                head_names=axes.heads,
-                layout="below",
-                map_side=GRID_SIDE,
-                opened=best_lh,
+            _model_view(
+                hidden, kept, axes, best_lh, f"All {n_maps} heads, words only", hidden=True
             ),
             caption="The same maps without the [CLS] and [SEP] rows and columns; each row "
             "is divided by what is left of it, so word-to-word links become visible.",

@@ -240,43 +240,41 @@ def context(result: Result) -> dict[str, Any]:
             name="x",
             figure="x",
         ),
-        "q_fig": _matrix_fig(
-            q,
-            tokens,
-            dims,
-            title=f"Q = X W_Q: queries ({n} × {d})",
-            x_title="Query dimension",
-            y_title="Token",
-            value_title="q",
-            caption="Row i is what word i looks for; a large q in a dimension asks for a "
-            "large k there.",
-            name="q",
-            figure="q",
-        ),
-        "k_fig": _matrix_fig(
-            k,
-            tokens,
-            dims,
-            title=f"K = X W_K: keys ({n} × {d})",
-            x_title="Key dimension",
-            y_title="Token",
-            value_title="k",
-            caption="Row j is what word j offers; a query finds it where both are large.",
-            name="k",
-            figure="k",
-        ),
-        "v_fig": _matrix_fig(
-            v,
-            tokens,
-            dims,
-            title=f"V = X W_V: values ({n} × {d})",
-            x_title="Value dimension",
-            y_title="Token",
-            value_title="v",
-            caption="Row j is what word j passes on to whoever attends to it.",
-            name="v",
-            figure="v",
-        ),
+        **{
+            f"{key}_fig": _matrix_fig(
+                a[key],
+                tokens,
+                dims,
+                title=f"{key.upper()} = X W_{key.upper()}: {what} ({n} × {d})",
+                x_title=f"{axis} dimension",
+                y_title="Token",
+                value_title=key,
+                caption=caption,
+                name=key,
+                figure=key,
+            )
+            for key, what, axis, caption in (
+                (
+                    "q",
+                    "queries",
+                    "Query",
+                    "Row i is what word i looks for; a large q in a dimension asks for a "
+                    "large k there.",
+                ),
+                (
+                    "k",
+                    "keys",
+                    "Key",
+                    "Row j is what word j offers; a query finds it where both are large.",
+                ),
+                (
+                    "v",
+                    "values",
+                    "Value",
+                    "Row j is what word j passes on to whoever attends to it.",
+                ),
+            )
+        },
         "scores_fig": _matrix_fig(
             scores,
             tokens,

@@ -306,3 +306,104 @@ def test_model_views_of_long_maps_use_the_square_root_scale() -> None:
 def test_an_unknown_colour_scale_is_an_error() -> None:
     with pytest.raises(AtlasError, match="colour_scale"):
         head_grid_chart(_weights(1, 1, 3, 3), _labels(3), _labels(3), title="t", colour_scale="log")  # type: ignore[arg-type]
+
+
+# --- layout, map size and the opened head: options of the builder, not edits by callers
+
+
+def _grid_parts(spec: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    kind = "hconcat" if "hconcat" in spec else "vconcat"
+    return kind, spec[kind]
+
+
+@pytest.mark.parametrize(
+    ("layout", "kind", "where"),
+    [("side", "hconcat", "on the right"), ("below", "vconcat", "below the grid")],
+)
+def test_layout_places_the_opened_head_and_the_hint_says_where(
+    layout: str, kind: str, where: str
+) -> None:
+    subtitle = "A note that says on the right, kept as written"
+    spec = to_spec(
+        head_grid_chart(
+            _weights(2, 3, 5, 5),
+            _labels(5),
+            _labels(5),
+            title="G",
+            subtitle=subtitle,
+            layout=layout,  # type: ignore[arg-type]
+        )
+    )
+    found, parts = _grid_parts(spec)
+    assert found == kind and len(parts) == 2 and "facet" in parts[0]
+    lines = spec["title"]["subtitle"]
+    assert lines[0] == subtitle  # the caller's text is never rewritten
+    assert lines[-1] == f"Click a map, or use the menus, to open one head {where}."
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_below_layout_works_with_every_way_of_carrying_the_head(inline: bool) -> None:
+    w = _weights(2, 2, 6, 6)
+    chart = head_grid_chart(
+        w, _labels(6), _labels(6), title="G", layout="below", inline=inline, head_data="h/"
+    )
+    spec = to_spec(chart)
+    assert "vconcat" in spec
+    assert ("datasets" in spec) == (not inline)  # shared thumbnails still travel once
+
+
+@pytest.mark.parametrize(
+    ("positions", "limit", "side"),
+    [(16, 42, 32), (14, 42, 42), (7, 42, 42), (50, 42, 42), (6, 49, 48)],
+)
+def test_map_side_is_a_whole_number_of_pixels_a_position(
+    positions: int, limit: int, side: int
+) -> None:
+    spec = to_spec(
+        head_grid_chart(
+            _weights(1, 2, positions, positions),
+            _labels(positions),
+            _labels(positions),
+            title="G",
+            map_side=limit,
+        )
+    )
+    assert spec["hconcat"][0]["spec"]["width"] == spec["hconcat"][0]["spec"]["height"] == side
+
+
+def test_opened_head_is_where_the_picker_starts() -> None:
+    spec = to_spec(
+        head_grid_chart(_weights(3, 4, 5, 5), _labels(5), _labels(5), title="G", opened=(2, 3))
+    )
+    picks = [p["value"] for p in spec["params"] if p["name"].endswith("_pick")]
+    assert picks == [[{"l": 2, "h": 3}]]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"layout": "above"}, "layout must be 'side' or 'below', got 'above'"),
+        ({"map_side": 0}, "map_side must be a whole number of pixels >= 1, got 0"),
+        ({"map_side": 12.5}, "map_side must be a whole number of pixels >= 1, got 12.5"),
+        ({"opened": (3, 0)}, r"opened is \(3, 0\), but the grid has 3 layer\(s\) and 4 head\(s\)"),
+        ({"opened": (0, -1)}, r"opened is \(0, -1\)"),
+        ({"opened": (1,)}, r"opened must be a \(layer, head\) pair of whole numbers, got \(1,\)"),
+        ({"opened": (True, 0)}, "opened must be a"),
+    ],
+)
+def test_bad_layout_options_are_refused(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(AtlasError, match=message):
+        head_grid_chart(_weights(3, 4, 5, 5), _labels(5), _labels(5), title="G", **options)
+
+
+def test_model_view_passes_the_options_through() -> None:
+    from attention_atlas.dumps.charts import model_view_chart
+    from attention_atlas.dumps.read import validate_dump
+
+    dump = validate_dump(_weights(2, 3, 6, 6), _labels(6))
+    spec = to_spec(model_view_chart(dump, layout="below", map_side=40, opened=(1, 2)))
+    assert spec["vconcat"][0]["spec"]["width"] == 36  # 6 positions, 6 pixels each
+    assert "below the grid" in spec["title"]["subtitle"][-1]
+    assert [p["value"] for p in spec["params"] if p["name"].endswith("_pick")] == [
+        [{"l": 1, "h": 2}]
+    ]

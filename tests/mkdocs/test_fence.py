@@ -152,14 +152,16 @@ def test_caption_option_is_escaped(docs: Path) -> None:
 
 
 def test_scenario_fence_shows_its_main_chart() -> None:
-    from attention_atlas.export import main_figure, scenario_figures
+    from attention_atlas.export import scenario_figures
+    from attention_atlas.scenarios import get
 
     figures = scenario_figures("self-attention")
     page = fence_format("scenario: self-attention", "attention", "attention", {}, None)
-    (spec,) = specs_in(page)
-    assert spec == figures[main_figure("self-attention", figures)]
+    main = figures[get("self-attention").main_figure]
+    # The same figure as on the page: spec, caption and renderer.
+    assert page == str(main.html())
     named = fence_format("scenario: self-attention\nchart: z", "attention", "attention", {}, None)
-    assert specs_in(named) == [figures["z"]]
+    assert specs_in(named) == [figures["z"].to_dict()]
 
 
 def test_scenario_fence_by_layer_and_head() -> None:

@@ -45,6 +45,7 @@ def test_python_examples_cover_every_chart_builder() -> None:
         "line_chart",
         "head_grid_chart",
         "row_explorer_chart",
+        "Figure",
         "figure_html",
         "to_spec",
         "render_spec",
@@ -106,3 +107,73 @@ def test_ci_guide_states_the_row_sum_rule_as_the_code_does() -> None:
     text = (GUIDES / "ci.md").read_text(encoding="utf-8")
     assert "Rows that do not sum to 1 are a warning, not an error" in text
     assert f"off by more than {ROW_SUM_TOLERANCE:g}" in text.replace("0.001", "0.001")
+
+
+def fence_examples() -> list[tuple[str, str]]:
+    """Every ```attention fence in the guides (also those shown inside ````markdown)."""
+    found = []
+    for path in sorted(GUIDES.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        for body in re.findall(r"^```attention\n(.*?)^```$", text, flags=re.S | re.M):
+            found.append((path.name, body))
+    return found
+
+
+def test_the_guides_show_fence_examples() -> None:
+    pages = {page for page, _ in fence_examples()}
+    assert "embedding.md" in pages
+    assert len(fence_examples()) >= 2
+
+
+FENCES = fence_examples()
+
+
+@pytest.mark.parametrize(
+    ("page", "body"), FENCES, ids=[f"{p}-{i}" for i, (p, _) in enumerate(FENCES)]
+)
+def test_every_fence_example_builds(page: str, body: str, tmp_path: Path) -> None:
+    """Each example draws a chart as written; a ``file:`` it names is made up here."""
+    import numpy as np
+
+    from attention_atlas.mkdocs.fence import fence_format, parse_options, set_context
+
+    options = parse_options(body)
+    if options.file is not None:
+        tokens = np.array(["[CLS]", "the", "animal", "was", "tired", "[SEP]"])
+        weights = np.random.default_rng(0).dirichlet(np.ones(6), size=(4, 2, 6))  # (L, H, N, N)
+        (tmp_path / options.file).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp_path / options.file, attention=weights, tokens=tokens)
+    set_context(docs_dir=tmp_path, page=page)
+    try:
+        html = fence_format(body, "attention", "attention", {}, None)
+    finally:
+        set_context()
+    assert html.count('class="atlas-figure"') == 1
+    assert "data-spec='" in html
+
+
+def export_examples() -> list[str]:
+    """Every ``attention-atlas export`` command line in the guides' shell blocks."""
+    lines = []
+    for path in sorted(GUIDES.glob("*.md")):
+        for block in blocks(path.name, "bash"):
+            lines += [ln for ln in block.splitlines() if ln.startswith("attention-atlas export")]
+    return lines
+
+
+@pytest.mark.parametrize("line", export_examples())
+def test_every_export_example_names_a_real_chart(
+    line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from attention_atlas.export import target_figure
+
+    args = parser().parse_args(shlex.split(line)[1:])
+    if args.target.endswith(".npz"):
+        tokens = np.array(["[CLS]", "it", "was", "tired", "[SEP]"])
+        weights = np.random.default_rng(1).dirichlet(np.ones(5), size=(4, 2, 5))
+        np.savez(tmp_path / args.target, attention=weights, tokens=tokens)
+        monkeypatch.chdir(tmp_path)
+    figure = target_figure(args.target, chart=args.chart, layer=args.layer, head=args.head)
+    assert figure.to_dict()["$schema"]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from attention_atlas.build import render_scenario
+from attention_atlas.charts import Figure
 from attention_atlas.scenarios import _costs
 from attention_atlas.scenarios._costs import (
     METHODS,
@@ -186,7 +187,9 @@ def test_context_has_every_figure(ctx: dict[str, Any]) -> None:
     figures = [key for key in ctx if key.endswith("_fig")]
     assert len(figures) == 11
     for key in figures:
-        assert str(ctx[key]).strip(), key
+        assert isinstance(ctx[key], Figure), key
+        assert ctx[key].name == key.removesuffix("_fig")
+        assert ctx[key].to_dict(), key
 
 
 def test_page_is_deterministic(rendered: str) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from attention_atlas.build import render_scenario
+from attention_atlas.charts import Figure
 from attention_atlas.scenarios import linformer
 from attention_atlas.scenarios.base import Result
 from attention_atlas.scenarios.linformer import SCENARIO, block_labels, block_sums, compute, context
@@ -124,7 +125,9 @@ def test_context_has_every_figure(ctx: dict[str, Any]) -> None:
     figures = [key for key in ctx if key.endswith("_fig")]
     assert len(figures) == 9
     for key in figures:
-        assert str(ctx[key]).strip(), key
+        assert isinstance(ctx[key], Figure), key
+        assert ctx[key].name == key.removesuffix("_fig")
+        assert ctx[key].to_dict(), key
 
 
 def test_page_shows_the_computed_numbers(ctx: dict[str, Any], rendered: str) -> None:

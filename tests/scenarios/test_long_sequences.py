@@ -13,6 +13,7 @@ import pytest
 from attention_atlas.attention import block_edges
 from attention_atlas.build import inline_chart_bytes
 from attention_atlas.charts.blocks import block_explorer_chart, block_range_labels
+from attention_atlas.charts.figure import figures_in
 from attention_atlas.charts.html import to_spec
 from attention_atlas.render import templating
 from attention_atlas.scenarios.base import Result
@@ -202,8 +203,8 @@ def test_chart_titles_state_block_size_and_pooling(specs: list[dict[str, Any]]) 
         assert "square-root" in json.dumps(spec["title"]["subtitle"]).lower()
 
 
-def test_page_charts_stay_within_budget(rendered: str) -> None:
-    assert inline_chart_bytes(rendered) < 600_000
+def test_page_charts_stay_within_budget(ctx: dict[str, Any]) -> None:
+    assert inline_chart_bytes(figures_in(ctx)) < 600_000
 
 
 def test_explorer_carries_the_exact_details_and_rings_them(

@@ -16,6 +16,7 @@ from attention_atlas.build import (
     inline_chart_bytes,
     render_unavailable,
 )
+from attention_atlas.charts.figure import figures_in
 from attention_atlas.errors import ResourceUnavailable
 from attention_atlas.models import ModelUnavailable, load_minilm
 from attention_atlas.render.templating import render
@@ -212,9 +213,11 @@ def test_model_view_fits_the_page_column(raw_page: str) -> None:
     ]
 
 
-def test_page_weight_is_under_budget(raw_page: str) -> None:
-    size = inline_chart_bytes(raw_page)
+def test_page_weight_is_under_budget(ctx: dict[str, Any], raw_page: str) -> None:
+    size = inline_chart_bytes(figures_in(ctx))
     assert 0 < size < PAGE_TARGET_BYTES < PAGE_BUDGET_BYTES
+    # The figures' sizes are the bytes the page carries: each spec once, as written.
+    assert size == sum(len(s.encode("utf-8")) for s in SPEC.findall(raw_page))
 
 
 # --- without the model -------------------------------------------------------------------
