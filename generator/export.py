@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 Format = Literal["png", "svg", "pdf", "json"]
-Renderer = Literal["svg", "canvas"]
 FORMATS: tuple[Format, ...] = ("png", "svg", "pdf", "json")
 
 #: Pixel scale of PNG exports (2: sharp on high-density screens and in print).
@@ -152,42 +151,24 @@ def scenario_dump(slug: str) -> AttentionDump:
     return dump
 
 
-def dump_figure(
-    dump: AttentionDump,
-    name: str = "map",
-    *,
-    layer: int = 0,
-    head: int = 0,
-    hide_special: bool = False,
-    renderer: Renderer | None = None,
-) -> Figure:
-    """The chart ``name`` of a dump (see :func:`attention_atlas.dumps.charts.dump_chart`)
-    as a figure with its default caption."""
+def dump_figure(dump: AttentionDump, name: str = "map", **options: Any) -> Figure:
+    """The chart ``name`` of a dump as a figure with its default caption.
+
+    ``options`` (``layer``, ``head``, ``hide_special``, ``renderer``) go to
+    :func:`attention_atlas.dumps.charts.dump_chart`; the renderer is the figure's too.
+    """
     from attention_atlas.charts.figure import Figure
     from attention_atlas.dumps import charts as dump_charts
 
-    chart = dump_charts.dump_chart(
-        dump, name, layer=layer, head=head, hide_special=hide_special, renderer=renderer
-    )
-    return Figure(chart, caption=dump_charts.caption_for(name), name=name, renderer=renderer)
+    chart = dump_charts.dump_chart(dump, name, **options)
+    caption = dump_charts.caption_for(name)
+    return Figure(chart, caption=caption, name=name, renderer=options.get("renderer"))
 
 
-def scenario_head_figure(
-    slug: str,
-    *,
-    layer: int = 0,
-    head: int = 0,
-    hide_special: bool = False,
-    renderer: Renderer | None = None,
-) -> Figure:
-    """One head of a scenario's main map (see :func:`scenario_dump`) as a figure."""
-    return dump_figure(
-        scenario_dump(slug),
-        layer=layer,
-        head=head,
-        hide_special=hide_special,
-        renderer=renderer,
-    )
+def scenario_head_figure(slug: str, **options: Any) -> Figure:
+    """One head of a scenario's main map (see :func:`scenario_dump`) as a figure;
+    ``options`` as for :func:`dump_figure`."""
+    return dump_figure(scenario_dump(slug), **options)
 
 
 def target_figure(

@@ -43,6 +43,7 @@ def compute(scenario: Scenario) -> Result:
         labels={
             "annotations": tuple(f"annotation {i + 1}" for i in range(len(annotations))),
             "units": tuple(f"unit {i + 1}" for i in range(decoder.size)),
+            "query": ("decoder step 1",),
         },
         facts={"exp_limit": float(np.log(np.finfo(np.float64).max))},
     )
@@ -105,7 +106,7 @@ def context(result: Result) -> dict[str, Any]:
         "weights_fig": Figure(
             heatmap_chart(
                 weights[None, :],
-                ["decoder step 1"],
+                list(result.labels["query"]),
                 names,
                 title="Attention weights after the softmax",
                 x_title="Annotation (key)",
@@ -152,5 +153,5 @@ SCENARIO = Scenario(
     context=context,
     main_figure="weights",
     main_map="weights",
-    main_map_labels=("", "annotations"),
+    main_map_labels=("query", "annotations"),
 )
