@@ -30,6 +30,14 @@ VIRIDIS_STOPS = (
 
 
 def _config(*, text: str, label: str, grid: str, domain: str) -> dict[str, Any]:
+    labels = {
+        "labelColor": label,
+        "titleColor": text,
+        "labelFont": FONT,
+        "titleFont": FONT,
+        "labelFontSize": 11,
+        "titleFontSize": 12,
+    }
     return {
         "background": "transparent",
         "font": FONT,
@@ -57,22 +65,9 @@ def _config(*, text: str, label: str, grid: str, domain: str) -> dict[str, Any]:
             "titleFontSize": 12,
             "titleFontWeight": 600,
         },
-        "legend": {
-            "labelColor": label,
-            "titleColor": text,
-            "labelFont": FONT,
-            "titleFont": FONT,
-            "labelFontSize": 11,
-            "titleFontSize": 12,
-        },
-        "header": {
-            "labelColor": label,
-            "titleColor": text,
-            "labelFont": FONT,
-            "titleFont": FONT,
-            "labelFontSize": 11,
-            "titleFontSize": 12,
-        },
+        # Legends and facet headers read alike.
+        "legend": dict(labels),
+        "header": dict(labels),
         "text": {"font": FONT, "color": text},
         "mark": {"color": "#4c78a8"},
         "range": {"category": {"scheme": "tableau10"}},

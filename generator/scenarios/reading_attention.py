@@ -135,29 +135,20 @@ def _e(x: float) -> str:
 
 
 def _heat(
-    values: np.ndarray,
-    tokens: list[str],
-    *,
-    figure: str,
-    title: str,
-    caption: str,
-    name: str,
-    subtitle: str | None = None,
-    fmt: str = ".3f",
+    values: np.ndarray, tokens: list[str], *, caption: str, figure: str, **options: Any
 ) -> Figure:
+    """A map of weights with its values written in (``options``: title, subtitle, name,
+    fmt, default ``.3f``)."""
     chart = heatmap_chart(
         values,
         tokens,
         tokens,
-        title=title,
-        subtitle=subtitle,
         x_title="Key (input, attended to)",
         y_title="Query (output, attending)",
         value_title="weight",
         show_values=True,
-        fmt=fmt,
         domain=(0.0, 1.0),
-        name=name,
+        **{"fmt": ".3f", **options},
     )
     return Figure(chart, caption=caption, name=figure)
 

@@ -155,31 +155,19 @@ class _Axes:
 
 
 def _summary_figure(
-    values: NDArray[np.floating],
-    axes: _Axes,
-    *,
-    title: str,
-    value_title: str,
-    domain: tuple[float, float],
-    scheme: str,
-    name: str,
-    caption: str,
-    figure: str,
+    values: NDArray[np.floating], axes: _Axes, *, caption: str, figure: str, **options: Any
 ) -> Figure:
-    """A per-head number as a (layer, head) heatmap with its values written in."""
+    """A per-head number as a (layer, head) heatmap with its values written in
+    (``options``: title, value title, domain, scheme, name)."""
     chart = heatmap_chart(
         values,
         axes.layers,
         axes.heads,
-        title=title,
         x_title="Head (counted from 0)",
         y_title="Layer (counted from 0)",
-        value_title=value_title,
         show_values=True,
         fmt=".2f",
-        domain=domain,
-        scheme=scheme,
-        name=name,
+        **options,
     )
     return Figure(chart, caption=caption, name=figure)
 

@@ -106,26 +106,13 @@ def _matrix_fig(
     rows: list[str],
     cols: list[str],
     *,
-    title: str,
-    x_title: str,
-    y_title: str,
-    value_title: str,
     caption: str,
-    name: str,
     figure: str,
+    **options: Any,
 ) -> Figure:
+    """A matrix with its values written in, coloured from 0 (``options``: titles, name)."""
     chart = heatmap_chart(
-        values,
-        rows,
-        cols,
-        title=title,
-        x_title=x_title,
-        y_title=y_title,
-        value_title=value_title,
-        show_values=True,
-        fmt=".2f",
-        diverging=True,
-        name=name,
+        values, rows, cols, show_values=True, fmt=".2f", diverging=True, **options
     )
     return Figure(chart, caption=caption, name=figure)
 
