@@ -145,7 +145,7 @@ def scenario_dump(slug: str) -> AttentionDump:
         msg = (
             f"scenario {slug!r}: its main map {scenario.main_map!r} is not attention weights "
             f"(rows do not sum to 1), so no layer or head can be drawn from it; "
-            f"show one of its figures instead (chart: NAME)"
+            f"name one of its figures instead: {', '.join(scenario_figures(slug))}"
         )
         raise AtlasError(msg)
     return dump
