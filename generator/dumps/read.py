@@ -17,9 +17,16 @@ head), a file may hold the queries and keys instead of ``attention``:
 
 :func:`load_any` reads either kind; :func:`load_dump` only the first.
 
-The file is always read with ``allow_pickle=False``: a pickled field can run code,
-so one is refused, never loaded. Every problem raises :class:`~attention_atlas.errors.AtlasError`
-with one line naming the file and the field, what was expected and what was found.
+No data is decoded before every check that needs none has passed
+(:func:`inspect_dump`): the archive's member list and each array's ``.npy`` header
+(shape, dtype, order) are read first, checked against the format above, and the
+memory the job will need is priced against a budget (:mod:`attention_atlas.dumps.budget`).
+Only then is each field's data read, into an array of the declared size and never
+past it, so a file that decompresses to far more than it looks stays harmless. A
+pickled field (which could run code) is refused from its header and never loaded,
+as ``numpy.load(..., allow_pickle=False)`` would. Every problem raises
+:class:`~attention_atlas.errors.AtlasError` with one line naming the file and the
+field, what was expected and what was found.
 
 Rows that do not sum to 1 are *not* an error: all-zero rows (queries with nothing
 to attend, such as padding) are accepted as they are, and rows whose sum is off by
@@ -29,21 +36,35 @@ largest gap. Those rows are shown as given, never renormalised.
 
 from __future__ import annotations
 
+import math
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from attention_atlas.dumps.budget import (
+    JOB_BYTES,
+    map_job_bytes,
+    over_budget,
+    resolve_budget,
+    token_bytes,
+)
 from attention_atlas.errors import AtlasError, ShapeError
+from attention_atlas.text import bytes_text
 
 __all__ = [
+    "MAX_MEMBERS",
     "ROW_SUM_TOLERANCE",
+    "ArrayHeader",
     "AttentionDump",
+    "DumpHeaders",
     "ProjectionDump",
+    "inspect_dump",
     "load_any",
     "load_dump",
     "validate_dump",
@@ -55,8 +76,6 @@ ROW_SUM_TOLERANCE = 1e-3
 
 #: Rows listed by name in a warning before it says "and K more".
 _LISTED_ROWS = 5
-
-_FIELDS = ("attention", "tokens", "key_tokens", "q", "k", "scale")
 
 
 @dataclass(frozen=True)
@@ -203,8 +222,56 @@ def _shape_fail(source: str, what: str) -> ShapeError:
     return ShapeError(f"{source}: {what}")
 
 
-def _read_fields(path: Path) -> dict[str, np.ndarray]:
-    """The archive's fields we know, read with ``allow_pickle=False``."""
+#: Most members a dump's archive may list; ``numpy.savez`` writes one per field. Python's
+#: zipfile reads the whole member list into memory, so a longer one is refused first.
+MAX_MEMBERS = 64
+
+#: Largest central directory (the member list) read: a few fields take a few hundred bytes.
+_MAX_DIRECTORY = 2**20
+
+#: Bytes decompressed at a time while an array's data is read into place.
+_CHUNK = 2**20
+
+_END = struct.Struct("<4s4H2LH")  # the zip's end-of-central-directory record
+_END_SIGNATURE = b"PK\x05\x06"
+
+
+@dataclass(frozen=True)
+class ArrayHeader:
+    """What a ``.npy`` member's header declares, read before any of its data.
+
+    Attributes
+    ----------
+    name : str
+        The field (the member's name without ``.npy``).
+    shape : tuple of int
+    dtype : numpy.dtype
+    fortran_order : bool
+        True when the data is stored column-major.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    fortran_order: bool
+
+    @property
+    def count(self) -> int:
+        """Number of elements (a Python int: never overflows)."""
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of decoded data."""
+        return self.count * self.dtype.itemsize
+
+    def describe(self) -> str:
+        """``field 'attention' (1, 1, 16384, 16384) float16``."""
+        return f"field '{self.name}' {self.shape} {self.dtype}"
+
+
+def _check_file(path: Path) -> None:
+    """A readable, non-empty zip archive with a short member list, or a one-line refusal."""
     source = str(path)
     if not path.exists():
         raise _fail(source, "file not found (expected a .npz archive)")
@@ -214,6 +281,9 @@ def _read_fields(path: Path) -> dict[str, np.ndarray]:
         size = path.stat().st_size
         with path.open("rb") as handle:
             head = handle.read(6)
+            tail_size = min(size, _END.size + 2**16)  # the record, then a comment of < 64 KiB
+            handle.seek(size - tail_size)
+            tail = handle.read(tail_size)
     except OSError as exc:
         raise _fail(source, f"cannot be read ({exc.strerror})") from exc
     if size == 0:
@@ -224,73 +294,380 @@ def _read_fields(path: Path) -> dict[str, np.ndarray]:
             "'attention' and 'tokens' (numpy.savez(path, attention=..., tokens=...))"
         )
         raise _fail(source, msg)
-    if not zipfile.is_zipfile(path):
+    at = tail.rfind(_END_SIGNATURE)
+    if at < 0 or at + _END.size > len(tail) or not zipfile.is_zipfile(path):
         msg = "is not a .npz archive (not a zip file, or truncated); write it with numpy.savez"
         raise _fail(source, msg)
-    fields: dict[str, np.ndarray] = {}
+    members, directory = _END.unpack_from(tail, at)[4:6]
+    if members > MAX_MEMBERS or directory > _MAX_DIRECTORY:
+        msg = (
+            f"lists {members} members in {bytes_text(directory)}, expected a .npz archive of a "
+            f"few arrays (at most {MAX_MEMBERS}); write it with numpy.savez"
+        )
+        raise _fail(source, msg)
+
+
+def _damaged(source: str, exc: BaseException, name: str | None = None) -> AtlasError:
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    where = f"field '{name}': damaged in the archive" if name else "is a damaged .npz archive"
+    return _fail(source, f"{where} (truncated or corrupt: {detail})")
+
+
+#: What reading a member can raise on a damaged or crafted archive.
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+)
+
+
+def _read_header(handle: IO[bytes], source: str, name: str) -> ArrayHeader:
+    """Shape, dtype and order from the ``.npy`` header at the start of ``handle``."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = list(archive.files)
-            for name in _FIELDS:
-                if name not in names:
-                    continue
-                try:
-                    value = archive[name]
-                except ValueError as exc:
-                    if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-                        msg = (
-                            f"field '{name}': holds Python objects (a pickled array), which are "
-                            f"never loaded; save strings as np.array(..., dtype=str) "
-                            f"and numbers as a float array"
-                        )
-                        raise _fail(source, msg) from exc
-                    raise _fail(source, f"field '{name}': cannot be read ({exc})") from exc
-                if not isinstance(value, np.ndarray):
-                    msg = (
-                        f"field '{name}': not a NumPy array (raw or pickled bytes, never "
-                        f"loaded); write the file with numpy.savez"
-                    )
-                    raise _fail(source, msg)
-                fields[name] = value
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version in ((2, 0), (3, 0)):
+            # 3.0 differs from 2.0 only in the header's encoding (UTF-8, for structured
+            # dtypes with non-Latin-1 field names, refused below either way).
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            msg = f"unknown .npy format version {version[0]}.{version[1]}"
+            raise ValueError(msg)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise _damaged(source, exc, name) from exc
+    except (ValueError, TypeError, SyntaxError, OverflowError, RecursionError) as exc:
+        msg = (
+            f"field '{name}': not a .npy array (raw or pickled bytes, never loaded); "
+            f"write the file with numpy.savez"
+        )
+        raise _fail(source, msg) from exc
+    dims = tuple(shape)
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in dims):
+        msg = f"field '{name}': its .npy header declares an impossible shape {shape!r}"
+        raise _fail(source, msg)
+    return ArrayHeader(name, dims, np.dtype(dtype), bool(fortran))
+
+
+def _pickled(source: str, name: str) -> AtlasError:
+    msg = (
+        f"field '{name}': holds Python objects (a pickled array), which are never loaded; "
+        f"save strings as np.array(..., dtype=str) and numbers as a float array"
+    )
+    return _fail(source, msg)
+
+
+def _read_data(handle: IO[bytes], header: ArrayHeader, source: str) -> np.ndarray:
+    """The array's data, read into place a chunk at a time and never past its declared size."""
+    flat = np.empty(header.count, dtype=header.dtype)
+    into = flat.view(np.uint8) if header.nbytes else np.empty(0, np.uint8)
+    done = 0
+    while done < header.nbytes:
+        chunk = handle.read(min(_CHUNK, header.nbytes - done))
+        if not chunk:
+            msg = (
+                f"{header.describe()}: data ends after {done} of {header.nbytes} bytes (truncated)"
+            )
+            raise _fail(source, msg)
+        into[done : done + len(chunk)] = np.frombuffer(chunk, np.uint8)
+        done += len(chunk)
+    if handle.read(1):
+        msg = (
+            f"{header.describe()}: holds more data than its header declares "
+            f"({header.nbytes} bytes); a damaged or crafted file, not read further"
+        )
+        raise _fail(source, msg)
+    if header.fortran_order:
+        return flat.reshape(header.shape[::-1]).transpose()
+    return flat.reshape(header.shape)
+
+
+@dataclass(frozen=True)
+class DumpHeaders:
+    """A dump's fields as their headers declare them, checked, and what its job needs.
+
+    Attributes
+    ----------
+    source : str
+    kind : {"attention", "projections"}
+        A dump of weights, or of queries and keys.
+    fields : dict of str to ArrayHeader
+        The fields the job reads (others in the archive are never decoded).
+    need : int
+        Bytes of memory the report (or export) of this dump needs at its peak.
+    budget : int
+        The budget ``need`` was checked against.
+    """
+
+    source: str
+    kind: Literal["attention", "projections"]
+    fields: dict[str, ArrayHeader]
+    need: int
+    budget: int
+
+
+def inspect_dump(
+    path: str | Path, *, max_memory: int | str | None = None, weights_only: bool = False
+) -> DumpHeaders:
+    """Check a dump from its archive's member list and its arrays' headers alone.
+
+    Nothing is decoded: names, dtypes, ranks and shapes are checked against the
+    file format (module docstring) and the memory the job will need is priced
+    (:mod:`attention_atlas.dumps.budget`). Cost: a few small reads, whatever the
+    arrays' size.
+
+    Parameters
+    ----------
+    path : str or Path
+    max_memory : int or str, optional
+        Budget in bytes or as ``"4G"``; default
+        :data:`~attention_atlas.dumps.budget.DEFAULT_MAX_MEMORY`.
+    weights_only : bool
+        Refuse a dump of ``q`` and ``k`` (:func:`load_dump` needs the weights).
+
+    Raises
+    ------
+    AtlasError
+        One line naming the file and the field, for anything :func:`load_any` would
+        refuse on shape or dtype, and when the job needs more memory than the budget.
+    """
+    file = Path(path)
+    source = str(file)
+    budget = resolve_budget(max_memory)
+    _check_file(file)
+    try:
+        with zipfile.ZipFile(file) as archive:
+            headers = _member_headers(archive, source, weights_only)
     except AtlasError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        msg = f"is a damaged .npz archive (truncated or corrupt: {detail})"
-        raise _fail(source, msg) from exc
-    found = ", ".join(repr(n.removesuffix(".npy")) for n in names) or "no fields"
-    if "attention" not in fields and not ("q" in fields and "k" in fields):
-        raise _fail(source, f"missing field 'attention' (or 'q' and 'k') (found {found})")
-    if "tokens" not in fields:
-        raise _fail(source, f"missing field 'tokens' (found {found})")
-    return fields
+    except _READ_ERRORS as exc:
+        raise _damaged(source, exc) from exc
+    kind: Literal["attention", "projections"]
+    if "attention" in headers:
+        kind, parts = "attention", _map_parts(source, headers)
+    else:
+        kind, parts = "projections", _projection_parts(source, headers)
+    need = JOB_BYTES + sum(parts.values())
+    if need > budget:
+        largest = max(parts, key=lambda name: parts[name])
+        raise over_budget(f"{source}: {headers[largest].describe()} needs", need, budget)
+    return DumpHeaders(source=source, kind=kind, fields=headers, need=need, budget=budget)
+
+
+def _member_headers(
+    archive: zipfile.ZipFile, source: str, weights_only: bool
+) -> dict[str, ArrayHeader]:
+    """The headers of the fields the job reads, after checking every member's name."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        if info.is_dir() or not info.filename.endswith(".npy"):
+            msg = (
+                f"member {info.filename!r} is not a .npy array; a .npz archive holds only "
+                f"arrays (write it with numpy.savez)"
+            )
+            raise _fail(source, msg)
+        name = info.filename.removesuffix(".npy")
+        if name in members:
+            raise _fail(source, f"field '{name}' is stored twice in the archive")
+        members[name] = info
+    listed = ", ".join(repr(n) for n in members) or "no fields"
+    if "attention" in members:
+        wanted: tuple[str, ...] = ("attention", "tokens", "key_tokens")
+    elif "q" in members and "k" in members:
+        if weights_only:
+            msg = "holds 'q' and 'k' but no 'attention': this needs the weights themselves"
+            raise _fail(source, msg)
+        wanted = ("q", "k", "tokens", "key_tokens", "scale")
+    else:
+        raise _fail(source, f"missing field 'attention' (or 'q' and 'k') (found {listed})")
+    if "tokens" not in members:
+        raise _fail(source, f"missing field 'tokens' (found {listed})")
+    headers = {}
+    for name in wanted:
+        if name in members:
+            with archive.open(members[name]) as handle:
+                headers[name] = _read_header(handle, source, name)
+    return headers
+
+
+def _token_parts(
+    source: str, headers: dict[str, ArrayHeader], n: int, m: int, shaped: str
+) -> dict[str, int]:
+    """Check the token fields' headers against N and M; their memory as Python strings."""
+    parts = {}
+    for name, count, axis in (
+        ("tokens", n, "query positions (N)"),
+        ("key_tokens", m, "key positions (M)"),
+    ):
+        header = headers.get(name)
+        if header is None:
+            continue
+        if header.dtype.hasobject:
+            raise _pickled(source, name)
+        _token_shape(source, name, header.shape, header.dtype, count, axis, shaped)
+        parts[name] = token_bytes(header.count, header.dtype.itemsize, header.dtype.kind)
+    return parts
+
+
+def _map_parts(source: str, headers: dict[str, ArrayHeader]) -> dict[str, int]:
+    """Memory of a report of a weights dump, by field (after checking every header)."""
+    att = headers["attention"]
+    layers, heads, n, m = _map_shape(source, att.dtype, att.shape)
+    shaped = f"attention shaped {att.shape}"
+    if "key_tokens" not in headers:
+        _missing_key_tokens(source, n, m, shaped)
+    parts = _token_parts(source, headers, n, m, shaped)
+    return {"attention": map_job_bytes(att.count, layers * heads), **parts}
+
+
+def _projection_parts(source: str, headers: dict[str, ArrayHeader]) -> dict[str, int]:
+    """Memory of a streamed report of a dump of queries and keys, by field."""
+    from attention_atlas.dumps.stream import working_bytes
+
+    q, k = headers["q"], headers["k"]
+    layers, heads, n, d = _projection_shape(source, "q", q.dtype, q.shape)
+    m = _projection_shape(source, "k", k.dtype, k.shape)[2]
+    _projections_match(source, q.shape, k.shape)
+    scale = headers.get("scale")
+    if scale is not None:
+        if scale.dtype.hasobject:
+            raise _pickled(source, "scale")
+        if scale.count != 1 or scale.dtype.kind not in "fiu":
+            msg = f"field 'scale': expected one finite number, got {scale.dtype} {scale.shape}"
+            raise _fail(source, msg)
+    shaped = f"q shaped {q.shape}"
+    if "key_tokens" not in headers:
+        _missing_key_tokens(source, n, m, f"k shaped {k.shape}")
+    parts = _token_parts(source, headers, n, m, shaped)
+    # While loading: each stored array and its float32 copy. Then the float32 copies
+    # and the streamed pass's working memory (attention_atlas.dumps.stream), which
+    # takes the stored arrays' place and is counted with the larger of q and k.
+    parts["q"] = 4 * q.count + q.nbytes
+    parts["k"] = 4 * k.count + k.nbytes
+    extra = working_bytes(layers, heads, n, m, d) - q.nbytes - k.nbytes
+    parts["k" if k.nbytes >= q.nbytes else "q"] += max(0, extra)
+    return parts
+
+
+def _read_fields(
+    path: Path, *, max_memory: int | str | None, weights_only: bool = False
+) -> tuple[str, dict[str, np.ndarray]]:
+    """The kind of dump and the fields its job reads, decoded only after every check."""
+    plan = inspect_dump(path, max_memory=max_memory, weights_only=weights_only)
+    source = plan.source
+    fields: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name, header in plan.fields.items():
+                with archive.open(f"{name}.npy") as handle:
+                    if _read_header(handle, source, name) != header:
+                        raise _fail(source, f"field '{name}': changed while it was read")
+                    fields[name] = _read_data(handle, header, source)
+    except AtlasError:
+        raise
+    except _READ_ERRORS as exc:
+        raise _damaged(source, exc) from exc
+    return plan.kind, fields
+
+
+# --------------------------------------------------------------------------- shape rules
+# Each rule is checked twice with the same message: on the headers before any data
+# is read, and on arrays handed over in memory (validate_dump, validate_projections).
+
+
+def _map_shape(source: str, dtype: np.dtype[Any], stored: tuple[int, ...]) -> tuple[int, ...]:
+    """``attention``: real numbers, (L, H, N, M), (H, N, M) or (N, M), no empty axis."""
+    if dtype.hasobject:
+        raise _pickled(source, "attention")
+    if dtype.kind not in "fiu":
+        msg = f"field 'attention': expected real numbers (float), got dtype {dtype}"
+        raise _fail(source, msg)
+    if len(stored) not in (2, 3, 4):
+        msg = f"field 'attention': expected shape (L, H, N, M), (H, N, M) or (N, M), got {stored}"
+        raise _shape_fail(source, msg)
+    if 0 in stored:
+        msg = f"field 'attention': every axis needs at least one position, got shape {stored}"
+        raise _shape_fail(source, msg)
+    return (1,) * (4 - len(stored)) + stored
+
+
+def _projection_shape(
+    source: str, name: str, dtype: np.dtype[Any], stored: tuple[int, ...]
+) -> tuple[int, ...]:
+    """``q`` or ``k``: real numbers, (L, H, N, d), (H, N, d) or (N, d), no empty axis."""
+    if dtype.hasobject:
+        raise _pickled(source, name)
+    if dtype.kind not in "fiu":
+        raise _fail(source, f"field '{name}': expected real numbers (float), got dtype {dtype}")
+    if len(stored) not in (2, 3, 4) or 0 in stored:
+        msg = f"field '{name}': expected shape (L, H, N, d), (H, N, d) or (N, d), got {stored}"
+        raise _shape_fail(source, msg)
+    return (1,) * (4 - len(stored)) + stored
+
+
+def _projections_match(source: str, q: tuple[int, ...], k: tuple[int, ...]) -> None:
+    """``k`` has ``q``'s layers, heads and width d; only the positions may differ."""
+    q4 = (1,) * (4 - len(q)) + q
+    k4 = (1,) * (4 - len(k)) + k
+    if q4[:2] != k4[:2] or q4[3] != k4[3]:
+        msg = (
+            f"field 'k': shape {k} does not match q {q}: expected the same layers, heads "
+            f"and width d, only the positions may differ"
+        )
+        raise _shape_fail(source, msg)
+
+
+def _token_shape(
+    source: str,
+    name: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    count: int,
+    axis: str,
+    shaped: str,
+) -> None:
+    """A token field: 1-D strings, ``count`` of them (``shaped`` names what fixes the count)."""
+    if len(shape) != 1:
+        msg = f"field '{name}': expected a 1-D array of {count} strings, got shape {shape}"
+        raise _shape_fail(source, msg)
+    if dtype.kind not in "SU":
+        msg = f"field '{name}': expected strings (dtype str), got dtype {dtype}"
+        raise _fail(source, msg)
+    if shape[0] != count:
+        msg = f"field '{name}': {shape[0]} tokens, but {shaped} has {count} {axis}"
+        raise _shape_fail(source, msg)
+
+
+def _missing_key_tokens(source: str, n: int, m: int, shaped: str) -> None:
+    """Without ``key_tokens`` the keys are the query tokens, so M must equal N."""
+    if m != n:
+        msg = (
+            f"field 'key_tokens': missing, but {shaped} has {m} key positions (M) and "
+            f"{n} tokens (N); add key_tokens with {m} strings"
+        )
+        raise _shape_fail(source, msg)
 
 
 def _token_tuple(
-    source: str, name: str, arr: np.ndarray, count: int, axis: str, stored: tuple[int, ...]
+    source: str, name: str, arr: np.ndarray, count: int, axis: str, shaped: str
 ) -> tuple[str, ...]:
-    """Check a token field: 1-D strings, ``count`` of them."""
-    if arr.ndim != 1:
-        msg = f"field '{name}': expected a 1-D array of {count} strings, got shape {arr.shape}"
-        raise _shape_fail(source, msg)
+    """Check a token field: 1-D strings, ``count`` of them; return them as text."""
+    if arr.dtype.hasobject:
+        raise _pickled(source, name)
+    _token_shape(source, name, arr.shape, arr.dtype, count, axis, shaped)
     if arr.dtype.kind == "S":
         try:
-            values = [bytes(b).decode("utf-8") for b in arr.tolist()]
+            return tuple(bytes(b).decode("utf-8") for b in arr.tolist())
         except UnicodeDecodeError as exc:
             msg = f"field '{name}': bytes that are not UTF-8 text at position {exc.start}"
             raise _fail(source, msg) from exc
-    elif arr.dtype.kind == "U":
-        values = [str(s) for s in arr.tolist()]
-    else:
-        msg = f"field '{name}': expected strings (dtype str), got dtype {arr.dtype}"
-        raise _fail(source, msg)
-    if len(values) != count:
-        msg = (
-            f"field '{name}': {len(values)} tokens, but attention shaped {stored} "
-            f"has {count} {axis}"
-        )
-        raise _shape_fail(source, msg)
-    return tuple(values)
+    return tuple(str(s) for s in arr.tolist())
 
 
 def _where(shape: tuple[int, ...], flat: int) -> str:
@@ -302,6 +679,17 @@ def _where(shape: tuple[int, ...], flat: int) -> str:
 def _row_name(shape: tuple[int, ...], flat: int) -> str:
     layer, head, row = np.unravel_index(flat, shape)
     return f"L{layer} H{head} row {row}"
+
+
+def _all_finite(values: NDArray[np.floating]) -> bool:
+    """True when no value is NaN or infinite, without a mask the size of ``values``.
+
+    NaN and infinity carry through a sum; a float64 sum of float32 or float16 values
+    cannot overflow, and one of float64 values that does is checked value by value.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(values, dtype=np.float64)
+    return bool(np.isfinite(total)) or bool(np.isfinite(values).all())
 
 
 def validate_dump(
@@ -329,43 +717,30 @@ def validate_dump(
     """
     att = np.asarray(attention)
     stored = tuple(int(s) for s in att.shape)
-    if att.dtype.kind not in "fiu":
-        msg = f"field 'attention': expected real numbers (float), got dtype {att.dtype}"
-        raise _fail(source, msg)
-    if att.ndim not in (2, 3, 4):
-        msg = f"field 'attention': expected shape (L, H, N, M), (H, N, M) or (N, M), got {stored}"
-        raise _shape_fail(source, msg)
-    if 0 in stored:
-        msg = f"field 'attention': every axis needs at least one position, got shape {stored}"
-        raise _shape_fail(source, msg)
-    weights = att.astype(np.float64).reshape((1,) * (4 - att.ndim) + stored)
-    shape4 = tuple(int(s) for s in weights.shape)
+    shape4 = _map_shape(source, att.dtype, stored)
+    weights = att.astype(np.float64).reshape(shape4)
     n, m = shape4[2], shape4[3]
+    shaped = f"attention shaped {stored}"
 
-    toks = _token_tuple(source, "tokens", np.asarray(tokens), n, "query positions (N)", stored)
+    toks = _token_tuple(source, "tokens", np.asarray(tokens), n, "query positions (N)", shaped)
     if key_tokens is None:
-        if m != n:
-            msg = (
-                f"field 'key_tokens': missing, but attention shaped {stored} has {m} key "
-                f"positions (M) and {n} tokens (N); add key_tokens with {m} strings"
-            )
-            raise _shape_fail(source, msg)
+        _missing_key_tokens(source, n, m, shaped)
         keys = toks
     else:
         keys = _token_tuple(
-            source, "key_tokens", np.asarray(key_tokens), m, "key positions (M)", stored
+            source, "key_tokens", np.asarray(key_tokens), m, "key positions (M)", shaped
         )
 
-    bad = ~np.isfinite(weights)
-    if bad.any():
+    if not _all_finite(weights):
+        bad = ~np.isfinite(weights)
         first = int(np.flatnonzero(bad)[0])
         msg = (
             f"field 'attention': {int(bad.sum())} value(s) are NaN or infinite, "
             f"first at {_where(shape4, first)}; expected finite weights"
         )
         raise _fail(source, msg)
-    negative = weights < 0
-    if negative.any():
+    if weights.min() < 0:
+        negative = weights < 0
         first = int(np.argmin(weights))
         msg = (
             f"field 'attention': {int(negative.sum())} negative value(s), smallest "
@@ -414,14 +789,10 @@ def _projection(source: str, name: str, arr: Any) -> NDArray[np.float32]:
     """Check ``q`` or ``k``: real, finite, (N, d) to (L, H, N, d); float32, four axes."""
     a = np.asarray(arr)
     stored = tuple(int(s) for s in a.shape)
-    if a.dtype.kind not in "fiu":
-        raise _fail(source, f"field '{name}': expected real numbers (float), got dtype {a.dtype}")
-    if a.ndim not in (2, 3, 4) or 0 in stored:
-        msg = f"field '{name}': expected shape (L, H, N, d), (H, N, d) or (N, d), got {stored}"
-        raise _shape_fail(source, msg)
-    out = a.astype(np.float32).reshape((1,) * (4 - a.ndim) + stored)
-    bad = ~np.isfinite(out)
-    if bad.any():
+    shape4 = _projection_shape(source, name, a.dtype, stored)
+    out = a.astype(np.float32).reshape(shape4)
+    if not _all_finite(out):
+        bad = ~np.isfinite(out)
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         msg = (
             f"field '{name}': {int(bad.sum())} value(s) are NaN or infinite (or overflow "
@@ -460,25 +831,16 @@ def validate_projections(
     qa = _projection(source, "q", q)
     ka = _projection(source, "k", k)
     stored = tuple(int(s) for s in np.shape(q))
-    if qa.shape[:2] != ka.shape[:2] or qa.shape[3] != ka.shape[3]:
-        msg = (
-            f"field 'k': shape {tuple(np.shape(k))} does not match q {stored}: expected the "
-            f"same layers, heads and width d, only the positions may differ"
-        )
-        raise _shape_fail(source, msg)
+    _projections_match(source, stored, tuple(int(s) for s in np.shape(k)))
     n, m, d = int(qa.shape[2]), int(ka.shape[2]), int(qa.shape[3])
-    toks = _token_tuple(source, "tokens", np.asarray(tokens), n, "query positions (N)", stored)
+    shaped = f"q shaped {stored}"
+    toks = _token_tuple(source, "tokens", np.asarray(tokens), n, "query positions (N)", shaped)
     if key_tokens is None:
-        if m != n:
-            msg = (
-                f"field 'key_tokens': missing, but k has {m} key positions (M) and there are "
-                f"{n} tokens (N); add key_tokens with {m} strings"
-            )
-            raise _shape_fail(source, msg)
+        _missing_key_tokens(source, n, m, f"k shaped {tuple(np.shape(k))}")
         keys = toks
     else:
         keys = _token_tuple(
-            source, "key_tokens", np.asarray(key_tokens), m, "key positions (M)", stored
+            source, "key_tokens", np.asarray(key_tokens), m, "key positions (M)", shaped
         )
     if scale is None:
         factor = 1.0 / float(np.sqrt(d))
@@ -499,8 +861,18 @@ def validate_projections(
     )
 
 
-def load_any(path: str | Path) -> AttentionDump | ProjectionDump:
+def load_any(
+    path: str | Path, *, max_memory: int | str | None = None
+) -> AttentionDump | ProjectionDump:
     """Load a dump of attention weights, or of queries and keys (``q``, ``k``).
+
+    Parameters
+    ----------
+    path : str or Path
+    max_memory : int or str, optional
+        Memory the report of this dump may use, in bytes or as ``"4G"`` (default
+        :data:`~attention_atlas.dumps.budget.DEFAULT_MAX_MEMORY`): checked from the
+        arrays' headers before any data is read (:func:`inspect_dump`).
 
     Raises
     ------
@@ -508,8 +880,8 @@ def load_any(path: str | Path) -> AttentionDump | ProjectionDump:
         As :func:`load_dump`, and for ``q``/``k`` of mismatched shapes or a bad ``scale``.
     """
     file = Path(path)
-    fields = _read_fields(file)
-    if "attention" in fields:
+    kind, fields = _read_fields(file, max_memory=max_memory)
+    if kind == "attention":
         return validate_dump(
             fields["attention"], fields["tokens"], fields.get("key_tokens"), source=str(file)
         )
@@ -523,7 +895,7 @@ def load_any(path: str | Path) -> AttentionDump | ProjectionDump:
     )
 
 
-def load_dump(path: str | Path) -> AttentionDump:
+def load_dump(path: str | Path, *, max_memory: int | str | None = None) -> AttentionDump:
     """Load and check a user's ``.npz`` attention dump.
 
     Parameters
@@ -531,6 +903,10 @@ def load_dump(path: str | Path) -> AttentionDump:
     path : str or Path
         A file written by ``numpy.savez`` / ``numpy.savez_compressed`` with the fields
         ``attention``, ``tokens`` and optionally ``key_tokens``.
+    max_memory : int or str, optional
+        Memory a report or export of this dump may use, in bytes or as ``"4G"``
+        (default :data:`~attention_atlas.dumps.budget.DEFAULT_MAX_MEMORY`). The job's
+        need is priced from the arrays' headers before any data is read.
 
     Returns
     -------
@@ -540,14 +916,13 @@ def load_dump(path: str | Path) -> AttentionDump:
     ------
     AtlasError
         One line naming the file and the field: not a file, empty, not a zip or
-        truncated, pickled objects, a missing field, wrong number of axes, token
-        counts that do not match N or M, NaN or infinity, negative weights.
+        truncated, a member that is not a ``.npy`` array, pickled objects, a missing
+        field, wrong number of axes, token counts that do not match N or M, data
+        longer or shorter than its header declares, more memory than the budget,
+        NaN or infinity, negative weights.
     """
     file = Path(path)
-    fields = _read_fields(file)
-    if "attention" not in fields:
-        msg = "holds 'q' and 'k' but no 'attention': this needs the weights themselves"
-        raise _fail(str(file), msg)
+    _, fields = _read_fields(file, max_memory=max_memory, weights_only=True)
     return validate_dump(
         fields["attention"],
         fields["tokens"],

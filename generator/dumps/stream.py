@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,9 +25,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from attention_atlas.attention import block_detail, block_edges, pooled_views
+from attention_atlas.dumps.budget import HEAD_BYTES, over_budget, resolve_budget
 from attention_atlas.dumps.read import ProjectionDump, check_head
 
-__all__ = ["BLOCKS", "DETAILS", "HeadBlocks", "stream_dump", "stream_head", "strongest_blocks"]
+__all__ = [
+    "BLOCKS",
+    "DETAILS",
+    "HeadBlocks",
+    "stream_dump",
+    "stream_head",
+    "strongest_blocks",
+    "working_bytes",
+]
 
 #: Row and column blocks of a streamed head's pooled views (fewer when N or M is smaller).
 BLOCKS = 128
@@ -85,6 +95,48 @@ def strongest_blocks(maxima: NDArray[np.floating], count: int) -> list[tuple[int
     return taken
 
 
+def working_bytes(
+    layers: int,
+    heads: int,
+    n: int,
+    m: int,
+    d: int,
+    *,
+    blocks: int = BLOCKS,
+    details: int = DETAILS,
+) -> int:
+    """Peak memory of streaming every head and drawing the report, beside q and k.
+
+    One head at a time: its scaled queries (N d float32), the score buffer of a block
+    of queries (8 MiB, or one whole row of M when that is longer), a few arrays of N
+    and of M, and its detail blocks (h x w each, h = ceil(N / R), w = ceil(M / C)) in
+    float32, float64 and while drawn. Kept for every head until the pages are
+    written: the pooled views (R x C, float64, twice, and once more for the grid),
+    the details in float64 and as page text, and :data:`HEAD_BYTES` of charts.
+    Measured on ``attention-atlas report``: q and k dumps of up to 65536 positions
+    and of 16 million keys stay under this.
+    """
+    rows, cols = min(blocks, n), min(blocks, m)
+    cells = min(details, rows * cols) * math.ceil(n / rows) * math.ceil(m / cols)
+    buffer = max(8 * 2**20, 4 * m)  # pooled_views' default block of queries
+    one_head = 4 * n * d + 32 * n + 8 * m + buffer + 48 * cells
+    kept = 24 * rows * cols + 16 * cells + HEAD_BYTES
+    return one_head + layers * heads * kept
+
+
+def _check_budget(
+    dump: ProjectionDump, heads: int, blocks: int, details: int, max_memory: int | str | None
+) -> None:
+    """Refuse, before any work, when q, k and ``heads`` heads' working memory exceed the budget."""
+    budget = resolve_budget(max_memory)
+    d = int(dump.q.shape[-1])
+    work = working_bytes(1, heads, dump.n, dump.m, d, blocks=blocks, details=details)
+    need = dump.q.nbytes + dump.k.nbytes + work
+    if need > budget:
+        what = f"{dump.source}: streaming {heads} head(s) of q {dump.stored_shape} and k"
+        raise over_budget(f"{what} {tuple(dump.k.shape)} float32 needs", need, budget)
+
+
 def stream_head(
     dump: ProjectionDump,
     layer: int,
@@ -92,15 +144,19 @@ def stream_head(
     *,
     blocks: int = BLOCKS,
     details: int = DETAILS,
+    max_memory: int | str | None = None,
 ) -> HeadBlocks:
     """Block means and maxima of one head, and the exact weights of its strongest blocks.
 
     Cost: one pass of the head's scores, O(N M d), plus O(h M d) per detail block
     (its rows' scores against the block's keys only, with the normalisers from the
     pass). Extra memory: the streaming buffer (about 8 MiB), O(N + R C), and the
-    details.
+    details (:func:`working_bytes`); ``AtlasError`` before any work when that and
+    q and k exceed ``max_memory`` (bytes or ``"4G"``, default
+    :data:`~attention_atlas.dumps.budget.DEFAULT_MAX_MEMORY`).
     """
     check_head(dump, layer, head)
+    _check_budget(dump, 1, blocks, details, max_memory)
     q, k = dump.q[layer, head], dump.k[layer, head]  # (N, d), (M, d)
     rows, cols = min(blocks, dump.n), min(blocks, dump.m)
     pooled = pooled_views(q, k, rows, cols, ("mean", "max"), scale=dump.scale)
@@ -130,13 +186,23 @@ def stream_dump(
     blocks: int = BLOCKS,
     details: int = DETAILS,
     progress: Callable[[int, int], None] | None = None,
+    max_memory: int | str | None = None,
 ) -> list[HeadBlocks]:
-    """:func:`stream_head` for every head, layer by layer; ``progress(done, total)`` after each."""
+    """:func:`stream_head` for every head, layer by layer; ``progress(done, total)`` after each.
+
+    ``AtlasError`` before any work when q, k and the working memory of every head's
+    results (:func:`working_bytes`) exceed ``max_memory``.
+    """
     total = dump.layers * dump.heads
+    _check_budget(dump, total, blocks, details, max_memory)
     out = []
     for layer in range(dump.layers):
         for head in range(dump.heads):
-            out.append(stream_head(dump, layer, head, blocks=blocks, details=details))
+            out.append(
+                stream_head(
+                    dump, layer, head, blocks=blocks, details=details, max_memory=max_memory
+                )
+            )
             if progress is not None:
                 progress(len(out), total)
     return out
