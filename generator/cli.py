@@ -77,9 +77,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from attention_atlas.dumps.read import inspect_dump
+
+    # Headers first, before the site machinery loads: a refusal takes a fraction of a second.
+    inspect_dump(args.file, max_memory=args.max_memory)
+
     from attention_atlas.dumps.report import build_report
 
-    result = build_report(args.file, out=args.out, title=args.title)
+    result = build_report(args.file, out=args.out, title=args.title, max_memory=args.max_memory)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     err.print(f"built a report of {len(result.pages)} page(s) into {result.out}")
@@ -96,6 +101,7 @@ def _export(args: argparse.Namespace) -> int:
         chart=args.chart,
         layer=args.layer,
         head=args.head,
+        max_memory=args.max_memory,
     )
     err.print(f"wrote {written}")
     return EXIT_OK
@@ -108,6 +114,31 @@ def _assets(args: argparse.Namespace) -> int:
     for name in names:
         print(name)
     return EXIT_OK
+
+
+def _memory_size(text: str) -> int:
+    """``--max-memory``: ``512M``, ``4G``, ``1.5GiB`` or bytes; a bad one is a usage error."""
+    from attention_atlas.dumps.budget import parse_size
+
+    try:
+        return parse_size(text)
+    except AtlasError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_max_memory(command: argparse.ArgumentParser, what: str) -> None:
+    from attention_atlas.dumps.budget import DEFAULT_MAX_MEMORY
+    from attention_atlas.text import bytes_text
+
+    command.add_argument(
+        "--max-memory",
+        type=_memory_size,
+        default=None,
+        metavar="SIZE",
+        help=f"memory {what} may use, such as 512M, 4G, 1.5GiB or bytes (default: "
+        f"{bytes_text(DEFAULT_MAX_MEMORY)}); a dump that needs more is refused from its "
+        "arrays' headers before any data is read",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -171,6 +202,7 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="where the site goes (default: FILE-report/)"
     )
     report.add_argument("--title", default=None, help="site title (default: from the file name)")
+    _add_max_memory(report, "the report")
     report.set_defaults(run=_report)
 
     export = commands.add_parser(
@@ -191,6 +223,7 @@ def parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--layer", type=int, default=None, help="layer (0-based)")
     export.add_argument("--head", type=int, default=None, help="head (0-based)")
+    _add_max_memory(export, "exporting a .npz dump")
     export.set_defaults(run=_export)
 
     assets = commands.add_parser(

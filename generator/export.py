@@ -177,13 +177,19 @@ def target_figure(
     chart: str | None = None,
     layer: int | None = None,
     head: int | None = None,
+    max_memory: int | str | None = None,
 ) -> Figure:
-    """The figure to export for a slug or a ``.npz`` path (see the module docstring)."""
+    """The figure to export for a slug or a ``.npz`` path (see the module docstring).
+
+    ``max_memory`` (bytes or ``"4G"``) bounds the memory spent on a ``.npz`` dump
+    (:func:`attention_atlas.dumps.read.load_dump`); a slug ignores it.
+    """
     is_file = target.endswith(".npz") or os.sep in target or Path(target).is_file()
     if is_file:
         from attention_atlas.dumps.read import load_dump
 
-        return dump_figure(load_dump(target), chart or "map", layer=layer or 0, head=head or 0)
+        dump = load_dump(target, max_memory=max_memory)
+        return dump_figure(dump, chart or "map", layer=layer or 0, head=head or 0)
     if layer is not None or head is not None:
         if chart is not None:
             msg = "--chart cannot be combined with --layer/--head for a scenario"
@@ -198,9 +204,12 @@ def target_spec(
     chart: str | None = None,
     layer: int | None = None,
     head: int | None = None,
+    max_memory: int | str | None = None,
 ) -> dict[str, Any]:
     """The Vega-Lite spec of :func:`target_figure`."""
-    return target_figure(target, chart=chart, layer=layer, head=head).to_dict()
+    return target_figure(
+        target, chart=chart, layer=layer, head=head, max_memory=max_memory
+    ).to_dict()
 
 
 # --------------------------------------------------------------------------- rendering
@@ -360,8 +369,11 @@ def export(
     chart: str | None = None,
     layer: int | None = None,
     head: int | None = None,
+    max_memory: int | str | None = None,
 ) -> Path:
     """Export one chart of ``target`` (a scenario slug or ``.npz`` path) into ``out``.
+
+    ``max_memory`` (bytes or ``"4G"``) bounds the memory spent on a ``.npz`` dump.
 
     Returns
     -------
@@ -374,6 +386,7 @@ def export(
     if out.is_dir():
         msg = f"--out {out}: is a folder, expected a file name such as chart.{fmt}"
         raise AtlasError(msg)
-    data = render_spec(target_spec(target, chart=chart, layer=layer, head=head), fmt)
+    spec = target_spec(target, chart=chart, layer=layer, head=head, max_memory=max_memory)
+    data = render_spec(spec, fmt)
     _write_atomic(out, data)
     return out

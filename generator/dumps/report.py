@@ -522,7 +522,11 @@ def _check_out(out: Path) -> None:
 
 
 def build_report(
-    path: str | Path, *, out: Path | None = None, title: str | None = None
+    path: str | Path,
+    *,
+    out: Path | None = None,
+    title: str | None = None,
+    max_memory: int | str | None = None,
 ) -> ReportResult:
     """Check ``path``, render the report and build it into ``out`` (atomically).
 
@@ -535,20 +539,26 @@ def build_report(
         An existing folder is replaced only if it holds a previous report.
     title : str, optional
         Site and overview title; defaults to ``"Attention report: <file name>"``.
+    max_memory : int or str, optional
+        Memory the report may use, in bytes or as ``"4G"`` (default
+        :data:`attention_atlas.dumps.budget.DEFAULT_MAX_MEMORY`); a dump that needs
+        more is refused from its arrays' headers, before any data is read.
 
     Returns
     -------
     ReportResult
     """
     from attention_atlas import publish
+    from attention_atlas.dumps.stream import stream_dump
     from attention_atlas.render.assets import write_assets
 
-    dump = load_any(path)
+    dump = load_any(path, max_memory=max_memory)
     target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
     _check_out(target)
     heading = title or f"Attention report: {Path(path).name}"
     if isinstance(dump, ProjectionDump):
-        pages = render_streamed_report(dump, title=heading)
+        views = stream_dump(dump, max_memory=max_memory)
+        pages = render_streamed_report(dump, title=heading, views=views)
     else:
         pages = render_report(dump, title=heading)
     staging = publish.prepare_staging(target)
