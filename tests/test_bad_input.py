@@ -100,6 +100,35 @@ def _write(data: bytes) -> Callable[[Path], Path]:
     return make
 
 
+def _declares_80_gb(path: Path) -> Path:
+    """A small archive whose ``attention`` header declares 80 GB of float32 (and no data)."""
+    header = {"descr": "<f4", "fortran_order": False, "shape": (20, 1000, 1000, 1000)}
+    with zipfile.ZipFile(path, "w") as archive:
+        with archive.open("attention.npy", "w") as handle:
+            np.lib.format.write_array_header_1_0(handle, header)
+        with archive.open("tokens.npy", "w") as handle:
+            np.lib.format.write_array(handle, np.array([f"t{i}" for i in range(1000)]))
+    return path
+
+
+def _longer_than_declared(path: Path) -> Path:
+    """A 4 x 4 map whose member goes on with a MiB of zeros after its declared data."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("attention.npy", "w") as handle:
+            np.lib.format.write_array(handle, uniform(4, 4))
+            handle.write(bytes(2**20))
+        with archive.open("tokens.npy", "w") as handle:
+            np.lib.format.write_array(handle, TOKENS)
+    return path
+
+
+def _not_npy_member(path: Path) -> Path:
+    good(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("notes.txt", "what this run was\n")
+    return path
+
+
 def _fields(**fields: object) -> Callable[[Path], Path]:
     return lambda path: savez(path, **fields)
 
@@ -153,6 +182,12 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
         _fields(attention=_with(-0.5, 0.5), tokens=TOKENS),
         ("'attention'", "negative"),
     ),
+    "a header declaring 80 GB": (
+        _declares_80_gb,
+        ("'attention'", "(20, 1000, 1000, 1000)", "float32", "--max-memory"),
+    ),
+    "data longer than its header": (_longer_than_declared, ("'attention'", "more data")),
+    "a member that is not .npy": (_not_npy_member, ("'notes.txt'", "not a .npy")),
 }
 
 
