@@ -76,15 +76,26 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _out_of_memory(source: object, need: str) -> AtlasError:
+    return AtlasError(
+        f"{source}: ran out of memory ({need}); this machine has less free memory than "
+        "--max-memory allows"
+    )
+
+
 def _report(args: argparse.Namespace) -> int:
     from attention_atlas.dumps.read import inspect_dump
+    from attention_atlas.text import bytes_text
 
     # Headers first, before the site machinery loads: a refusal takes a fraction of a second.
-    inspect_dump(args.file, max_memory=args.max_memory)
+    plan = inspect_dump(args.file, max_memory=args.max_memory)
 
     from attention_atlas.dumps.report import build_report
 
-    result = build_report(args.file, out=args.out, title=args.title, max_memory=args.max_memory)
+    try:
+        result = build_report(args.file, out=args.out, title=args.title, max_memory=args.max_memory)
+    except MemoryError:
+        raise _out_of_memory(args.file, f"the report needs {bytes_text(plan.need)}") from None
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     err.print(f"built a report of {len(result.pages)} page(s) into {result.out}")
@@ -94,15 +105,18 @@ def _report(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from attention_atlas.export import export
 
-    written = export(
-        args.target,
-        fmt=args.format,
-        out=args.out,
-        chart=args.chart,
-        layer=args.layer,
-        head=args.head,
-        max_memory=args.max_memory,
-    )
+    try:
+        written = export(
+            args.target,
+            fmt=args.format,
+            out=args.out,
+            chart=args.chart,
+            layer=args.layer,
+            head=args.head,
+            max_memory=args.max_memory,
+        )
+    except MemoryError:
+        raise _out_of_memory(args.target, "while exporting") from None
     err.print(f"wrote {written}")
     return EXIT_OK
 

@@ -365,7 +365,14 @@ def _pickled(source: str, name: str) -> AtlasError:
 
 def _read_data(handle: IO[bytes], header: ArrayHeader, source: str) -> np.ndarray:
     """The array's data, read into place a chunk at a time and never past its declared size."""
-    flat = np.empty(header.count, dtype=header.dtype)
+    try:
+        flat = np.empty(header.count, dtype=header.dtype)
+    except MemoryError:
+        msg = (
+            f"{header.describe()}: cannot allocate {bytes_text(header.nbytes)}; this machine "
+            f"has less free memory than the budget allows (lower --max-memory)"
+        )
+        raise _fail(source, msg) from None
     into = flat.view(np.uint8) if header.nbytes else np.empty(0, np.uint8)
     done = 0
     while done < header.nbytes:
@@ -448,6 +455,9 @@ def inspect_dump(
         raise
     except _READ_ERRORS as exc:
         raise _damaged(source, exc) from exc
+    for header in headers.values():
+        if header.dtype.hasobject:
+            raise _pickled(source, header.name)
     kind: Literal["attention", "projections"]
     if "attention" in headers:
         kind, parts = "attention", _map_parts(source, headers)
@@ -508,8 +518,6 @@ def _token_parts(
         header = headers.get(name)
         if header is None:
             continue
-        if header.dtype.hasobject:
-            raise _pickled(source, name)
         _token_shape(source, name, header.shape, header.dtype, count, axis, shaped)
         parts[name] = token_bytes(header.count, header.dtype.itemsize, header.dtype.kind)
     return parts
@@ -535,12 +543,9 @@ def _projection_parts(source: str, headers: dict[str, ArrayHeader]) -> dict[str,
     m = _projection_shape(source, "k", k.dtype, k.shape)[2]
     _projections_match(source, q.shape, k.shape)
     scale = headers.get("scale")
-    if scale is not None:
-        if scale.dtype.hasobject:
-            raise _pickled(source, "scale")
-        if scale.count != 1 or scale.dtype.kind not in "fiu":
-            msg = f"field 'scale': expected one finite number, got {scale.dtype} {scale.shape}"
-            raise _fail(source, msg)
+    if scale is not None and (scale.count != 1 or scale.dtype.kind not in "fiu"):
+        msg = f"field 'scale': expected one finite number, got {scale.dtype} {scale.shape}"
+        raise _fail(source, msg)
     shaped = f"q shaped {q.shape}"
     if "key_tokens" not in headers:
         _missing_key_tokens(source, n, m, f"k shaped {k.shape}")
@@ -583,8 +588,6 @@ def _read_fields(
 
 def _map_shape(source: str, dtype: np.dtype[Any], stored: tuple[int, ...]) -> tuple[int, ...]:
     """``attention``: real numbers, (L, H, N, M), (H, N, M) or (N, M), no empty axis."""
-    if dtype.hasobject:
-        raise _pickled(source, "attention")
     if dtype.kind not in "fiu":
         msg = f"field 'attention': expected real numbers (float), got dtype {dtype}"
         raise _fail(source, msg)
@@ -601,8 +604,6 @@ def _projection_shape(
     source: str, name: str, dtype: np.dtype[Any], stored: tuple[int, ...]
 ) -> tuple[int, ...]:
     """``q`` or ``k``: real numbers, (L, H, N, d), (H, N, d) or (N, d), no empty axis."""
-    if dtype.hasobject:
-        raise _pickled(source, name)
     if dtype.kind not in "fiu":
         raise _fail(source, f"field '{name}': expected real numbers (float), got dtype {dtype}")
     if len(stored) not in (2, 3, 4) or 0 in stored:
@@ -658,8 +659,6 @@ def _token_tuple(
     source: str, name: str, arr: np.ndarray, count: int, axis: str, shaped: str
 ) -> tuple[str, ...]:
     """Check a token field: 1-D strings, ``count`` of them; return them as text."""
-    if arr.dtype.hasobject:
-        raise _pickled(source, name)
     _token_shape(source, name, arr.shape, arr.dtype, count, axis, shaped)
     if arr.dtype.kind == "S":
         try:

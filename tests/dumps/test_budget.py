@@ -456,3 +456,27 @@ def test_the_working_memory_grows_with_the_heads_kept_and_the_longest_row() -> N
     one = working_bytes(1, 1, 4096, 4096, 64)
     assert working_bytes(2, 8, 4096, 4096, 64) > one
     assert working_bytes(1, 1, 1, 2**26, 1) >= 4 * 2**26  # a row of 64 M keys in float32
+
+
+def _address_space(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def test_a_budget_above_what_the_machine_has_fails_in_one_line(tmp_path: Path) -> None:
+    path = huge_header(tmp_path / "huge.npz")
+    done = subprocess.run(
+        [sys.executable, "-m", "attention_atlas", "report", str(path), "--max-memory", "1T"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        preexec_fn=_address_space(4 * 2**30),  # 4 GiB of address space: 80 GB cannot fit
+    )
+    message = one_line(done.stderr)
+    assert done.returncode == 2, message
+    assert "field 'attention' (20, 1000, 1000, 1000) float32: cannot allocate 74.5 GiB" in message
