@@ -244,7 +244,7 @@ class MatrixEncoding:
         -------
         values : ndarray, shape (N, M)
         """
-        if isinstance(self.codes, str):
+        if self.quantized:
             pairs = [self.codes[i : i + 2] for i in range(0, len(self.codes), 2)]
             levels = np.array([np.nan if p == "--" else int(p, 16) for p in pairs])
             lo, _ = self.domain
