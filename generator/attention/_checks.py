@@ -1,14 +1,18 @@
-"""Input checks shared by the attention mechanisms.
+"""Input checks shared by the attention mechanisms, written once.
 
-Every public function converts its inputs with :func:`as_float` (which names the
-argument in any error), agrees on a compute dtype with :func:`compute_dtype`, and
-checks shapes with the helpers below. Errors are :class:`~attention_atlas.errors.ShapeError`
-for shapes and :class:`~attention_atlas.errors.AtlasError` for values.
+Every mechanism that takes queries, keys and values starts with
+:func:`attention_inputs`: it converts each argument (naming it in any error),
+checks it is finite, agrees on a compute dtype, checks the shapes against each
+other and the mask against them all. The smaller helpers below serve the
+functions with other arguments. Errors are :class:`~attention_atlas.errors.ShapeError`
+for shapes and :class:`~attention_atlas.errors.AtlasError` for values (both
+``ValueError``), and show what was expected and what arrived.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -173,3 +177,95 @@ def positive_int(value: int, name: str) -> int:
         msg = f"{name} must be a positive integer, got {value}"
         raise AtlasError(msg)
     return int(value)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Checked inputs of an attention mechanism, all in the compute dtype.
+
+    Attributes
+    ----------
+    q : ndarray, shape (..., N, d_k)
+        A 1-D query was given one N axis (see ``one_query``).
+    k : ndarray, shape (..., M, d_k)
+    v : ndarray, shape (..., M, d_v), or None
+    mask : ndarray of bool, broadcastable to (..., N, M), or None
+    batch : tuple of int
+        The broadcast leading dims of q, k and v.
+    result : dtype
+        The dtype to return (float16 inputs are computed in float32, returned as float16).
+    one_query : bool
+        Whether ``q`` arrived 1-D, so the caller drops the N axis again.
+    extra : dict of str to ndarray
+        The further arrays the caller named, converted and cast the same way.
+    """
+
+    q: Array
+    k: Array
+    v: Array | None
+    mask: Array | None
+    batch: tuple[int, ...]
+    result: np.dtype[Any]
+    one_query: bool
+    extra: dict[str, Array]
+
+
+def attention_inputs(
+    q: ArrayLike,
+    k: ArrayLike,
+    v: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    *,
+    allow_one_query: bool = False,
+    extra: Mapping[str, ArrayLike] | None = None,
+) -> Inputs:
+    """Convert and check ``q``, ``k``, ``v`` and ``mask`` (and ``extra`` arrays) once.
+
+    ``q`` must be (..., N, d_k) (or (d_k,) with ``allow_one_query``), ``k``
+    (..., M, d_k) and ``v`` (..., M, d_v); their leading dims must broadcast and
+    ``mask`` must be boolean and broadcast to (..., N, M) (to (..., M) for a 1-D
+    ``q``). Every array must be finite. ``extra`` arrays (a mechanism's own
+    parameters) join the dtype decision and are returned cast; their shapes are
+    the caller's to check.
+    """
+    qa = float_input(q, "q")
+    ka = float_input(k, "k")
+    va = None if v is None else ka if v is k else float_input(v, "v")
+    more = {name: float_input(a, name) for name, a in (extra or {}).items()}
+    present = [a for a in (qa, ka, va) if a is not None]
+    work, result = compute_dtype(*present, *more.values())
+    if allow_one_query:
+        check_ndim(qa, "q", 1, "(..., N, d_k) or (d_k,)")
+    else:
+        check_ndim(qa, "q", 2, "(..., N, d_k)")
+    check_ndim(ka, "k", 2, "(..., M, d_k)")
+    check_last(qa, "q", ka, "k", "features (d_k)")
+    if va is not None:
+        check_ndim(va, "v", 2, "(..., M, d_v)")
+        check_last(ka, "k", va, "v", "positions (M)", axis=-2)
+    one_query = qa.ndim == 1
+    if one_query:
+        qa = qa[None, :]  # (1, d_k)
+    named = [("q", qa, 2), ("k", ka, 2)] + ([] if va is None else [("v", va, 2)])
+    batch = batch_shape(*named)
+    m = None
+    if mask is not None:
+        target = (*batch, qa.shape[-2], ka.shape[-2])
+        if one_query:
+            m = as_mask(mask, target[:-2] + target[-1:], "(..., M) for a 1-D q")[..., None, :]
+        else:
+            m = as_mask(mask, target, "(..., N, M)")
+
+    def cast(a: Array) -> Array:
+        return a.astype(work, copy=False)
+
+    return Inputs(
+        q=cast(qa),
+        k=cast(ka),
+        v=None if va is None else cast(va),
+        mask=m,
+        batch=batch,
+        result=result,
+        one_query=one_query,
+        extra={name: cast(a) for name, a in more.items()},
+    )

@@ -9,8 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from attention_atlas.attention._checks import (
-    batch_shape,
-    check_last,
+    attention_inputs,
     check_ndim,
     compute_dtype,
     float_input,
@@ -188,20 +187,10 @@ def clustered_attention(
     attention, against O(N M (d_k + d_v)) for full attention. With C = N each
     query is its own centroid and the result equals full attention.
     """
-    qa = float_input(q, "q")
-    ka = float_input(k, "k")
-    va = float_input(v, "v")
-    work, result = compute_dtype(qa, ka, va)
-    check_ndim(qa, "q", 2, "(..., N, d_k)")
-    check_ndim(ka, "k", 2, "(..., M, d_k)")
-    check_ndim(va, "v", 2, "(..., M, d_v)")
-    check_last(qa, "q", ka, "k", "features (d_k)")
-    check_last(ka, "k", va, "v", "positions (M)", axis=-2)
-    batch_shape(("q", qa, 2), ("k", ka, 2), ("v", va, 2))
-    s = resolve_scale(scale, qa.shape[-1])
-    qa, ka, va = (a.astype(work, copy=False) for a in (qa, ka, va))
-    labels, centroids = kmeans(qa, num_clusters, iterations=iterations, seed=seed)
-    c_out, c_weights = attend(centroids, ka, va, None, s)  # (..., C, d_v), (..., C, M)
+    x = attention_inputs(q, k, v)
+    labels, centroids = kmeans(x.q, num_clusters, iterations=iterations, seed=seed)
+    s = resolve_scale(scale, x.q.shape[-1])
+    c_out, c_weights = attend(centroids, x.k, x.v, None, s)  # (..., C, d_v), (..., C, M)
     # k or v may carry batch dims that q lacks: give every output its labels.
     labels = np.broadcast_to(labels, c_out.shape[:-2] + labels.shape[-1:])
     pick = labels[..., None]  # (..., N, 1)
@@ -209,7 +198,7 @@ def clustered_attention(
     weights = np.take_along_axis(c_weights, pick, axis=-2) if return_weights else None
 
     def cast(a: Array) -> Array:
-        return a.astype(result, copy=False)
+        return a.astype(x.result, copy=False)
 
     return ClusteredAttention(
         out=cast(out),

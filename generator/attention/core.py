@@ -16,16 +16,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from attention_atlas.attention._checks import (
     as_mask,
-    batch_shape,
+    attention_inputs,
     broadcast_batch,
     check_exact,
-    check_last,
     check_ndim,
     compute_dtype,
     float_input,
     resolve_scale,
 )
-from attention_atlas.attention.softmax import LOG2E, exp_fits, softmax2_unshifted, softmax_inplace
+from attention_atlas.attention.softmax import LOG2E, softmax_inplace
 
 __all__ = [
     "SelfAttention",
@@ -36,10 +35,12 @@ __all__ = [
 
 Array = NDArray[Any]
 
-
 #: Maps at least this big per batch item are computed one item at a time, so each
 #: item's map stays in cache between the matmul, the exp and the normalisation.
 _ITEM_BYTES = 256 * 2**10
+
+#: How the scores are named in errors (an overflow of q k^T, for example).
+_SCORES = "scores (scaled q k^T)"
 
 
 def _item(a: Array, index: tuple[int, ...]) -> Array:
@@ -49,119 +50,55 @@ def _item(a: Array, index: tuple[int, ...]) -> Array:
     return a[tuple(0 if a.shape[i] == 1 else j for i, j in enumerate(tail))]
 
 
-def _kernel(
+def _weights(q: Array, k: Array, mask: Array | None, scale: float, out: Array | None) -> Array:
+    """``softmax(scale q k^T, mask)`` for q (..., N, d_k), k (..., M, d_k), into ``out``.
+
+    The scale, times log2(e) for the faster ``exp2``, is folded into ``q`` (an
+    (N, d_k) product instead of an (N, M) one) and the softmax runs in place on
+    the ``matmul`` output.
+    """
+    with np.errstate(over="ignore"):  # an overflow is reported by the softmax
+        scores = np.matmul(q * q.dtype.type(scale * LOG2E), k.swapaxes(-1, -2), out=out)
+    return softmax_inplace(scores, mask, base2=True, name=_SCORES, from_finite=True)
+
+
+def attend(
     q: Array,
     k: Array,
     v: Array | None,
     mask: Array | None,
     scale: float,
     weights_out: Array | None = None,
-) -> tuple[Array | None, Array]:
-    """Unchecked kernel: ``weights = softmax(scale q k^T, mask)`` and ``weights v``.
+) -> tuple[Array, Array]:
+    """Unchecked kernel: ``(softmax(scale q k^T, mask) v, weights)``.
 
     ``q`` (..., N, d_k), ``k`` (..., M, d_k) and ``v`` (..., M, d_v) share one
     float dtype; ``mask`` is boolean and broadcastable to (..., N, M);
     ``weights_out``, when given, is a C-contiguous array of the full (..., N, M)
-    shape and that dtype, and receives the weights. The scale is folded into
-    ``q`` (an (N, d_k) product instead of an (N, M) one) and the softmax runs in
-    place on the ``matmul`` output, so the only large allocation is the map
-    itself. Without a mask the scale also carries ``log2 e`` and the softmax is
-    first tried without the per-row max shift, in base 2
-    (:func:`~attention_atlas.attention.softmax.softmax2_unshifted`); a map that fails
-    its checks is recomputed and goes the careful way. Large maps are processed
-    one batch item (for example one head) at a time: a loop over batch items,
-    never over queries or keys.
+    shape and that dtype, and receives the weights. With ``v=None`` only the
+    weights are computed and ``out`` is an empty (..., N, 0) array. The only
+    large allocation is the map itself. Large maps are computed one batch item
+    (for example one head) at a time, so each stays in cache from the product to
+    the normalisation: a loop over batch items, never over queries or keys.
     """
-    kt = k.swapaxes(-1, -2)  # (..., d_k, M), a view
     n, m = q.shape[-2], k.shape[-2]
+    d_v = 0 if v is None else v.shape[-1]
     shapes = [q.shape[:-2], k.shape[:-2]] + ([] if v is None else [v.shape[:-2]])
     if mask is not None and mask.ndim > 2:
         shapes.append(mask.shape[:-2])
     batch = broadcast_batch(shapes)
-    items = math.prod(batch)
-    if items <= 1 or n * m * q.dtype.itemsize < _ITEM_BYTES:
-        weights = _weights(q, kt, mask, scale, weights_out)
-        return (None if v is None else np.matmul(weights, v)), weights
+    if math.prod(batch) <= 1 or n * m * q.dtype.itemsize < _ITEM_BYTES:
+        weights = _weights(q, k, mask, scale, weights_out)
+        out = np.empty((*weights.shape[:-1], 0), q.dtype) if v is None else weights @ v
+        return out, weights
     weights = np.empty((*batch, n, m), dtype=q.dtype) if weights_out is None else weights_out
-    out = None if v is None else np.empty((*batch, n, v.shape[-1]), dtype=q.dtype)
+    out = np.empty((*batch, n, d_v), dtype=q.dtype)
     for index in np.ndindex(*batch):  # batch items (heads), each a whole (N, M) map
-        part = None
-        if mask is not None:
-            part = _item(mask, index) if mask.ndim >= 2 else mask
-        w = _weights(_item(q, index), _item(kt, index), part, scale, weights[index])
-        if out is not None and v is not None:
+        part = None if mask is None else _item(mask, index) if mask.ndim >= 2 else mask
+        w = _weights(_item(q, index), _item(k, index), part, scale, weights[index])
+        if v is not None:
             np.matmul(w, _item(v, index), out=out[index])
     return out, weights
-
-
-def _weights(q: Array, kt: Array, mask: Array | None, scale: float, out: Array | None) -> Array:
-    """``softmax(scale q kt, mask)`` for q (..., N, d_k), kt (..., d_k, M), into ``out``."""
-    if mask is None:
-        # Base-2 logits: softmax(s) = exp2(s log2 e) / sum; one product on q folds both.
-        with np.errstate(all="ignore"):  # an overflow here only fails the fast path
-            weights = np.matmul(q * q.dtype.type(scale * LOG2E), kt, out=out)
-        if softmax2_unshifted(weights):
-            return weights
-        out = weights
-    factor = q.dtype.type(scale)
-    weights = np.matmul(q if scale == 1.0 else q * factor, kt, out=out)
-    name = "scores (scaled q k^T)"
-    return softmax_inplace(weights, mask, name=name, from_finite=True)
-
-
-def scaled_softmax(q: Array, k: Array, mask: Array | None, scale: float) -> Array:
-    """Unchecked kernel: the (..., N, M) map ``softmax(scale q k^T, mask)``."""
-    return _kernel(q, k, None, mask, scale)[1]
-
-
-def attend(
-    q: Array,
-    k: Array,
-    v: Array,
-    mask: Array | None,
-    scale: float,
-    weights_out: Array | None = None,
-) -> tuple[Array, Array]:
-    """Unchecked kernel: ``(softmax(scale q k^T, mask) v, weights)``; see :func:`_kernel`."""
-    out, weights = _kernel(q, k, v, mask, scale, weights_out)
-    if out is None:  # only when v is None
-        raise TypeError("v is required")
-    return out, weights
-
-
-def _prepare(
-    q: ArrayLike, k: ArrayLike, v: ArrayLike, mask: ArrayLike | None
-) -> tuple[Array, Array, Array, Array | None, np.dtype[Any], bool]:
-    """Convert and check q, k, v and mask; return them with the result dtype."""
-    qa = float_input(q, "q")
-    ka = float_input(k, "k")
-    va = ka if v is k else float_input(v, "v")
-    work, result = compute_dtype(qa, ka, va)
-    check_ndim(qa, "q", 1, "(..., N, d_k) or (d_k,)")
-    check_ndim(ka, "k", 2, "(..., M, d_k)")
-    check_ndim(va, "v", 2, "(..., M, d_v)")
-    check_last(qa, "q", ka, "k", "features (d_k)")
-    check_last(ka, "k", va, "v", "positions (M)", axis=-2)
-    single = qa.ndim == 1
-    if single:
-        qa = qa[None, :]
-    batch = batch_shape(("q", qa, 2), ("k", ka, 2), ("v", va, 2))
-    m = None
-    if mask is not None:
-        target = (*batch, qa.shape[-2], ka.shape[-2])
-        if single:
-            m = as_mask(mask, target[:-2] + target[-1:], "(..., M) for a 1-D q")
-            m = m[..., None, :]
-        else:
-            m = as_mask(mask, target, "(..., N, M)")
-    return (
-        qa.astype(work, copy=False),
-        ka.astype(work, copy=False),
-        va.astype(work, copy=False),
-        m,
-        result,
-        single,
-    )
 
 
 def scaled_dot_product_attention(
@@ -218,11 +155,11 @@ def scaled_dot_product_attention(
     >>> weights.round(4).tolist()
     [0.1192, 0.0, 0.0, 0.8808]
     """
-    qa, ka, va, m, result, single = _prepare(q, k, v, mask)
-    out, weights = attend(qa, ka, va, m, resolve_scale(scale, qa.shape[-1]))
-    if single:
+    x = attention_inputs(q, k, v, mask, allow_one_query=True)
+    out, weights = attend(x.q, x.k, x.v, x.mask, resolve_scale(scale, x.q.shape[-1]))
+    if x.one_query:
         out, weights = out[..., 0, :], weights[..., 0, :]
-    return out.astype(result, copy=False), weights.astype(result, copy=False)
+    return out.astype(x.result, copy=False), weights.astype(x.result, copy=False)
 
 
 def attention_weights(
@@ -252,11 +189,11 @@ def attention_weights(
     One ``matmul``, O(N M d_k), and an in-place softmax, O(N M); peak extra
     memory is about the weights array. Use it when only the map is drawn.
     """
-    qa, ka, _, m, result, single = _prepare(q, k, k, mask)
-    weights = scaled_softmax(qa, ka, m, resolve_scale(scale, qa.shape[-1]))
-    if single:
+    x = attention_inputs(q, k, None, mask, allow_one_query=True)
+    _, weights = attend(x.q, x.k, None, x.mask, resolve_scale(scale, x.q.shape[-1]))
+    if x.one_query:
         weights = weights[..., 0, :]
-    return weights.astype(result, copy=False)
+    return weights.astype(x.result, copy=False)
 
 
 @dataclass(frozen=True)
@@ -337,14 +274,12 @@ def self_attention(
     n = xa.shape[-2]
     m = None if mask is None else as_mask(mask, (*xa.shape[:-2], n, n), "(..., N, N)")
     xa, wq, wk, wv = (a.astype(work, copy=False) for a in (xa, wq, wk, wv))
-    q, k, v = xa @ wq, xa @ wk, xa @ wv
+    q, k, v = xa @ wq, xa @ wk, xa @ wv  # (..., N, d_k), (..., N, d_k), (..., N, d_v)
     s = resolve_scale(scale, wq.shape[-1])
-    scores = np.matmul(q * q.dtype.type(s), k.swapaxes(-1, -2))  # (..., N, N)
-    shift_free = m is None and exp_fits(q, k, s)
-    weights = softmax_inplace(
-        scores.copy(), m, name="scores (scaled q k^T)", shift_free=shift_free, from_finite=True
-    )
-    out = weights @ v
+    with np.errstate(over="ignore"):  # an overflow is reported by the softmax
+        scores = np.matmul(q * q.dtype.type(s), k.swapaxes(-1, -2))  # (..., N, N)
+    weights = softmax_inplace(scores.copy(), m, name=_SCORES, from_finite=True)
+    out = weights @ v  # (..., N, d_v)
 
     def cast(a: Array) -> Array:
         return a.astype(result, copy=False)

@@ -1,9 +1,17 @@
 """Kernelized (linear-cost) attention: Performer FAVOR+ and elu+1 linear attention.
 
-Both replace ``exp(q . k)`` by a dot product of feature maps ``phi(q) . phi(k)``,
-so ``phi(Q) (phi(K)^T V)`` can be computed without ever forming the (N, M) map.
-On request they also build that implied map, so it can be drawn next to the
-exact softmax map.
+Both replace ``exp(q . k)`` by a dot product of positive feature maps
+``phi(q) . phi(k)``, so ``phi(Q) (phi(K)^T V)`` can be computed without ever
+forming the (N, M) map. On request they also build that implied map, so it can
+be drawn next to the exact softmax map.
+
+Both work from the logarithms of their features, in float64 whatever the input
+dtype: each query's features are shifted by their own maximum and all keys'
+features by one common maximum (the stabilisation of the Performer authors), so
+no feature overflows and the shifts cancel in the normalisation. When inputs are
+so large that a query's every product with the keys underflows even so, the
+result cannot be represented at linear cost and an error says so, instead of a
+silent zero row.
 """
 
 from __future__ import annotations
@@ -13,57 +21,79 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from attention_atlas.attention._checks import (
-    batch_shape,
-    check_last,
-    check_ndim,
-    compute_dtype,
-    float_input,
-    positive_int,
-    resolve_scale,
-)
+from attention_atlas.attention._checks import attention_inputs, positive_int, resolve_scale
+from attention_atlas.errors import AtlasError
 
 __all__ = ["linear_attention", "performer_attention", "random_features"]
 
 Array = NDArray[Any]
+F64 = np.float64
 
 
-def _prepare(q: ArrayLike, k: ArrayLike, v: ArrayLike) -> tuple[Array, Array, Array, np.dtype[Any]]:
-    qa = float_input(q, "q")
-    ka = float_input(k, "k")
-    va = float_input(v, "v")
-    work, result = compute_dtype(qa, ka, va)
-    check_ndim(qa, "q", 2, "(..., N, d_k)")
-    check_ndim(ka, "k", 2, "(..., M, d_k)")
-    check_ndim(va, "v", 2, "(..., M, d_v)")
-    check_last(qa, "q", ka, "k", "features (d_k)")
-    check_last(ka, "k", va, "v", "positions (M)", axis=-2)
-    batch_shape(("q", qa, 2), ("k", ka, 2), ("v", va, 2))
-    return (
-        qa.astype(work, copy=False),
-        ka.astype(work, copy=False),
-        va.astype(work, copy=False),
-        result,
-    )
+def _exp_stabilised(log_phi: Array, axes: int | tuple[int, ...], name: str, what: str) -> Array:
+    """``exp(log_phi - max over axes)`` in place: features in (0, 1], the largest exactly 1.
+
+    ``log_phi`` holds float64 feature logarithms; a non-finite one means the
+    argument ``name`` is too large for ``what`` and raises AtlasError.
+    """
+    if not np.isfinite(log_phi).all():
+        msg = (
+            f"{name} is too large in magnitude for {what}: the logarithms of its features "
+            f"overflow float64; scale {name} down"
+        )
+        raise AtlasError(msg)
+    if log_phi.size:
+        log_phi -= np.max(log_phi, axis=axes, keepdims=True)
+    return np.exp(log_phi, out=log_phi)
 
 
 def _feature_attention(
-    phi_q: Array, phi_k: Array, v: Array, return_weights: bool
+    log_q: Array, log_k: Array, v: Array, return_weights: bool, what: str
 ) -> tuple[Array, Array | None]:
-    """``phi_q (phi_k^T v)`` normalised by ``phi_q . sum_m phi_k`` (features >= 0)."""
-    kv = np.matmul(np.swapaxes(phi_k, -1, -2), v)  # (..., r, d_v)
+    """Attention through positive features given by their logarithms, in float64.
+
+    ``log_q`` (..., N, r) and ``log_k`` (..., M, r) are the feature logarithms,
+    ``v`` (..., M, d_v). Returns ``phi_q (phi_k^T v) / (phi_q . sum_m phi_k)``
+    (..., N, d_v) and, when asked, the implied map (..., N, M) with rows
+    normalised to 1. With no keys (M = 0) every row attends to nothing: zeros.
+    """
+    phi_q = _exp_stabilised(log_q, -1, "q", what)  # per query: cancels in its row
+    phi_k = _exp_stabilised(log_k, (-2, -1), "k", what)  # one shift per batch item
+    v64 = v.astype(F64, copy=False)
+    kv = np.matmul(np.swapaxes(phi_k, -1, -2), v64)  # (..., r, d_v)
     k_sum = phi_k.sum(axis=-2)[..., :, None]  # (..., r, 1)
-    num = np.matmul(phi_q, kv)  # (..., N, d_v)
     den = np.matmul(phi_q, k_sum)  # (..., N, 1)
-    den[den == 0] = np.inf  # a query whose features all underflowed attends to nothing
-    out = num / den
+    if phi_k.shape[-2] == 0:  # no keys: nothing to attend, zeros like a fully masked row
+        den[...] = np.inf
+    else:
+        _check_den(den, phi_q.shape[-1] * phi_k.shape[-2], what)
+    out = np.matmul(phi_q, kv) / den  # (..., N, d_v)
     weights = None
     if return_weights:
         weights = np.matmul(phi_q, np.swapaxes(phi_k, -1, -2))  # (..., N, M)
-        total = weights.sum(axis=-1, keepdims=True)
-        total[total == 0] = np.inf
-        weights /= total
+        weights /= den
     return out, weights
+
+
+def _check_den(den: Array, terms: int, what: str) -> None:
+    """Raise when a query's normaliser is too small to hold its products exactly.
+
+    The normaliser sums ``terms`` products of features in (0, 1]; products below
+    float64's smallest normal number lose precision or vanish, so a normaliser
+    under ``terms * tiny / eps`` would leave a row wrong by more than rounding
+    (or all zero).
+    """
+    info = np.finfo(F64)
+    low = terms * float(info.tiny) / float(info.eps)
+    small = den < low
+    if small.any():
+        msg = (
+            f"q and k are too large in magnitude for {what}: for {int(small.sum())} query "
+            f"row(s) every product of its features with the keys' underflows float64, so "
+            f"their weights cannot be computed at linear cost; scale q and k down (or use "
+            f"exact attention, which handles any finite scores)"
+        )
+        raise AtlasError(msg)
 
 
 def random_features(
@@ -157,27 +187,25 @@ def performer_attention(
     ``return_weights`` adds the O(N M r) map. Exponents are shifted by a
     per-query maximum and a global key maximum, which cancel in the normalisation.
     """
-    qa, ka, va, result = _prepare(q, k, v)
-    s = resolve_scale(scale, qa.shape[-1])
-    w = random_features(num_features, qa.shape[-1], seed, orthogonal).astype(qa.dtype)
-    root = qa.dtype.type(np.sqrt(s))
+    x = attention_inputs(q, k, v)
+    s = resolve_scale(scale, x.q.shape[-1])
+    if s < 0:
+        msg = f"scale must be >= 0 for random features (they use sqrt(scale)), got {s}"
+        raise AtlasError(msg)
+    w = random_features(num_features, x.q.shape[-1], seed, orthogonal)  # (r, d_k), float64
+    root = np.sqrt(s)
 
-    def log_features(x: Array) -> Array:
-        xs = x * root
-        proj = np.matmul(xs, w.T)  # (..., L, r)
-        proj -= 0.5 * np.sum(xs * xs, axis=-1, keepdims=True)
-        return proj
+    def log_features(a: Array) -> Array:
+        """``W a' - |a'|^2 / 2`` with ``a' = sqrt(scale) a``: (..., L, d_k) -> (..., L, r)."""
+        with np.errstate(over="ignore", invalid="ignore"):  # too large: reported as such
+            xs = a.astype(F64) * root
+            log_phi = np.matmul(xs, w.T)
+            log_phi -= 0.5 * np.einsum("...d,...d->...", xs, xs)[..., None]
+        return log_phi
 
-    log_q = log_features(qa)
-    log_q -= log_q.max(axis=-1, keepdims=True)  # per query: cancels in its row
-    log_k = log_features(ka)
-    log_k -= log_k.max(axis=(-2, -1), keepdims=True)  # one constant per batch item
-    phi_q = np.exp(log_q, out=log_q)
-    phi_k = np.exp(log_k, out=log_k)
-    out, weights = _feature_attention(phi_q, phi_k, va, return_weights)
-    return out.astype(result, copy=False), (
-        None if weights is None else weights.astype(result, copy=False)
-    )
+    log_q, log_k = log_features(x.q), log_features(x.k)
+    out, weights = _feature_attention(log_q, log_k, x.v, return_weights, "performer_attention")
+    return _cast(out, weights, x.result)
 
 
 def linear_attention(
@@ -212,12 +240,17 @@ def linear_attention(
     against O(N M (d_k + d_v)) for softmax attention; ``return_weights`` adds
     O(N M d_k).
     """
-    qa, ka, va, result = _prepare(q, k, v)
+    x = attention_inputs(q, k, v)
 
-    def phi(x: Array) -> Array:
-        return np.where(x > 0, x + 1, np.exp(np.minimum(x, 0)))
+    def log_phi(a: Array) -> Array:
+        """``log(elu(a) + 1)``: ``log1p(a)`` where a > 0, ``a`` itself elsewhere."""
+        a64 = a.astype(F64)
+        return np.where(a64 > 0, np.log1p(np.maximum(a64, 0.0)), a64)
 
-    out, weights = _feature_attention(phi(qa), phi(ka), va, return_weights)
-    return out.astype(result, copy=False), (
-        None if weights is None else weights.astype(result, copy=False)
-    )
+    log_q, log_k = log_phi(x.q), log_phi(x.k)
+    out, weights = _feature_attention(log_q, log_k, x.v, return_weights, "linear_attention")
+    return _cast(out, weights, x.result)
+
+
+def _cast(out: Array, weights: Array | None, result: np.dtype[Any]) -> tuple[Array, Array | None]:
+    return out.astype(result), None if weights is None else weights.astype(result)

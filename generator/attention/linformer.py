@@ -8,12 +8,9 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from attention_atlas.attention._checks import (
-    batch_shape,
+    attention_inputs,
     check_exact,
-    check_last,
     check_ndim,
-    compute_dtype,
-    float_input,
     positive_int,
     resolve_scale,
 )
@@ -62,30 +59,16 @@ def linformer_attention(
     :func:`pooling_projection` for the parameter-free convolutional (mean-pooling)
     variant.
     """
-    qa = float_input(q, "q")
-    ka = float_input(k, "k")
-    va = float_input(v, "v")
-    ea = float_input(e, "e")
-    fa = float_input(f, "f")
-    work, result = compute_dtype(qa, ka, va, ea, fa)
-    check_ndim(qa, "q", 2, "(..., N, d_k)")
-    check_ndim(ka, "k", 2, "(..., M, d_k)")
-    check_ndim(va, "v", 2, "(..., M, d_v)")
-    check_last(qa, "q", ka, "k", "features (d_k)")
-    check_last(ka, "k", va, "v", "positions (M)", axis=-2)
-    batch_shape(("q", qa, 2), ("k", ka, 2), ("v", va, 2))
-    m_len = ka.shape[-2]
-    if ea.ndim != 2:
-        msg = f"e must have shape (P, M), got {ea.shape}"
-        raise ShapeError(msg)
-    check_exact(ea, "e", (ea.shape[0], m_len), "(P, M) with M from k")
+    x = attention_inputs(q, k, v, extra={"e": e, "f": f})
+    ea, fa = x.extra["e"], x.extra["f"]
+    check_ndim(ea, "e", 2, "(P, M)")
+    check_exact(ea, "e", (ea.shape[0], x.k.shape[-2]), "(P, M) with M from k")
     check_exact(fa, "f", ea.shape, "(P, M) like e")
-    s = resolve_scale(scale, qa.shape[-1])
-    qa, ka, va, ea, fa = (a.astype(work, copy=False) for a in (qa, ka, va, ea, fa))
-    k_proj = np.matmul(ea, ka)  # (..., P, d_k)
-    v_proj = np.matmul(fa, va)  # (..., P, d_v)
-    out, weights = attend(qa, k_proj, v_proj, None, s)  # (..., N, d_v), (..., N, P)
-    return out.astype(result, copy=False), weights.astype(result, copy=False)
+    k_proj = np.matmul(ea, x.k)  # (..., P, d_k)
+    v_proj = np.matmul(fa, x.v)  # (..., P, d_v)
+    s = resolve_scale(scale, x.q.shape[-1])
+    out, weights = attend(x.q, k_proj, v_proj, None, s)  # (..., N, d_v), (..., N, P)
+    return out.astype(x.result, copy=False), weights.astype(x.result, copy=False)
 
 
 def pooling_projection(m: int, p: int, dtype: DTypeLike = np.float64) -> Array:

@@ -15,6 +15,7 @@ mean over all cells of a block; ``"max"`` is their maximum.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,17 +25,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from attention_atlas.attention._checks import (
     as_array,
-    as_mask,
-    batch_shape,
+    attention_inputs,
     check_finite,
-    check_last,
     check_ndim,
     compute_dtype,
-    float_input,
     positive_int,
     resolve_scale,
 )
-from attention_atlas.attention.softmax import exp_fits, row_sums
+from attention_atlas.attention.softmax import check_rows, exp_shifted, row_sums
 from attention_atlas.errors import AtlasError, ShapeError
 
 __all__ = [
@@ -52,6 +50,9 @@ Reduce = Literal["mean", "max"]
 
 #: Default size of the (..., block, M) score buffer of :func:`pooled_attention`.
 _BLOCK_BYTES = 8 * 2**20
+
+#: How the scores are named in errors (an overflow of q k^T, for example).
+_SCORES = "scores (scaled q k^T)"
 
 
 def block_edges(length: int, blocks: int, name: str = "blocks") -> Array:
@@ -165,8 +166,6 @@ class _Stream:
     n: int
     m: int
     size: int  # queries per streamed block
-    shift_free: bool
-    work: np.dtype[Any]
     result: np.dtype[Any]
 
 
@@ -178,31 +177,20 @@ def _prepare(
     scale: float | None,
 ) -> _Stream:
     """Check q, k and mask, fold the scale into q and choose the query block size."""
-    qa = float_input(q, "q")
-    ka = float_input(k, "k")
-    work, result = compute_dtype(qa, ka)
-    check_ndim(qa, "q", 2, "(..., N, d_k)")
-    check_ndim(ka, "k", 2, "(..., M, d_k)")
-    check_last(qa, "q", ka, "k", "features (d_k)")
-    batch = batch_shape(("q", qa, 2), ("k", ka, 2))
-    n, m_len = qa.shape[-2], ka.shape[-2]
-    msk = None if mask is None else as_mask(mask, (*batch, n, m_len), "(..., N, M)")
-    per_row = max(1, int(np.prod(batch, dtype=np.int64)) * m_len * work.itemsize)
+    x = attention_inputs(q, k, None, mask)
+    n, m_len = x.q.shape[-2], x.k.shape[-2]
+    per_row = max(1, math.prod(x.batch) * m_len * x.q.dtype.itemsize)
     size = positive_int(block, "block") if block is not None else max(1, _BLOCK_BYTES // per_row)
-    s = resolve_scale(scale, qa.shape[-1])
-    qs = qa.astype(work, copy=False) * work.type(s)  # scale folded into q once
-    kw = ka.astype(work, copy=False)
+    s = resolve_scale(scale, x.q.shape[-1])
     return _Stream(
-        qs=qs,
-        kt=np.swapaxes(kw, -1, -2),
-        mask=msk,
-        batch=batch,
+        qs=x.q * x.q.dtype.type(s),  # scale folded into q once
+        kt=np.swapaxes(x.k, -1, -2),
+        mask=x.mask,
+        batch=x.batch,
         n=n,
         m=m_len,
         size=max(1, min(size, n)),
-        shift_free=msk is None and exp_fits(qs, kw),  # decided once for all blocks
-        work=work,
-        result=result,
+        result=x.result,
     )
 
 
@@ -215,38 +203,14 @@ def _mask_part(msk: Array, rows: slice, cols: slice | None = None) -> Array:
     return msk
 
 
-def _exp_rows(scores: Array, mask: Array | None, shift_free: bool) -> Array:
-    """``exp(scores - shift)`` in place, masked entries 0; returns the shift, (..., b, 1).
-
-    The shift is each row's maximum (0 for a row with nothing to attend, and 0 for
-    every row when ``shift_free`` promises ``exp`` cannot overflow), so the caller
-    can recover each row's log-normaliser as ``shift + log(sum)``.
-    """
-    if mask is not None:
-        np.copyto(scores, -np.inf, where=np.logical_not(mask))
-    if shift_free:
-        np.exp(scores, out=scores)
-        return np.zeros((*scores.shape[:-1], 1), dtype=scores.dtype)
-    top = np.max(scores, axis=-1, keepdims=True)
-    if np.isnan(top).any() or np.isposinf(top).any():
-        msg = (
-            "scores (scaled q k^T) overflow the "
-            f"{scores.dtype.name} range; rescale q and k or compute in float64"
-        )
-        raise AtlasError(msg)
-    top[np.isneginf(top)] = 0  # nothing to attend: exp(-inf - 0) = 0, not NaN
-    np.subtract(scores, top, out=scores)
-    np.exp(scores, out=scores)
-    return top
-
-
 def _exp_blocks(st: _Stream) -> Iterator[tuple[int, int, Array, Array]]:
     """Yield ``(start, stop, e, shift)`` for each block of queries.
 
     ``e`` (..., b, M) holds ``exp(scale q k^T - shift)`` for queries ``start:stop``
-    in one reused buffer (valid until the next step); ``shift`` is (..., b, 1).
+    in one reused buffer (valid until the next step); ``shift`` (..., b, 1) is
+    each row's maximum score (see :func:`~attention_atlas.attention.softmax.exp_shifted`).
     """
-    buf = np.empty((*st.batch, st.size, st.m), dtype=st.work)
+    buf = np.empty((*st.batch, st.size, st.m), dtype=st.qs.dtype)
     for start in range(0, st.n, st.size):  # loop over query blocks, never single queries
         stop = min(start + st.size, st.n)
         scores = buf
@@ -254,15 +218,19 @@ def _exp_blocks(st: _Stream) -> Iterator[tuple[int, int, Array, Array]]:
             scores = (
                 buf[: stop - start] if not st.batch else np.empty_like(buf[..., : stop - start, :])
             )
-        with np.errstate(over="ignore"):  # overflow is reported by _exp_rows
+        with np.errstate(over="ignore"):  # an overflow is reported by exp_shifted
             np.matmul(st.qs[..., start:stop, :], st.kt, out=scores)  # (..., b, M)
         part = None if st.mask is None else _mask_part(st.mask, slice(start, stop))
-        shift = _exp_rows(scores, part, st.shift_free)
+        shift = exp_shifted(scores, part, name=_SCORES, from_finite=True)
         yield start, stop, scores, shift
 
 
 def _log_total(total: Array, shift: Array) -> Array:
-    """``shift + log(total)`` with shape (..., b): -inf where nothing was attended."""
+    """``shift + log(total)`` with shape (..., b): -inf where nothing was attended.
+
+    A NaN score (an overflow inside ``q k^T``) makes its row's total NaN: reported here.
+    """
+    check_rows(total, _SCORES, from_finite=True)
     with np.errstate(divide="ignore"):
         return (np.log(total) + shift)[..., 0]
 
@@ -338,8 +306,8 @@ def pooled_views(
     row_edges = block_edges(st.n, rows, "rows")
     col_edges = block_edges(st.m, cols, "cols")
     row_of = np.repeat(np.arange(rows), np.diff(row_edges))  # (N,) row block of each query
-    acc = {r: np.zeros((*st.batch, rows, cols), dtype=st.work) for r in wanted}
-    lse = np.empty((*st.batch, st.n), dtype=st.work)
+    acc = {r: np.zeros((*st.batch, rows, cols), dtype=st.qs.dtype) for r in wanted}
+    lse = np.empty((*st.batch, st.n), dtype=st.qs.dtype)
     for start, stop, e, shift in _exp_blocks(st):
         # Pool exp(scores) before normalising: dividing row n by its total Z_n
         # commutes with block sums, so the block sums of the (b, M) buffer are taken
@@ -368,7 +336,7 @@ def pooled_views(
                 np.maximum(acc["max"][..., t, :], part, out=acc["max"][..., t, :])
     if "mean" in acc:
         sizes = np.diff(row_edges)[:, None] * np.diff(col_edges)[None, :]
-        acc["mean"] /= sizes.astype(st.work)
+        acc["mean"] /= sizes.astype(st.qs.dtype)
     views: dict[str, Array] = {str(r): a.astype(st.result, copy=False) for r, a in acc.items()}
     return PooledViews(views=views, row_lse=lse.astype(st.result, copy=False))
 
@@ -387,20 +355,11 @@ def pooled_attention(
 
     Parameters
     ----------
-    q : ndarray, shape (..., N, d_k)
-    k : ndarray, shape (..., M, d_k)
-    rows : int
-        R, number of row (query) blocks, ``1 <= R <= N``.
-    cols : int
-        C, number of column (key) blocks, ``1 <= C <= M``.
+    q, k, rows, cols, block, mask, scale
+        As for :func:`pooled_views`: q (..., N, d_k), k (..., M, d_k), R row and
+        C column blocks, queries per streamed block (by default as many as fit
+        an 8 MiB buffer: 128 queries at M = 16384 in float32), the mask and the scale.
     reduce : {"mean", "max"}, default "mean"
-    block : int, optional
-        Queries per streamed block. Defaults to as many as fit an 8 MiB score
-        buffer (128 queries at M = 16384 in float32 without batch dims).
-    mask : ndarray of bool, broadcastable to (..., N, M), optional
-        True where query n may attend to key m.
-    scale : float, optional
-        Defaults to ``1 / sqrt(d_k)``.
 
     Returns
     -------
@@ -414,11 +373,10 @@ def pooled_attention(
     into one reused buffer and exponentiated in place; their key blocks are
     pooled first and only the (block, C) result is divided by each row's total
     (which commutes with block sums and maxima), then accumulated into the
-    (R, C) result. Time is that of full attention's
-    scores and softmax, O(N M d_k); extra memory is
-    O(block M + N d_k + R C) instead of O(N M) (at N = M = 16384, d_k = 64,
-    float32 and the default block: about 13 MiB instead of 1 GiB). Both
-    reductions at once: :func:`pooled_views`.
+    (R, C) result. Time is that of full attention's scores and softmax,
+    O(N M d_k); extra memory is O(block M + N d_k + R C) instead of O(N M) (at
+    N = M = 16384, d_k = 64, float32 and the default block: about 13 MiB instead
+    of 1 GiB). Both reductions at once: :func:`pooled_views`.
     """
     _check_reduce(reduce)
     return pooled_views(q, k, rows, cols, (reduce,), block, mask, scale).views[reduce]
@@ -462,7 +420,7 @@ def row_logsumexp(
     [0.6931, 0.6931]
     """
     st = _prepare(q, k, block, mask, scale)
-    lse = np.empty((*st.batch, st.n), dtype=st.work)
+    lse = np.empty((*st.batch, st.n), dtype=st.qs.dtype)
     for start, stop, e, shift in _exp_blocks(st):
         lse[..., start:stop] = _log_total(row_sums(e), shift)
     return lse.astype(st.result, copy=False)
@@ -532,13 +490,8 @@ def block_detail(
     With ``row_lse`` given the cost is the block's own scores, O(h w d_k);
     without it O(h M d_k) time and O(h M) memory, still never O(N M).
     """
-    qa = float_input(q, "q")
-    ka = float_input(k, "k")
-    work, result = compute_dtype(qa, ka)
-    check_ndim(qa, "q", 2, "(..., N, d_k)")
-    check_ndim(ka, "k", 2, "(..., M, d_k)")
-    check_last(qa, "q", ka, "k", "features (d_k)")
-    batch = batch_shape(("q", qa, 2), ("k", ka, 2))
+    x = attention_inputs(q, k, None, mask)
+    qa, ka, msk, work = x.q, x.k, x.mask, x.q.dtype
     n, m_len = qa.shape[-2], ka.shape[-2]
     row_edges = block_edges(n, rows, "rows")
     col_edges = block_edges(m_len, cols, "cols")
@@ -546,7 +499,6 @@ def block_detail(
     j = _block_index(col_block, cols, "col_block")
     r_sl = slice(int(row_edges[i]), int(row_edges[i + 1]))
     c_sl = slice(int(col_edges[j]), int(col_edges[j + 1]))
-    msk = None if mask is None else as_mask(mask, (*batch, n, m_len), "(..., N, M)")
     q_rows = qa[..., r_sl, :]
     if row_lse is None:
         row_mask = None if msk is None else _mask_part(msk, r_sl)
@@ -554,13 +506,13 @@ def block_detail(
     else:
         full = as_array(row_lse, "row_lse")
         check_finite(full, "row_lse", allow_neg_inf=True)
-        if full.ndim < 1 or full.shape[-1] != n or not _broadcasts(full.shape, (*batch, n)):
-            msg = f"row_lse must broadcast to (..., N) = {(*batch, n)}, got {full.shape}"
+        if full.ndim < 1 or full.shape[-1] != n or not _broadcasts(full.shape, (*x.batch, n)):
+            msg = f"row_lse must broadcast to (..., N) = {(*x.batch, n)}, got {full.shape}"
             raise ShapeError(msg)
         lse = full[..., r_sl].astype(work, copy=False)
     s = resolve_scale(scale, qa.shape[-1])
-    qs = q_rows.astype(work, copy=False) * work.type(s)  # same rounding as the streamed pass
-    kt = np.swapaxes(ka[..., c_sl, :].astype(work, copy=False), -1, -2)  # (..., d_k, w)
+    qs = q_rows * work.type(s)  # same rounding as the streamed pass
+    kt = np.swapaxes(ka[..., c_sl, :], -1, -2)  # (..., d_k, w)
     weights = np.matmul(qs, kt)  # (..., h, w) scores
     empty = np.isneginf(lse)[..., None]  # rows with nothing to attend
     np.subtract(weights, np.where(empty, 0, lse[..., None]), out=weights)
@@ -568,4 +520,4 @@ def block_detail(
         np.copyto(weights, -np.inf, where=np.logical_not(_mask_part(msk, r_sl, c_sl)))
     np.exp(weights, out=weights)
     np.copyto(weights, 0, where=empty)
-    return weights.astype(result, copy=False)
+    return weights.astype(x.result, copy=False)

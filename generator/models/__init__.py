@@ -3,6 +3,7 @@
 - :func:`load_minilm` -> :class:`Model`; :meth:`Model.forward` (ids) and
   :meth:`Model.encode` / :func:`encode` (text) -> :class:`Encoding` with
   ``hidden_states`` (L+1, N, D) and ``attentions`` (L, H, N, N).
+- :func:`layer_norm`, the LayerNorm of the model and of the tutorial's layers.
 - :mod:`~attention_atlas.models.assets` fetches the weights once into the user's
   cache; :class:`ModelUnavailable` says when that is impossible (offline).
 - :mod:`~attention_atlas.readouts`: per-head entropy, special-token share,
@@ -11,6 +12,7 @@
 
 from attention_atlas.models.assets import ModelUnavailable, cache_root, cached_model_dir
 from attention_atlas.models.bert import BertConfig, Encoding, Model, encode, load_minilm
+from attention_atlas.models.normalization import layer_norm
 from attention_atlas.readouts import (
     SPECIAL_TOKENS,
     HeadScore,
@@ -35,6 +37,7 @@ __all__ = [
     "find_heads",
     "head_entropy",
     "hide_special",
+    "layer_norm",
     "load_minilm",
     "next_token_score",
     "previous_token_score",

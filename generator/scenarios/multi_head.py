@@ -8,6 +8,7 @@ import numpy as np
 
 from attention_atlas.attention import multi_head_attention, scaled_dot_product_attention
 from attention_atlas.charts import Figure, head_grid_chart, heatmap_chart
+from attention_atlas.models.normalization import layer_norm
 from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.text import fixed, quoted, word_list
@@ -21,13 +22,6 @@ def positional_encoding(n: int, d_model: int) -> np.ndarray:
     pe[:, 0::2] = np.sin(pos * freq)
     pe[:, 1::2] = np.cos(pos * freq)
     return pe
-
-
-def layer_norm(x: np.ndarray) -> np.ndarray:
-    """Normalise each row to mean 0 and variance 1 (no learned gain or bias)."""
-    mean = x.mean(axis=-1, keepdims=True)
-    std = x.std(axis=-1, keepdims=True)
-    return (x - mean) / std
 
 
 def split_heads(y: np.ndarray, heads: int) -> np.ndarray:
@@ -52,7 +46,7 @@ def compute(scenario: Scenario) -> Result:
     vocab = sorted({t.lower() for t in tokens})
     table = rng.normal(0.0, 1.0, size=(len(vocab), d_model))  # one row per word type
     x = table[[vocab.index(t.lower()) for t in tokens]] + positional_encoding(n, d_model)
-    x = layer_norm(x)
+    x = layer_norm(x, eps=0.0)  # mean 0, variance 1 per row, no gain or bias
     x0 = x
     std = float(p["weight_scale"]) / np.sqrt(d_model)
     maps, outs = [], []
@@ -63,7 +57,7 @@ def compute(scenario: Scenario) -> Result:
         maps.append(weights)  # (H, N, N)
         outs.append(out)
         params.append((w_q, w_k, w_v, w_o))
-        x = layer_norm(x + out)  # residual, then normalise
+        x = layer_norm(x + out, eps=0.0)  # residual, then normalise
     weights_all = np.stack(maps)  # (L, H, N, N)
 
     # Layer 0 again, one head at a time, to show the concat-then-project equation.

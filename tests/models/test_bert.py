@@ -103,27 +103,23 @@ def test_token_types_change_the_embeddings(tiny: Model) -> None:
 def test_attention_goes_through_the_shared_core(
     tiny: Model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = bert.multi_head_attention
-    calls: list[tuple[tuple[int, ...], int]] = []
+    real = bert.attend
+    calls: list[tuple[tuple[int, ...], float]] = []
 
-    def spy(x_q, x_kv, w_q, w_k, w_v, w_o, num_heads, **kwargs):
-        calls.append((x_q.shape, num_heads))
-        assert x_kv is x_q
-        # The biases of Q, K and V ride in the weights' last row, times a column of ones.
-        np.testing.assert_array_equal(x_q[:, -1], 1.0)
-        assert kwargs.keys() == {"b_o", "check_finite", "weights_out"}
-        assert kwargs["check_finite"] is False  # the weights were checked at load
-        return real(x_q, x_kv, w_q, w_k, w_v, w_o, num_heads, **kwargs)
+    def spy(q, k, v, mask, scale, weights_out=None):
+        calls.append((q.shape, scale))
+        assert mask is None and weights_out is not None
+        return real(q, k, v, mask, scale, weights_out=weights_out)
 
-    monkeypatch.setattr(bert, "multi_head_attention", spy)
+    monkeypatch.setattr(bert, "attend", spy)
     enc = tiny.forward(np.array([1, 2, 3, 4]))
-    assert calls == [((4, 9), 2), ((4, 9), 2)]
+    assert calls == [((2, 4, 4), 0.5), ((2, 4, 4), 0.5)]  # (H, N, d_k), 1 / sqrt(d_k)
     monkeypatch.undo()
     np.testing.assert_array_equal(tiny.forward(np.array([1, 2, 3, 4])).attentions, enc.attentions)
 
 
 def test_forward_matches_a_plain_float64_bert(tiny: Model) -> None:
-    """The layout tricks (bias rows, features first, base-2 softmax) change nothing."""
+    """The layout tricks (bias rows, features first) change nothing."""
     sd = {k: v.astype(np.float64) for k, v in tiny_state_dict(TINY).items()}
     ids = np.array([1, 5, 7, 9, 2, 3])
     eps = TINY.layer_norm_eps
