@@ -74,6 +74,12 @@ def kmeans(
         msg = f"num_clusters must be at most the number of points N = {n}, got {c} (x {xa.shape})"
         raise ShapeError(msg)
     pts = xa.reshape(-1, n, d)  # (B, N, d)
+    # k-means does not change when every point is scaled alike: dividing each batch
+    # item by a power of two near its largest entry (exact in floating point) keeps
+    # squared distances from overflowing for huge points or vanishing for tiny ones.
+    top = np.max(np.abs(pts), axis=(1, 2), keepdims=True) if pts.size else np.ones((1, 1, 1))
+    unit = np.ldexp(np.ones_like(top), np.frexp(np.where(top > 0, top, 1))[1])  # (B, 1, 1)
+    pts = pts / unit
     centroids = _kmeans_plus_plus(pts, c, np.random.default_rng(seed))  # (B, C, d)
     ids = np.arange(c)
     labels = _assign(pts, centroids)
@@ -86,7 +92,7 @@ def kmeans(
         if np.array_equal(new, labels):
             break
         labels = new
-    return labels.reshape(*lead, n), centroids.reshape(*lead, c, d)
+    return labels.reshape(*lead, n), (centroids * unit).reshape(*lead, c, d)
 
 
 def _kmeans_plus_plus(pts: Array, c: int, rng: np.random.Generator) -> Array:
