@@ -22,6 +22,7 @@ from attention_atlas.attention._checks import (
     float_input,
     resolve_scale,
 )
+from attention_atlas.errors import AtlasError
 
 __all__ = ["additive_scores", "dot_scores", "general_scores", "scaled_dot_scores"]
 
@@ -49,9 +50,21 @@ def _qk(
 
 
 def _matmul_t(q: Array, k: Array) -> Array:
-    """``q @ k^T`` over the last axis, with matmul's 1-D rules."""
+    """``q @ k^T`` over the last axis, with matmul's 1-D rules; an overflow raises.
+
+    Inputs are finite, so a non-finite score is an overflow of the float range:
+    reported as an AtlasError instead of a RuntimeWarning and an infinity.
+    """
     kt = k if k.ndim == 1 else np.swapaxes(k, -1, -2)
-    return np.asarray(np.matmul(q, kt))
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores = np.asarray(np.matmul(q, kt))
+    if not np.isfinite(scores).all():
+        msg = (
+            f"scores overflow the {scores.dtype.name} range (query {q.shape}, keys {k.shape}); "
+            "rescale query and keys or compute in float64"
+        )
+        raise AtlasError(msg)
+    return scores
 
 
 def dot_scores(query: ArrayLike, keys: ArrayLike) -> Array:
@@ -106,7 +119,9 @@ def scaled_dot_scores(query: ArrayLike, keys: ArrayLike, scale: float | None = N
     result, (q, k) = _qk(query, keys)
     check_last(q, "query", k, "keys", "features (d)")
     s = resolve_scale(scale, q.shape[-1])
-    return _matmul_t(q * q.dtype.type(s), k).astype(result, copy=False)
+    with np.errstate(over="ignore"):  # an overflow is reported by _matmul_t
+        qs = q * q.dtype.type(s)
+    return _matmul_t(qs, k).astype(result, copy=False)
 
 
 def general_scores(query: ArrayLike, keys: ArrayLike, w: ArrayLike) -> Array:
@@ -128,7 +143,9 @@ def general_scores(query: ArrayLike, keys: ArrayLike, w: ArrayLike) -> Array:
     """
     result, (q, k, wm) = _qk(query, keys, (w, "w"))
     check_exact(wm, "w", (q.shape[-1], k.shape[-1]), "(d_q, d_k)")
-    return _matmul_t(q @ wm, k).astype(result, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by _matmul_t
+        qw = q @ wm
+    return _matmul_t(qw, k).astype(result, copy=False)
 
 
 def additive_scores(

@@ -21,6 +21,8 @@ from attention_atlas.attention import (
     attention_weights,
     block_detail,
     clustered_attention,
+    dot_scores,
+    general_scores,
     linear_attention,
     linformer_attention,
     multi_head_attention,
@@ -232,6 +234,9 @@ def test_every_mechanism_answers_huge_and_tiny_inputs_without_a_warning(e, dtype
     rng = np.random.default_rng(4)
     q, k, v = (rng.normal(size=(4, 4)).astype(dtype) * dtype(10.0**e) for _ in range(3))
     runs = [
+        lambda: dot_scores(q, k),
+        lambda: general_scores(q, k, EYE),
+        lambda: additive_attention(q, k, EYE, EYE, np.ones(4)),
         lambda: scaled_dot_product_attention(q, k, v),
         lambda: performer_attention(q, k, v, 8),
         lambda: linear_attention(q, k, v),
@@ -253,3 +258,9 @@ def test_every_mechanism_answers_huge_and_tiny_inputs_without_a_warning(e, dtype
             a = getattr(a, "out", a)
             if isinstance(a, np.ndarray) and a.dtype.kind == "f":
                 assert not np.isnan(a).any()
+
+
+def test_score_overflow_is_an_error_not_an_infinity() -> None:
+    big = np.full((2, 3), 1e30, dtype=np.float32)
+    with pytest.raises(AtlasError, match="scores overflow the float32 range"):
+        dot_scores(big, big)
