@@ -25,7 +25,8 @@ class Reference:
     input_ids: np.ndarray  # (N,)
     tokens: tuple[str, ...]
     heads: np.ndarray  # (K, 2) 0-based (layer, head)
-    attentions: np.ndarray  # (K, N, N)
+    attentions: np.ndarray  # (K, N, N), float32 as transformers computes them
+    attentions_f64: np.ndarray  # (K, N, N), the same model run in float64: the exact maps
     hidden_layers: np.ndarray  # (J,) indices into hidden_states (0 = embeddings)
     hidden_states: np.ndarray  # (J, N, D)
 
@@ -40,6 +41,7 @@ def load_references() -> list[Reference]:
                 tokens=tuple(f[f"s{i}_tokens"].tolist()),
                 heads=f[f"s{i}_heads"],
                 attentions=f[f"s{i}_attentions"],
+                attentions_f64=f[f"s{i}_attentions_f64"],
                 hidden_layers=f[f"s{i}_hidden_layers"],
                 hidden_states=f[f"s{i}_hidden_states"],
             )

@@ -94,12 +94,24 @@ def test_views_match_exact_rows_of_the_real_problem(result: Result, problem) -> 
 
 
 def test_details_are_the_exact_blocks(result: Result, problem) -> None:
+    """Each detail is its block of the exact map, and its maximum is the pooled maximum.
+
+    A detail's weight is ``exp(s - lse)`` from float32 scores ``s`` and row
+    log-normalisers ``lse``, so its relative error is the absolute error of
+    ``s - lse``: a few float32 ulps of the scores' size. Here scores reach 240 (an
+    ulp is 1.5e-5), and the same dot product rounds differently in the streamed
+    pass and in the block's own product (4.6e-5 apart measured), so the two routes
+    to a block's maximum agree to ``4 eps32 max|lse|`` (1.1e-4 here), not to 1e-5.
+    """
     q, k = problem
     a = result.arrays
+    eps32 = float(np.finfo(np.float32).eps)
     for (r, c), det in zip(a["chosen"], a["details"], strict=True):
-        w = _weights_rows(q, k, slice(r * 128, (r + 1) * 128))
+        rows = slice(r * 128, (r + 1) * 128)
+        w = _weights_rows(q, k, rows)
         np.testing.assert_allclose(det, w[:, c * 128 : (c + 1) * 128], rtol=2e-3, atol=1e-8)
-        assert det.max() == pytest.approx(a["max"][r, c], rel=1e-5)
+        rounding = 4 * eps32 * float(np.abs(a["row_lse"][rows]).max())
+        assert det.max() == pytest.approx(a["max"][r, c], rel=rounding)
         assert det.mean() == pytest.approx(a["mean"][r, c], rel=1e-3)
 
 
