@@ -30,64 +30,52 @@ _BLOCK = 32768  # elements per block: temporaries of at most 256 KiB stay in cac
 _SMALL = 0.46875  # end of the first interval
 
 
+def _rational(
+    z: NDArray[np.floating],
+    num: tuple[float, ...],
+    den: tuple[float, ...],
+    times: NDArray[np.floating] | None = None,
+) -> NDArray[np.floating]:
+    """``P(z) / Q(z)`` (``times P(z) / Q(z)``) by Horner's rule, on fresh arrays.
+
+    ``num`` holds P's coefficients from the highest power down; Q is monic and
+    ``den`` holds its other coefficients, highest first (Cody's layout). ``z``
+    is left alone.
+    """
+    p = num[0] * z
+    p += num[1]
+    for c in num[2:]:
+        p *= z
+        p += c
+    q = z + den[0]
+    for c in den[1:]:
+        q *= z
+        q += c
+    if times is not None:
+        p *= times
+    p /= q
+    return p
+
+
 def _erf_small(x: NDArray[np.floating]) -> NDArray[np.floating]:
     """erf(x) for |x| <= 0.46875."""
-    z = x * x
-    num = _A[4] * z
-    den = z + _B[0]
-    num += _A[0]
-    for a, b in zip(_A[1:3], _B[1:3], strict=True):
-        num *= z
-        num += a
-        den *= z
-        den += b
-    num *= z
-    num += _A[3]
-    den *= z
-    den += _B[3]
-    num *= x
-    num /= den
-    return num
+    return _rational(x * x, (_A[4], *_A[:4]), _B, times=x)
 
 
 def _erfc_mid(y: NDArray[np.floating]) -> NDArray[np.floating]:
     """erfc(y) for 0.46875 <= y <= 4 (a fresh array; ``y`` is left alone)."""
-    num = _C[8] * y
-    den = y + _D[0]
-    num += _C[0]
-    for c, d in zip(_C[1:7], _D[1:7], strict=True):
-        num *= y
-        num += c
-        den *= y
-        den += d
-    num *= y
-    num += _C[7]
-    den *= y
-    den += _D[7]
-    num /= den
+    r = _rational(y, (_C[8], *_C[:8]), _D)
     gauss = y * y
     np.negative(gauss, out=gauss)
     np.exp(gauss, out=gauss)
-    num *= gauss
-    return num
+    r *= gauss
+    return r
 
 
 def _erfc_tail(y: NDArray[np.floating]) -> NDArray[np.floating]:
     """erfc(y) for y > 4."""
     z = 1.0 / (y * y)
-    num = _P[5] * z
-    den = z + _Q[0]
-    num += _P[0]
-    for p, q in zip(_P[1:4], _Q[1:4], strict=True):
-        num *= z
-        num += p
-        den *= z
-        den += q
-    num *= z
-    num += _P[4]
-    den *= z
-    den += _Q[4]
-    scaled = (_RSQRTPI - z * num / den) / y
+    scaled = (_RSQRTPI - _rational(z, (_P[5], *_P[:5]), _Q, times=z)) / y
     return np.exp(-y * y) * scaled
 
 
