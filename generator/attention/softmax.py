@@ -98,7 +98,8 @@ def softmax_inplace(
     exp_shifted(buf, mask, axis, base2=base2, name=name, from_finite=from_finite)
     total = row_sums(buf, axis)
     check_rows(total, name, from_finite)  # a NaN score makes its row's sum NaN
-    total[total == 0] = np.inf  # all-zero rows stay zero (1 / inf = 0)
+    if total.size and np.min(total) == 0:  # rows with nothing to attend
+        total[total == 0] = np.inf  # stay zero (1 / inf = 0)
     np.reciprocal(total, out=total)
     np.multiply(buf, total, out=buf)
     return buf
@@ -140,10 +141,11 @@ def exp_shifted(
         return np.zeros(shape, dtype=buf.dtype)
     top = np.fmax.reduce(buf, axis=axis, keepdims=True)  # skips NaN, faster than max
     check_rows(top, name, from_finite)
-    empty = np.isneginf(top)
-    if from_finite and empty.any():
-        _check_underflow(empty, mask, axis, name, buf.dtype)
-    top[empty] = 0  # exp(-inf - 0) = 0, not exp(-inf + inf) = NaN
+    if top.size and np.min(top) == -np.inf:  # some row has nothing to attend
+        empty = np.isneginf(top)
+        if from_finite:
+            _check_underflow(empty, mask, axis, name, buf.dtype)
+        top[empty] = 0  # exp(-inf - 0) = 0, not exp(-inf + inf) = NaN
     with np.errstate(over="ignore"):  # a difference beyond the float range is -inf: weight 0
         np.subtract(buf, top, out=buf)
     with np.errstate(invalid="ignore"):  # NaN stays NaN and is reported by the row sums
@@ -168,9 +170,9 @@ def check_rows(top: Array, name: str, from_finite: bool) -> None:
     A row's maximum is ``+inf`` iff it holds ``+inf``; its sum after the shifted
     exponential is NaN iff it holds NaN.
     """
-    bad = np.isnan(top) | np.isposinf(top)
-    if not bad.any():
+    if not top.size or np.max(top) < np.inf:  # one reduction; NaN fails the comparison
         return
+    bad = np.isnan(top) | np.isposinf(top)
     where = tuple(int(i) for i in np.argwhere(bad)[0])
     kind = "NaN" if np.isnan(top[where]) else "+inf"
     if from_finite:
