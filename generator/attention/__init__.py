@@ -35,6 +35,7 @@ from attention_atlas.attention.pooling import (
     pooled_attention,
     pooled_views,
     row_logsumexp,
+    strongest_blocks,
 )
 from attention_atlas.attention.scoring import (
     additive_scores,
@@ -71,4 +72,5 @@ __all__ = [
     "scaled_dot_scores",
     "self_attention",
     "softmax",
+    "strongest_blocks",
 ]

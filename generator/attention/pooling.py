@@ -43,6 +43,7 @@ __all__ = [
     "pooled_attention",
     "pooled_views",
     "row_logsumexp",
+    "strongest_blocks",
 ]
 
 Array = NDArray[Any]
@@ -521,3 +522,58 @@ def block_detail(
     np.exp(weights, out=weights)
     np.copyto(weights, 0, where=empty)
     return weights.astype(x.result, copy=False)
+
+
+def strongest_blocks(
+    maxima: ArrayLike, count: int, *, per_column: int = 1, band: int | None = None
+) -> list[tuple[int, int]]:
+    """The ``count`` blocks with the largest block maxima, strongest first.
+
+    Parameters
+    ----------
+    maxima : ndarray, shape (R, C)
+        Block maxima of a pooled map (``pooled_views(...).views["max"]``).
+    count : int
+        How many blocks to return at most.
+    per_column : int, default 1
+        At most this many blocks from one column of blocks, so a key that every
+        query reads (a [CLS]-like sink) cannot take every place.
+    band : int, optional
+        Leave out the blocks near the diagonal, ``|i - j| <= band`` (the local
+        attention everyone expects), to find the long-range links.
+
+    Returns
+    -------
+    blocks : list of (int, int)
+        ``(row block, column block)`` pairs; ties go to the smaller row, then the
+        smaller column. Fewer than ``count`` when the rules leave fewer.
+
+    Notes
+    -----
+    One stable sort of the R C maxima, O(R C log(R C)), then a walk down it.
+
+    Examples
+    --------
+    >>> strongest_blocks([[0.9, 0.2], [0.8, 0.7]], 2)
+    [(0, 0), (1, 1)]
+    """
+    mx = as_array(maxima, "maxima")
+    check_finite(mx, "maxima")
+    if mx.ndim != 2:
+        msg = f"maxima must have shape (R, C), got {mx.shape}"
+        raise ShapeError(msg)
+    limit = positive_int(per_column, "per_column")
+    rows, cols = mx.shape
+    i, j = np.divmod(np.arange(rows * cols), cols)
+    allowed = np.ones(rows * cols, dtype=bool) if band is None else np.abs(i - j) > band
+    order = np.argsort(-np.where(allowed, mx.ravel(), -np.inf), kind="stable")
+    taken: list[tuple[int, int]] = []
+    per: dict[int, int] = {}
+    for flat in order[: int(allowed.sum())]:  # a walk over blocks (R C), not positions
+        if len(taken) >= count:
+            break
+        col = int(j[flat])
+        if per.get(col, 0) < limit:
+            taken.append((int(i[flat]), col))
+            per[col] = per.get(col, 0) + 1
+    return taken

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from attention_atlas.attention import block_detail, block_edges, pooled_views
+from attention_atlas.attention import block_detail, block_edges, pooled_views, strongest_blocks
 from attention_atlas.dumps.budget import HEAD_BYTES, over_budget, resolve_budget
 from attention_atlas.dumps.read import ProjectionDump, check_head
 
@@ -71,28 +71,6 @@ class HeadBlocks:
     col_edges: NDArray[np.int64]
     blocks: tuple[tuple[int, int], ...]
     details: tuple[NDArray[np.float64], ...]
-
-
-def strongest_blocks(maxima: NDArray[np.floating], count: int) -> list[tuple[int, int]]:
-    """The ``count`` blocks with the largest block maxima, at most one per column of blocks.
-
-    One per column keeps a key that every query reads (a [CLS]-like sink) from taking
-    every place. Ties go to the smaller row, then the smaller column. ``maxima`` is
-    (R, C); returns ``(row block, column block)`` pairs, strongest first.
-    """
-    rows, cols = maxima.shape
-    order = np.argsort(-maxima.ravel(), kind="stable")
-    taken: list[tuple[int, int]] = []
-    used: set[int] = set()
-    for flat in order:
-        i, j = divmod(int(flat), cols)
-        if j in used:
-            continue
-        taken.append((i, j))
-        used.add(j)
-        if len(taken) == min(count, rows * cols):
-            break
-    return taken
 
 
 def working_bytes(

@@ -25,6 +25,7 @@ from attention_atlas.attention import (
     pool_map,
     pooled_views,
 )
+from attention_atlas.attention import strongest_blocks as core_strongest_blocks
 from attention_atlas.charts import Figure
 from attention_atlas.charts.blocks import block_explorer_chart, block_overview_chart
 from attention_atlas.scenarios.base import Result, Scenario
@@ -118,22 +119,11 @@ def strongest_blocks(
 
     maxima, means : (R, C) block maxima and means. Returns ``off_diagonal`` blocks
     ``(i, j)`` with ``|i - j| > band`` and the largest maxima, at most ``per_column``
-    from one column of blocks (ties: smaller row, then column, first), followed by the
-    diagonal block ``(i, i)`` with the largest mean.
+    from one column of blocks (ties: smaller row, then column, first; see
+    :func:`attention_atlas.attention.strongest_blocks`), followed by the diagonal
+    block ``(i, i)`` with the largest mean.
     """
-    rows, cols = maxima.shape
-    i, j = np.divmod(np.arange(rows * cols), cols)
-    far = np.abs(i - j) > band
-    order = np.argsort(-np.where(far, maxima.ravel(), -np.inf), kind="stable")
-    taken: list[tuple[int, int]] = []
-    per: dict[int, int] = {}
-    for flat in order[: int(far.sum())]:
-        col = int(j[flat])
-        if per.get(col, 0) < per_column:
-            taken.append((int(i[flat]), col))
-            per[col] = per.get(col, 0) + 1
-        if len(taken) == off_diagonal:
-            break
+    taken = core_strongest_blocks(maxima, off_diagonal, per_column=per_column, band=band)
     diag = int(np.argmax(np.diag(means)))
     return [*taken, (diag, diag)]
 

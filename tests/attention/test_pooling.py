@@ -215,3 +215,23 @@ def test_streaming_extras_errors():
         block_detail(q, k, 2, 3, 0, 0, row_lse=np.zeros(3))
     with pytest.raises(AtlasError, match="overflow"):
         row_logsumexp(np.full((2, 2), 1e200), np.full((2, 2), 1e200))
+
+
+def test_strongest_blocks_take_one_per_column_by_default():
+    from attention_atlas.attention import strongest_blocks
+
+    maxima = np.array([[0.9, 0.1, 0.5], [0.8, 0.7, 0.2]])
+    assert strongest_blocks(maxima, 2) == [(0, 0), (1, 1)]  # (1, 0) shares column 0
+    assert strongest_blocks(maxima, 5) == [(0, 0), (1, 1), (0, 2)]  # only 3 columns
+    assert strongest_blocks(maxima, 5, per_column=2) == [(0, 0), (1, 0), (1, 1), (0, 2), (1, 2)]
+
+
+def test_strongest_blocks_leave_out_the_band_and_break_ties_by_position():
+    from attention_atlas.attention import strongest_blocks
+
+    maxima = np.array([[0.9, 0.5, 0.5], [0.5, 0.9, 0.4], [0.5, 0.4, 0.9]])
+    # The diagonal (band 0) is left out; the four 0.5 ties go smaller row, then column.
+    assert strongest_blocks(maxima, 3, band=0) == [(0, 1), (0, 2), (1, 0)]
+    assert strongest_blocks(maxima, 9, band=1) == [(0, 2), (2, 0)]
+    with pytest.raises(ShapeError, match=r"maxima must have shape \(R, C\), got \(3,\)"):
+        strongest_blocks(np.ones(3), 1)
