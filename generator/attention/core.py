@@ -50,14 +50,15 @@ def _item(a: Array, index: tuple[int, ...]) -> Array:
     return a[tuple(0 if a.shape[i] == 1 else j for i, j in enumerate(tail))]
 
 
-def _weights(qs: Array, k: Array, mask: Array | None, out: Array | None) -> Array:
-    """``softmax(qs k^T, mask)`` in base 2, for qs (..., N, d_k), k (..., M, d_k), into ``out``.
+def _weights(q: Array, k: Array, mask: Array | None, scale: float, out: Array | None) -> Array:
+    """``softmax(scale q k^T, mask)`` for q (..., N, d_k), k (..., M, d_k), into ``out``.
 
-    ``qs`` carries the scale times log2(e) (see :func:`attend`); the softmax runs
-    in place on the ``matmul`` output.
+    The scale, times log2(e) for the faster ``exp2``, is folded into ``q`` (an
+    (N, d_k) product instead of an (N, M) one, freed once the scores exist) and
+    the softmax runs in place on the ``matmul`` output.
     """
     with np.errstate(over="ignore"):  # an overflow is reported by the softmax
-        scores = np.matmul(qs, k.swapaxes(-1, -2), out=out)  # (..., N, M)
+        scores = np.matmul(q * q.dtype.type(scale * LOG2E), k.swapaxes(-1, -2), out=out)
     return softmax_inplace(scores, mask, base2=True, name=_SCORES, from_finite=True)
 
 
@@ -82,23 +83,19 @@ def attend(
     """
     n, m = q.shape[-2], k.shape[-2]
     d_v = 0 if v is None else v.shape[-1]
-    # The scale, times log2(e) for the faster exp2, folded into q once: an (N, d_k)
-    # product instead of an (N, M) one.
-    with np.errstate(over="ignore"):  # an overflow is reported by the softmax
-        qs = q * q.dtype.type(scale * LOG2E)
     shapes = [q.shape[:-2], k.shape[:-2]] + ([] if v is None else [v.shape[:-2]])
     if mask is not None and mask.ndim > 2:
         shapes.append(mask.shape[:-2])
     batch = broadcast_batch(shapes)
     if math.prod(batch) <= 1 or n * m * q.dtype.itemsize < _ITEM_BYTES:
-        weights = _weights(qs, k, mask, weights_out)
+        weights = _weights(q, k, mask, scale, weights_out)
         out = np.empty((*weights.shape[:-1], 0), q.dtype) if v is None else weights @ v
         return out, weights
     weights = np.empty((*batch, n, m), dtype=q.dtype) if weights_out is None else weights_out
     out = np.empty((*batch, n, d_v), dtype=q.dtype)
     for index in np.ndindex(*batch):  # batch items (heads), each a whole (N, M) map
         part = None if mask is None else _item(mask, index) if mask.ndim >= 2 else mask
-        w = _weights(_item(qs, index), _item(k, index), part, weights[index])
+        w = _weights(_item(q, index), _item(k, index), part, scale, weights[index])
         if v is not None:
             np.matmul(w, _item(v, index), out=out[index])
     return out, weights
