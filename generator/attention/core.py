@@ -50,16 +50,19 @@ def _item(a: Array, index: tuple[int, ...]) -> Array:
     return a[tuple(0 if a.shape[i] == 1 else j for i, j in enumerate(tail))]
 
 
-def _weights(q: Array, k: Array, mask: Array | None, scale: float, out: Array | None) -> Array:
+def _weights(
+    q: Array, k: Array, mask: Array | None, scale: float, out: Array | None, base2: bool
+) -> Array:
     """``softmax(scale q k^T, mask)`` for q (..., N, d_k), k (..., M, d_k), into ``out``.
 
-    The scale, times log2(e) for the faster ``exp2``, is folded into ``q`` (an
-    (N, d_k) product instead of an (N, M) one, freed once the scores exist) and
-    the softmax runs in place on the ``matmul`` output.
+    The scale (times log2(e) for the faster ``exp2`` when ``base2``) is folded into
+    ``q`` (an (N, d_k) product instead of an (N, M) one, freed once the scores
+    exist) and the softmax runs in place on the ``matmul`` output.
     """
+    factor = scale * LOG2E if base2 else scale
     with np.errstate(over="ignore"):  # an overflow is reported by the softmax
-        scores = np.matmul(q * q.dtype.type(scale * LOG2E), k.swapaxes(-1, -2), out=out)
-    return softmax_inplace(scores, mask, base2=True, name=_SCORES, from_finite=True)
+        scores = np.matmul(q * q.dtype.type(factor), k.swapaxes(-1, -2), out=out)
+    return softmax_inplace(scores, mask, base2=base2, name=_SCORES, from_finite=True)
 
 
 def attend(
@@ -69,6 +72,8 @@ def attend(
     mask: Array | None,
     scale: float,
     weights_out: Array | None = None,
+    *,
+    base2: bool = True,
 ) -> tuple[Array, Array]:
     """Unchecked kernel: ``(softmax(scale q k^T, mask) v, weights)``.
 
@@ -80,6 +85,9 @@ def attend(
     large allocation is the map itself. Large maps are computed one batch item
     (for example one head) at a time, so each stays in cache from the product to
     the normalisation: a loop over batch items, never over queries or keys.
+    ``base2=False`` takes ``exp`` instead of the faster ``exp2``: folding log2(e)
+    into float32 scores costs one more rounding, which a model compared with a
+    reference implementation to 1e-6 cannot afford.
     """
     n, m = q.shape[-2], k.shape[-2]
     d_v = 0 if v is None else v.shape[-1]
@@ -88,14 +96,14 @@ def attend(
         shapes.append(mask.shape[:-2])
     batch = broadcast_batch(shapes)
     if math.prod(batch) <= 1 or n * m * q.dtype.itemsize < _ITEM_BYTES:
-        weights = _weights(q, k, mask, scale, weights_out)
+        weights = _weights(q, k, mask, scale, weights_out, base2)
         out = np.empty((*weights.shape[:-1], 0), q.dtype) if v is None else weights @ v
         return out, weights
     weights = np.empty((*batch, n, m), dtype=q.dtype) if weights_out is None else weights_out
     out = np.empty((*batch, n, d_v), dtype=q.dtype)
     for index in np.ndindex(*batch):  # batch items (heads), each a whole (N, M) map
         part = None if mask is None else _item(mask, index) if mask.ndim >= 2 else mask
-        w = _weights(_item(q, index), _item(k, index), part, scale, weights[index])
+        w = _weights(_item(q, index), _item(k, index), part, scale, weights[index], base2)
         if v is not None:
             np.matmul(w, _item(v, index), out=out[index])
     return out, weights

@@ -399,7 +399,9 @@ class Model:
             q = _heads(np.matmul(lw.w_q.T, x_t), heads)  # (H, N, d_k), bias included
             k = _heads(np.matmul(lw.w_k.T, x_t), heads)  # (H, N, d_k)
             v = np.ascontiguousarray(_heads(np.matmul(lw.w_v.T, x_t), heads))  # 2x faster below
-            ctx, _ = attend(q, k, v, None, scale, weights_out=attentions[i])  # (H, N, d_v)
+            ctx, _ = attend(
+                q, k, v, None, scale, weights_out=attentions[i], base2=False
+            )  # (H, N, d_v)
             ctx_t = ctx.swapaxes(-1, -2).reshape(d, n)  # (D, N): heads stacked, a copy
             s_t = np.matmul(lw.w_o.T, ctx_t)  # (D, N)
             s_t += lw.b_o[:, None]

@@ -137,13 +137,14 @@ def test_hidden_special_rows_are_renormalised(result: Result) -> None:
 
 
 def test_numpy_forward_pass_is_as_exact_as_the_float32_reference() -> None:
-    """Both float32 passes approximate the float64 maps; ours is off by no more than twice theirs.
+    """Both float32 passes approximate the float64 maps, ours about as closely as theirs.
 
     Six float32 layers leave every map about 1e-6 from the exact one: transformers'
-    own maps are 0.8e-6 to 1.6e-6 off on these texts and ours 0.7e-6 to 2.3e-6, so the
-    two float32 results may differ by the sum (2.5e-6 on the first text), and a rerun
-    of transformers itself on another machine differs from the stored maps by up to
-    2.8e-6. The exact maps are the fair judge.
+    own maps are 0.8e-6 to 1.6e-6 off on these texts and ours 0.9e-6 to 1.7e-6, so
+    the two float32 results may differ by nearly the sum, and a rerun of transformers
+    itself on another machine differs from the stored maps by up to 2.8e-6. The exact
+    maps are the fair judge; the page's claim (within 3e-6 of transformers) is checked
+    too.
     """
     from tests.models.conftest import load_references
 
@@ -156,8 +157,9 @@ def test_numpy_forward_pass_is_as_exact_as_the_float32_reference() -> None:
         ours = enc.attentions[ref.heads[:, 0], ref.heads[:, 1]]
         our_error = float(np.abs(ours - ref.attentions_f64).max())
         their_error = float(np.abs(ref.attentions - ref.attentions_f64).max())
-        assert our_error <= 2 * their_error, (ref.text, our_error, their_error)
+        assert our_error <= 1.5 * their_error, (ref.text, our_error, their_error)
         assert their_error < 20 * np.finfo(np.float32).eps  # the judge is float32-accurate
+        assert float(np.abs(ours - ref.attentions).max()) < 3e-6, ref.text
 
 
 # --- the page ----------------------------------------------------------------------------
