@@ -9,8 +9,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from attention_atlas.charts.encoding import as_vector, decimals_for, encode_matrix, label_list
-from attention_atlas.charts.heatmap import atlas_usermeta, chart_title, position_axis, value_params
+from attention_atlas.charts.heatmap import (
+    atlas_usermeta,
+    chart_title,
+    position_axis,
+    shown_title,
+    value_params,
+)
 from attention_atlas.errors import AtlasError
+from attention_atlas.text import hidden_marks
 
 __all__ = ["bar_chart"]
 
@@ -84,7 +91,9 @@ def bar_chart(
         msg = "values must be finite numbers (bars cannot show inf or nan)"
         raise AtlasError(msg)
     k = vec.size
-    labs = label_list(labels, k, "labels")
+    raw = [str(x) for x in labels]
+    labs = label_list(raw, k, "labels")
+    x_title, y_title = shown_title(x_title), shown_title(y_title)
     enc = encode_matrix(vec[None, :], decimals=decimals_for(fmt, vec), quantize=False)
     if show_values is None:
         show_values = k <= SHOW_VALUES_BARS
@@ -133,7 +142,7 @@ def bar_chart(
     return chart.add_params(
         *value_params(enc, vals_p), alt.param(name=labs_p, value=labs)
     ).properties(
-        title=chart_title(title, subtitle),
+        title=chart_title(title, subtitle, hidden_marks(raw)),
         width=alt.Step(step),
         height=200,
         usermeta=atlas_usermeta(cells=k, renderer_hint=None),

@@ -123,11 +123,7 @@ def _overview_data(
 
 
 def _title(title: str | list[str], subtitle: str | list[str] | None) -> alt.TitleParams:
-    if isinstance(title, str):
-        return chart_title(title, subtitle)
-    if subtitle:
-        return alt.TitleParams(text=list(title), subtitle=subtitle)
-    return alt.TitleParams(text=list(title))
+    return chart_title(title, subtitle)
 
 
 def _marked_rows(

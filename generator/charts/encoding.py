@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from attention_atlas.errors import AtlasError, ShapeError
+from attention_atlas.text import visible
 
 __all__ = [
     "QUANTIZE_CELLS",
@@ -335,7 +336,7 @@ def encode_matrix(
 
 
 def label_list(labels: Any, count: int, name: str) -> list[str]:
-    """Token labels as a list of ``count`` strings or raise :class:`ShapeError`.
+    """Token labels as a list of ``count`` strings to display, or raise :class:`ShapeError`.
 
     Parameters
     ----------
@@ -349,8 +350,12 @@ def label_list(labels: Any, count: int, name: str) -> list[str]:
     Returns
     -------
     labels : list of str
+        Each label through :func:`attention_atlas.text.visible`: newlines, control,
+        bidi and zero-width characters are escapes, an empty label is ``∅``; ordinary
+        labels are unchanged. :func:`attention_atlas.text.hidden_marks` of the input
+        says whether the chart must explain them.
     """
-    out = [str(x) for x in labels]
+    out = [visible(str(x)) for x in labels]
     if len(out) != count:
         msg = f"{name} has {len(out)} labels but the matrix has {count} positions on that axis"
         raise ShapeError(msg)

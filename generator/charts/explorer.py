@@ -17,6 +17,7 @@ from attention_atlas.charts.heatmap import (
     position_axis,
     prepare_matrix,
     restrict_views,
+    shown_title,
 )
 from attention_atlas.charts.theme import HIGHLIGHT
 from attention_atlas.errors import AtlasError
@@ -62,6 +63,7 @@ def row_explorer_chart(
     chart : altair.HConcatChart
     """
     w = np.asarray(weights, dtype=np.float64)
+    x_title, y_title, value_title = (shown_title(t) for t in (x_title, y_title, value_title))
     data = prepare_matrix(
         w, row_labels, col_labels, prefix=name, fmt=fmt, domain=None, diverging=False, quantize=None
     )
@@ -143,6 +145,8 @@ def row_explorer_chart(
     chart = alt.hconcat(heat, row, spacing=30).add_params(*data.params())
     restrict_views(chart, pick.name, (f"{name}_cells",))
     return chart.properties(
-        title=chart_title(title, subtitle or "Click a query row to see its weights as bars."),
+        title=chart_title(
+            title, subtitle or "Click a query row to see its weights as bars.", data.marks
+        ),
         usermeta=atlas_usermeta(cells=2 * n * m, renderer_hint=None),
     )

@@ -40,6 +40,7 @@ from attention_atlas.charts.heatmap import (
 )
 from attention_atlas.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
 from attention_atlas.errors import AtlasError, ShapeError
+from attention_atlas.text import hidden_marks
 
 __all__ = [
     "DETAIL_IMAGE_CELLS",
@@ -376,8 +377,10 @@ def head_grid_chart(
     """
     w = _as_stack(weights)
     n_layers, n_heads, n, m = w.shape
-    rows = label_list(row_labels, n, "row_labels")
-    cols = label_list(col_labels, m, "col_labels")
+    raw_rows, raw_cols = [str(x) for x in row_labels], [str(x) for x in col_labels]
+    rows = label_list(raw_rows, n, "row_labels")
+    cols = label_list(raw_cols, m, "col_labels")
+    marks = hidden_marks(raw_rows + raw_cols)
     layers = _names(layer_names, n_layers, "L", "layer_names")
     heads = _names(head_names, n_heads, "H", "head_names")
     if colour_scale not in ("linear", "sqrt"):
@@ -473,7 +476,7 @@ def head_grid_chart(
     usermeta = atlas_usermeta(cells=cells, renderer_hint="canvas")
     if meta_heads is not None:
         usermeta["atlas"]["heads"] = meta_heads
-    return chart.properties(title=chart_title(title, [*sub, hint]), usermeta=usermeta)
+    return chart.properties(title=chart_title(title, [*sub, hint], marks), usermeta=usermeta)
 
 
 def _map_side(limit: int | None, positions: int) -> int:

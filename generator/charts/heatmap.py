@@ -9,7 +9,9 @@ Axes are ordinal over *positions*, so a token that occurs twice keeps two rows; 
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -28,6 +30,7 @@ from attention_atlas.charts.encoding import (
     label_list,
 )
 from attention_atlas.errors import AtlasError
+from attention_atlas.text import hidden_marks, visible, visible_note
 
 __all__ = ["heatmap_chart", "vector_chart"]
 
@@ -68,12 +71,16 @@ class MatrixData:
         Column (key) labels.
     prefix : str
         Prefix of every param name, unique within one chart.
+    marks : frozenset of str
+        Invisible characters the labels held, shown as escapes (see
+        :func:`attention_atlas.text.hidden_marks`); the chart's subtitle explains them.
     """
 
     enc: MatrixEncoding
     rows: list[str]
     cols: list[str]
     prefix: str
+    marks: frozenset[str] = frozenset()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -157,8 +164,9 @@ def prepare_matrix(
         raise AtlasError(msg)
     arr = as_matrix(values)
     n, m = arr.shape
-    rows = label_list(row_labels, n, "row_labels")
-    cols = label_list(col_labels, m, "col_labels")
+    raw_rows, raw_cols = [str(x) for x in row_labels], [str(x) for x in col_labels]
+    rows = label_list(raw_rows, n, "row_labels")
+    cols = label_list(raw_cols, m, "col_labels")
     if quantize is None:
         quantize = n * m >= QUANTIZE_CELLS
     enc = encode_matrix(
@@ -168,7 +176,8 @@ def prepare_matrix(
         domain=domain,
         diverging=diverging,
     )
-    return MatrixData(enc=enc, rows=rows, cols=cols, prefix=prefix)
+    marks = hidden_marks(raw_rows + raw_cols)
+    return MatrixData(enc=enc, rows=rows, cols=cols, prefix=prefix, marks=marks)
 
 
 def text_color_test(data: MatrixData, scheme: str, diverging: bool) -> str:
@@ -285,6 +294,7 @@ def heat_layers(
     n, m = data.shape
     if scheme == "viridis" and diverging:
         scheme = "blueorange"
+    x_title, y_title, value_title = (shown_title(t) for t in (x_title, y_title, value_title))
     vtitle = value_axis_title(data, value_title)
     max_col = max((len(s) for s in data.cols), default=1)
     max_row = max((len(s) for s in data.rows), default=1)
@@ -356,11 +366,39 @@ def atlas_usermeta(*, cells: int, renderer_hint: Renderer | None) -> dict[str, A
     return {"atlas": meta}
 
 
-def chart_title(title: str, subtitle: str | list[str] | None) -> alt.TitleParams:
-    """Title with an optional subtitle line (or lines)."""
-    if subtitle:
-        return alt.TitleParams(text=title, subtitle=subtitle)
-    return alt.TitleParams(text=title)
+def chart_title(
+    title: str | list[str],
+    subtitle: str | list[str] | None,
+    marks: Collection[str] = frozenset(),
+) -> alt.TitleParams:
+    """Title with an optional subtitle line (or lines), shown through :func:`visible`.
+
+    When the title, the subtitle or the chart's labels (their ``marks``, from
+    :func:`attention_atlas.text.hidden_marks`) held invisible characters, a last
+    subtitle line says how they are shown.
+    """
+    lines = [title] if isinstance(title, str) else list(title)
+    sub = [subtitle] if isinstance(subtitle, str) else list(subtitle or [])
+    note = visible_note(set(marks) | hidden_marks(t for t in [*lines, *sub] if t))
+    shown = [shown_title(t) for t in lines]
+    text: str | list[str] = shown[0] if isinstance(title, str) else shown
+    if note:
+        sub = [*sub, note]
+    if not sub:
+        return alt.TitleParams(text=text)
+    if isinstance(subtitle, str) and len(sub) == 1:
+        return alt.TitleParams(text=text, subtitle=shown_title(sub[0]))
+    return alt.TitleParams(text=text, subtitle=[shown_title(t) for t in sub])
+
+
+def _title_marks(*titles: str) -> frozenset[str]:
+    """:func:`hidden_marks` of axis and value titles (an empty title is no mark)."""
+    return hidden_marks(t for t in titles if t)
+
+
+def shown_title(title: str) -> str:
+    """A title or axis title as displayed: :func:`visible`, but an empty one stays empty."""
+    return visible(title) if title else title
 
 
 def heatmap_chart(
@@ -468,7 +506,9 @@ def heatmap_chart(
     if data.enc.has_missing:
         chart = chart.transform_filter("isValid(datum.v)")
     return cast(alt.LayerChart, chart.add_params(*data.params())).properties(
-        title=chart_title(title, subtitle),
+        title=chart_title(
+            title, subtitle, data.marks | _title_marks(x_title, y_title, value_title)
+        ),
         width=alt.Step(cell[0]),
         height=alt.Step(cell[1]),
         usermeta=atlas_usermeta(cells=n * m, renderer_hint=renderer_hint),
@@ -541,6 +581,11 @@ def vector_chart(
         diverging=diverging,
         quantize=False,
     )
+    # The axis across the vector has one position and no label: keep it blank.
+    if orientation == "column":
+        data = dataclasses.replace(data, cols=[""], marks=hidden_marks(labels))
+    else:
+        data = dataclasses.replace(data, rows=[""], marks=hidden_marks(labels))
     n, m = data.shape
     cell = cell_dims(
         n, m, show_values=True, text_chars=_formatted_width(matrix, fmt), cell_size=None
@@ -558,14 +603,14 @@ def vector_chart(
         cell=cell,
         legend=False,
         tooltip=[
-            alt.Tooltip("q:N" if orientation == "column" else "k:N", title=axis_title),
-            alt.Tooltip("v:Q", title=value_title, format=fmt),
+            alt.Tooltip("q:N" if orientation == "column" else "k:N", title=shown_title(axis_title)),
+            alt.Tooltip("v:Q", title=shown_title(value_title), format=fmt),
         ],
     )
     calc = data.calculate()
     chart = alt.layer(*layers, data=alt.sequence(0, n * m, as_="i")).transform_calculate(**calc)
     return cast(alt.LayerChart, chart.add_params(*data.params())).properties(
-        title=chart_title(title, subtitle),
+        title=chart_title(title, subtitle, data.marks),
         width=alt.Step(cell[0]),
         height=alt.Step(cell[1]),
         usermeta=atlas_usermeta(cells=n * m, renderer_hint=None),
