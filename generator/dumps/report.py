@@ -38,7 +38,7 @@ from attention_atlas.dumps.read import AttentionDump, ProjectionDump, load_any
 from attention_atlas.errors import AtlasError
 from attention_atlas.fileio import write_if_changed
 from attention_atlas.render import templating
-from attention_atlas.text import bytes_text, size_text
+from attention_atlas.text import bytes_text, hidden_marks, size_text, visible, visible_note
 
 __all__ = ["MARKER", "ReportResult", "build_report", "render_report", "report_config"]
 
@@ -87,20 +87,56 @@ def _count(number: int, noun: str) -> str:
 
 def _common(dump: AttentionDump, title: str) -> dict[str, Any]:
     return {
-        "title": title,
+        **_named(title, Path(dump.source).name),
         "layers_text": _count(dump.layers, "layer"),
         "heads_text": _count(dump.heads, "head"),
-        "source_name": Path(dump.source).name,
         "layers": dump.layers,
         "heads": dump.heads,
         "n_queries": dump.n,
         "m_keys": dump.m,
         "pooled": dump_charts.needs_pooling(dump),
         "pool_above": dump_charts.POOL_ABOVE,
-        "warnings": list(dump.warnings),
+        "warnings": [visible(w) for w in dump.warnings],
         "layer_pages": [
             {"layer": layer, "link": _layer_page(layer)} for layer in range(dump.layers)
         ],
+    }
+
+
+def _named(title: str, source_name: str) -> dict[str, Any]:
+    """The title and file name as shown (:func:`visible`), and a note when that changed them."""
+    return {
+        "title": visible(title),
+        "source_name": visible(source_name),
+        "title_note": visible_note(
+            hidden_marks([title, source_name]), where=" in the title or file name"
+        ),
+    }
+
+
+def _token_table(dump: AttentionDump) -> dict[str, Any]:
+    """The overview's token table: one row a position, every token shown visibly."""
+    count = min(max(dump.n, dump.m), TOKEN_ROWS)
+    if dump.self_attention:
+        columns = ["Position", "Token"]
+        shown = list(dump.tokens[:count])
+        rows = [[str(i), visible(token)] for i, token in enumerate(shown)]
+    else:
+        columns = ["Position", "Query token", "Key token"]
+        shown = [*dump.tokens[:count], *dump.key_tokens[:count]]
+        rows = [
+            [
+                str(i),
+                visible(dump.tokens[i]) if i < dump.n else "",
+                visible(dump.key_tokens[i]) if i < dump.m else "",
+            ]
+            for i in range(count)
+        ]
+    return {
+        "token_columns": columns,
+        "token_rows": rows,
+        "tokens_note": visible_note(hidden_marks(shown), where=" in tokens"),
+        "tokens_left": max(0, max(dump.n, dump.m) - TOKEN_ROWS),
     }
 
 
@@ -163,20 +199,6 @@ def _overview(
         }
         for r in summary.rows()
     ]
-    count = min(max(dump.n, dump.m), TOKEN_ROWS)
-    if dump.self_attention:
-        columns = ["Position", "Token"]
-        token_rows = [[str(i), dump.tokens[i]] for i in range(count)]
-    else:
-        columns = ["Position", "Query token", "Key token"]
-        token_rows = [
-            [
-                str(i),
-                dump.tokens[i] if i < dump.n else "",
-                dump.key_tokens[i] if i < dump.m else "",
-            ]
-            for i in range(count)
-        ]
     return {
         **_common(dump, title),
         "stored_shape": "(" + ", ".join(str(s) for s in dump.stored_shape) + ")",
@@ -186,12 +208,10 @@ def _overview(
         "single": single,
         "main_fig": main,
         "summary_rows": rows,
-        "special": ", ".join(summary.special),
+        "special": ", ".join(visible(t) for t in summary.special),
         "has_special": summary.special_share is not None,
         "has_neighbours": summary.previous is not None,
-        "token_columns": columns,
-        "token_rows": token_rows,
-        "tokens_left": max(0, max(dump.n, dump.m) - TOKEN_ROWS),
+        **_token_table(dump),
     }
 
 
@@ -239,7 +259,7 @@ def _summaries(dump: AttentionDump, title: str, summary: dump_charts.HeadSummary
     return {
         **_common(dump, title),
         "figs": figs,
-        "special": ", ".join(summary.special),
+        "special": ", ".join(visible(t) for t in summary.special),
         "has_special": summary.special_share is not None,
         "has_neighbours": summary.previous is not None,
     }
@@ -407,8 +427,7 @@ def render_streamed_report(
         map_side=max(24, min(72, GRID_WIDTH // dump.heads - 4)),
     )
     common = {
-        "title": heading,
-        "source_name": Path(dump.source).name,
+        **_named(heading, Path(dump.source).name),
         "layers_text": _count(dump.layers, "layer"),
         "heads_text": _count(dump.heads, "head"),
         "n_queries": dump.n,
@@ -466,7 +485,7 @@ def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[
         nav.append({"Pooled views": "pooled.md"})
     return {
         # MkDocs themes print site_name unescaped in places (<title>, aria-label).
-        "site_name": str(escape(title)),
+        "site_name": str(escape(visible(title))),
         "docs_dir": "docs",
         "use_directory_urls": False,
         "theme": {
