@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from attention_atlas.errors import AtlasError
 from attention_atlas.fileio import write_if_changed
+from attention_atlas.text import visible
 
 if TYPE_CHECKING:
     from attention_atlas.charts.figure import Figure
@@ -40,6 +41,7 @@ __all__ = [
     "normalize_pdf",
     "normalize_svg",
     "render_spec",
+    "renderable",
     "scenario_dump",
     "scenario_figure",
     "scenario_figures",
@@ -330,26 +332,86 @@ def normalize_pdf(pdf: bytes) -> bytes:
     return bytes(out)
 
 
+#: Characters the renderer aborts on (XML 1.0 refuses them: C0 controls other than tab,
+#: newline and carriage return, U+FFFE, U+FFFF) and lone surrogates (no UTF-8 for them).
+_UNRENDERABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+#: Spec keys whose strings are Vega expressions: there an escape such as ``\x01`` would be
+#: read back as the character, so U+FFFD replaces it instead.
+_EXPRESSION_KEYS = frozenset({"expr", "labelExpr", "calculate", "filter", "test", "update"})
+
+
+def renderable(spec: Any, key: str = "") -> Any:
+    r"""``spec`` with every string made safe for vl-convert (a copy; ``spec`` is unchanged).
+
+    Characters in :data:`_UNRENDERABLE` become visible escapes (``\x01``, ``\ufffe``,
+    ``\ud800``; see :func:`attention_atlas.text.visible`), or U+FFFD inside Vega
+    expressions. Chart builders already show labels this way; this covers any spec.
+    """
+    if isinstance(spec, str):
+        if not _UNRENDERABLE.search(spec):
+            return spec
+        swap = (lambda m: "\ufffd") if key in _EXPRESSION_KEYS else (lambda m: visible(m[0]))
+        return _UNRENDERABLE.sub(swap, spec)
+    if isinstance(spec, dict):
+        return {k: renderable(v, k if isinstance(k, str) else key) for k, v in spec.items()}
+    if isinstance(spec, list | tuple):
+        return [renderable(v, key) for v in spec]
+    return spec
+
+
+def _spec_name(spec: dict[str, Any]) -> str:
+    """The chart's title (cut short), to say which chart failed."""
+    title = spec.get("title")
+    text = title.get("text") if isinstance(title, dict) else title
+    if isinstance(text, list):
+        text = " ".join(str(t) for t in text)
+    if not isinstance(text, str) or not text.strip():
+        return "the chart"
+    shown = visible(" ".join(text.split()))
+    return f"the chart “{shown if len(shown) <= 60 else shown[:59] + '…'}”"
+
+
+def _renderer_error(exc: BaseException) -> str:
+    r"""What vl-convert said, on one line: its header and first reason, never empty.
+
+    Its messages read ``"Vega-Lite to SVG conversion failed:\nError: <reason>\n    at
+    ..."``; the stack lines name the renderer's own bundle and are left out.
+    """
+    lines = [line.strip() for line in str(exc).splitlines()]
+    said = [line for line in lines if line and not line.startswith("at ")][:2]
+    text = visible(" ".join(said))
+    if not said or text.endswith(":"):
+        text = f"{text} vl-convert raised {type(exc).__name__} with no message".strip()
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
 def render_spec(spec: dict[str, Any], fmt: Format) -> bytes:
-    """The bytes of ``spec`` in ``fmt`` (deterministic; see the module docstring)."""
+    """The bytes of ``spec`` in ``fmt`` (deterministic; see the module docstring).
+
+    JSON is the spec exactly as given (a lone surrogate is written as its JSON escape,
+    so the file is valid UTF-8); images are drawn from :func:`renderable` of it.
+    """
     if fmt not in FORMATS:
         msg = f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}"
         raise AtlasError(msg)
     full = themed(spec)
     if fmt == "json":
         text = json.dumps(full, sort_keys=True, indent=2, ensure_ascii=False)
-        return (text + "\n").encode("utf-8")
+        # Outside strings json.dumps writes ASCII only, so a character UTF-8 cannot
+        # encode (a lone surrogate) sits in a string, where "\udXXX" is its JSON escape.
+        return (text + "\n").encode("utf-8", "backslashreplace")
     import vl_convert as vlc
 
     try:
-        svg = normalize_svg(vlc.vegalite_to_svg(full, allowed_base_urls=[]))
+        svg = normalize_svg(vlc.vegalite_to_svg(renderable(full), allowed_base_urls=[]))
         if fmt == "svg":
             return svg.encode("utf-8")
         if fmt == "png":
             return bytes(vlc.svg_to_png(svg, scale=PNG_SCALE))
         return normalize_pdf(bytes(vlc.svg_to_pdf(svg)))
-    except ValueError as exc:
-        msg = f"the chart could not be drawn as {fmt}: {str(exc).splitlines()[0]}"
+    except Exception as exc:  # the renderer's errors are ValueError, but any must say what
+        msg = f"{_spec_name(full)} could not be drawn as {fmt}: {_renderer_error(exc)}"
         raise AtlasError(msg) from exc
 
 
