@@ -33,7 +33,10 @@ Options (a small YAML mapping; layers and heads are 0-based):
     The line under the chart (a default says how to read it).
 
 Bad options raise :class:`FenceError`, which stops the build with one line naming
-the page (when known), the option and what was expected.
+the page (when known), the option and what was expected. The options are plain
+``key: value`` lines: a body over :data:`MAX_FENCE_BYTES`, YAML anchors and aliases,
+and nesting deeper than :data:`MAX_DEPTH` are refused before anything is built, and
+any user text a message quotes is cut to a few dozen characters.
 
 Register it with ``pymdownx.superfences``::
 
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 import functools
 import os
+import reprlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -60,6 +64,7 @@ from mkdocs.exceptions import BuildError
 from pymdownx.superfences import SuperFencesException
 
 from attention_atlas.errors import AtlasError
+from attention_atlas.text import bytes_text, visible
 
 if TYPE_CHECKING:
     from attention_atlas.charts.figure import Figure
@@ -83,6 +88,23 @@ Renderer = Literal["svg", "canvas"]
 
 #: Every option a fence accepts.
 OPTIONS = ("scenario", "file", "chart", "layer", "head", "hide_special", "renderer", "caption")
+
+#: Largest fence body read (UTF-8 bytes): options take a few lines.
+MAX_FENCE_BYTES = 64 * 1024
+
+#: Deepest nesting of lists and mappings read (the options mapping itself is 1).
+MAX_DEPTH = 4
+
+#: Longest quotation of user input in a message, in characters.
+QUOTE_CHARS = 60
+
+#: Longest message a fence raises, in characters (the page and what went wrong).
+MESSAGE_CHARS = 400
+
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = QUOTE_CHARS
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 4
+_repr.maxlevel = 2
 
 
 class FenceError(AtlasError, SuperFencesException, BuildError):
@@ -122,7 +144,20 @@ def _where() -> str:
 
 
 def _fail(what: str) -> FenceError:
-    return FenceError(f"{_where()}: {what}")
+    where = visible(_where())  # a page's path may hold a newline too
+    room = max(QUOTE_CHARS, MESSAGE_CHARS - len(where) - 2)
+    return FenceError(f"{where}: {_cut(what, room)}")
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` shown visibly (one line, see :func:`visible`), at most ``limit`` characters."""
+    shown = visible(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _quote(value: Any) -> str:
+    """A short ``repr`` of user input for a message (long or nested values are cut)."""
+    return _cut(_repr.repr(value), QUOTE_CHARS + 10)
 
 
 @dataclass(frozen=True)
@@ -144,7 +179,7 @@ def _int_option(raw: dict[str, Any], key: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(f"{key}: expected a whole number >= 0 (0-based), got {value!r}")
+        raise _fail(f"{key}: expected a whole number >= 0 (0-based), got {_quote(value)}")
     return value
 
 
@@ -153,13 +188,46 @@ def _str_option(raw: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise _fail(f"{key}: expected text, got {value!r}")
+        raise _fail(f"{key}: expected text, got {_quote(value)}")
     return value.strip()
+
+
+def _check_shape(source: str) -> None:
+    """Refuse a body too large, using anchors or aliases, or nested too deeply.
+
+    Reads YAML events only (no value is built), so a few hundred bytes of nested
+    aliases, which would expand to billions of items, cost nothing.
+    """
+    size = len(source.encode("utf-8", "surrogatepass"))
+    if size > MAX_FENCE_BYTES:
+        raise _fail(
+            f"the options are {bytes_text(size)}; a fence takes at most "
+            f"{bytes_text(MAX_FENCE_BYTES)} of 'key: value' lines"
+        )
+    depth = 0
+    for event in yaml.parse(source, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _fail(
+                f"YAML anchors and aliases (&name, *name) are not allowed (line {line}): "
+                "write each option's value in full"
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _fail(
+                    f"the options nest more than {MAX_DEPTH} levels deep (line {line}): "
+                    "write one 'key: value' a line"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def parse_options(source: str) -> FenceOptions:
     """Parse and check a fence body (``key: value`` lines, ``#`` comments allowed)."""
     try:
+        if source.strip():
+            _check_shape(source)
         raw = yaml.safe_load(source) if source.strip() else {}
         node = yaml.compose(source, Loader=yaml.SafeLoader) if source.strip() else None
     except yaml.YAMLError as exc:
@@ -167,25 +235,26 @@ def parse_options(source: str) -> FenceOptions:
         line = f" on line {mark.line + 1}" if mark is not None else ""
         raise _fail(f"cannot read the options{line}: write one 'key: value' a line") from exc
     if not isinstance(raw, dict):
-        raise _fail(f"expected 'key: value' lines, got {source.strip()[:60]!r}")
+        raise _fail(f"expected 'key: value' lines, got {_quote(source.strip())}")
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, _ in node.value:
-            if key.value in seen:
-                raise _fail(f"option {key.value!r} is given twice")
-            seen.add(key.value)
+            if isinstance(key, yaml.ScalarNode) and key.value in seen:
+                raise _fail(f"option {_quote(key.value)} is given twice")
+            if isinstance(key, yaml.ScalarNode):
+                seen.add(key.value)
     unknown = sorted(str(k) for k in raw if k not in OPTIONS)
     if unknown:
-        raise _fail(f"unknown option {unknown[0]!r}: expected one of {', '.join(OPTIONS)}")
+        raise _fail(f"unknown option {_quote(unknown[0])}: expected one of {', '.join(OPTIONS)}")
     scenario, file = _str_option(raw, "scenario"), _str_option(raw, "file")
     if (scenario is None) == (file is None):
         raise _fail("give exactly one of 'scenario: SLUG' or 'file: PATH.npz'")
     hide = raw.get("hide_special", False)
     if not isinstance(hide, bool):
-        raise _fail(f"hide_special: expected true or false, got {hide!r}")
+        raise _fail(f"hide_special: expected true or false, got {_quote(hide)}")
     renderer = _str_option(raw, "renderer")
     if renderer is not None and renderer not in ("svg", "canvas"):
-        raise _fail(f"renderer: expected 'svg' or 'canvas', got {renderer!r}")
+        raise _fail(f"renderer: expected 'svg' or 'canvas', got {_quote(renderer)}")
     chosen: Renderer | None = "svg" if renderer == "svg" else "canvas" if renderer else None
     return FenceOptions(
         scenario=scenario,
@@ -205,7 +274,10 @@ def _resolve(path: str) -> Path:
     resolved = candidate if candidate.is_absolute() else base / candidate
     if not resolved.is_file():
         where = "the docs folder" if _context.docs_dir else "the current folder"
-        raise _fail(f"file: {path} not found (looked in {where}: {resolved})")
+        raise _fail(
+            f"file: {_cut(path, QUOTE_CHARS)} not found (looked in {where}: "
+            f"{_cut(str(resolved), 2 * QUOTE_CHARS)})"
+        )
     return resolved
 
 
@@ -224,14 +296,14 @@ def render_fence(options: FenceOptions) -> Markup:
             figure = replace(
                 figure,
                 chart=figure.to_dict(),  # the spec it already made: no second validation
-                caption=options.caption or figure.caption,
+                caption=visible(options.caption) if options.caption else figure.caption,
                 renderer=options.renderer or figure.renderer,
             )
         return figure.html()
     except FenceError:
         raise
     except AtlasError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(str(exc) or f"{type(exc).__name__} (no message)") from exc
 
 
 def _file_figure(options: FenceOptions) -> Figure:
@@ -295,7 +367,8 @@ def fence_format(
     except FenceError:
         raise
     except Exception as exc:
-        raise _fail(f"could not draw the chart ({type(exc).__name__}: {exc})") from exc
+        said = str(exc).strip() or "no message"
+        raise _fail(f"could not draw the chart ({type(exc).__name__}: {said})") from exc
 
 
 def custom_fence() -> dict[str, Any]:
