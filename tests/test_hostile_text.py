@@ -7,7 +7,10 @@ The three paths, each built into a real MkDocs-Material site:
    ``figure_html(heatmap_chart(...))`` whose labels, titles and caption are hostile;
 2. ``attention-atlas report FILE.npz`` on a dump with hostile tokens and a hostile
    file name (which also becomes the report's title);
-3. the ``attention`` fence reading that dump, with a hostile caption.
+3. the ``attention`` fence reading that dump, with a hostile caption (and, on a second
+   page, a caption of newlines, Markdown blocks and invisible characters).
+
+Invisible characters in tokens and titles are covered by ``tests/test_visible_text.py``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ TOKENS = [SCRIPT, IMG, QUOTES, JINJA, MARKDOWN, RTL, EMOJI, LONG, ENTITIES]
 
 #: A title and caption mixing them.
 TITLE = f"{SCRIPT} {IMG} {{{{ 7*7 }}}} *a* [x](javascript:alert(1)) “q” 's' {RTL} {EMOJI}"
+
+#: A caption that would end its HTML block and open an admonition, a rule and a list,
+#: with bidi, zero-width and control characters.
+BLOCKS_CAPTION = 'x\n\n!!! note "boxed"\n\n---\n\n- item \u202eevil\u200b\x01'
 
 #: A dump's file name (no "/" possible), which the report also uses as its title.
 FILE_NAME = f"{IMG} {{{{ 7*7 }}}} *a* [x](javascript:alert(1)) 'q' {RTL} {EMOJI}.npz"
@@ -156,6 +163,9 @@ def build_fence_site(dest: Path) -> Site:
     option = {"file": f"data/{FILE_NAME}", "caption": TITLE}
     body = "\n".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in option.items())
     (docs / "index.md").write_text(f"# Fence\n\n```attention\n{body}\n```\n", encoding="utf-8")
+    option = {"file": f"data/{FILE_NAME}", "caption": BLOCKS_CAPTION}
+    body = "\n".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in option.items())
+    (docs / "blocks.md").write_text(f"# Blocks\n\n```attention\n{body}\n```\n", encoding="utf-8")
     config = _mkdocs_config(dest, plugins=["attention-atlas"])
     run_mkdocs(config, dest / "site")
     return Site("fence", dest / "site")
@@ -302,6 +312,18 @@ def test_report_shows_the_file_name_and_tokens_literally(report: Site) -> None:
 def test_fence_caption_shows_literally(fence: Site) -> None:
     parsed = _Page(read(fence, "index.html"))
     assert parsed.texts["figcaption"] == [TITLE]
+
+
+@pytest.mark.slow
+def test_fence_caption_of_blocks_and_invisible_characters_stays_one_caption(fence: Site) -> None:
+    from attention_atlas.text import visible
+
+    text = read(fence, "blocks.html")
+    parsed = _Page(text)
+    assert parsed.texts["figcaption"] == [visible(BLOCKS_CAPTION)]
+    article = text[text.index("<article") : text.index("</article>")]
+    for injected in ("admonition", "<hr", "<li", "\u202e", "\u200b", "\x01"):
+        assert injected not in article, injected
 
 
 # --------------------------------------------------------------------------- Chromium
