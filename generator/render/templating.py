@@ -10,6 +10,7 @@ import jinja2
 from markupsafe import Markup
 
 from attention_atlas.charts.figure import Figure
+from attention_atlas.errors import AtlasError
 from attention_atlas.render.mathml import math
 
 
@@ -73,9 +74,42 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def _template_line(exc: BaseException) -> str:
+    """``file:line`` of the innermost template frame in ``exc``'s traceback, if any.
+
+    Jinja2 rewrites tracebacks so that template code shows as the template's file and line.
+    """
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            where = f"{name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
 def render(template: str, context: dict[str, Any]) -> str:
-    """Render ``template`` (a name under ``templates/``) with ``context``."""
-    return environment().get_template(template).render(**context)
+    """Render ``template`` (a name under ``templates/``) with ``context``.
+
+    Raises
+    ------
+    AtlasError
+        The template is missing, does not parse (the message names its file and line),
+        or uses a name the context lacks.
+    """
+    try:
+        return environment().get_template(template).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        msg = f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}"
+        raise AtlasError(msg) from None
+    except jinja2.TemplateNotFound as exc:
+        msg = f"{templates_dir() / str(exc.name)}: template not found (wanted by {template})"
+        raise AtlasError(msg) from None
+    except jinja2.TemplateError as exc:
+        where = _template_line(exc) or str(templates_dir() / template)
+        msg = f"{where}: template error: {exc.message or type(exc).__name__}"
+        raise AtlasError(msg) from None
 
 
 def template_sources() -> list[Path]:
