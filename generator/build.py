@@ -71,6 +71,7 @@ class Project:
         return {
             self.root: "the project folder",
             self.docs: "the docs folder (site_src/)",
+            self.root / "templates": "the templates folder",
             templating.templates_dir(): "the templates folder",
             Path(attention_atlas.__file__).parent: "the package's source folder",
             self.cache: "the build cache (.atlas-cache/)",

@@ -233,8 +233,9 @@ def describe(names: list[str]) -> str:
     shown = [n for n in _NOTABLE if n in names] or names
     shown = shown[:3]
     listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"
-    noun = "entry" if len(names) == 1 else "entries"
-    return f"holds {count} {noun}, among them {listed}" if len(names) > 1 else f"holds {listed}"
+    if len(names) <= len(shown):
+        return f"holds {listed}"
+    return f"holds {count} entries, among them {listed}"
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -276,14 +277,19 @@ def check_folder(
         One line saying what the folder is or holds, and what to do.
     """
     target = path.resolve()
-    advice = f"choose a new or empty folder for the {kind}"
+    noun = "assets folder" if kind == "assets" else kind
+    advice = f"choose a new or empty folder for the {noun}"
     refusals = {Path(target.anchor): "the filesystem root"}
     home = _home()
     if home is not None:
         refusals[home] = "your home folder"
     refusals |= {p.resolve(): what for p, what in (protected or {}).items()}
     if target in refusals:
-        msg = f"{label}: is {refusals[target]}; {advice}, such as a subfolder"
+        try:
+            held = f" and {describe(_entries(target))}" if any(target.iterdir()) else ""
+        except OSError:
+            held = ""
+        msg = f"{label}: is {refusals[target]}{held}; {advice}, such as a new subfolder"
         raise AtlasError(msg)
     for folder, what in refusals.items():
         if folder != Path(target.anchor) and folder != home and _is_within(folder, target):
@@ -313,7 +319,7 @@ def check_folder(
     if looks_ours is not None and looks_ours(target):
         return "legacy"
     msg = (
-        f"{label}: not an attention-atlas {kind} ({describe(names)}, no {MARKER} marker); "
+        f"{label}: not an attention-atlas {noun} ({describe(names)}, no {MARKER} marker); "
         f"{advice} (attention-atlas replaces only folders it made)"
     )
     raise AtlasError(msg)

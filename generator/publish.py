@@ -257,7 +257,14 @@ def swap_into_place(built: Path, out: Path) -> None:
 @contextlib.contextmanager
 def _locked(out: Path) -> Iterator[None]:
     wait = lock_wait()
-    lock = filelock.FileLock(out.with_name(f".{out.name}.lock"), timeout=wait)
+    path = out.with_name(f".{out.name}.lock")
+    try:
+        # filelock retries a lock file it cannot create until the timeout: fail at once.
+        path.touch(mode=fileio.file_mode(), exist_ok=True)
+    except OSError as exc:
+        msg = f"--out {out}: cannot write there ({fileio.explain(exc)})"
+        raise AtlasError(msg) from exc
+    lock = filelock.FileLock(path, timeout=wait)
     try:
         lock.acquire()
     except filelock.Timeout:
