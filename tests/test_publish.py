@@ -16,7 +16,6 @@ import pytest
 
 from attention_atlas import fileio, publish
 from attention_atlas.errors import AtlasError
-from tests.conftest import run_cli
 
 #: Publishes a small site into argv[2] holding argv[3] in every page; kills itself
 #: (``os._exit``, no clean-up runs) at the checkpoint named argv[1].
@@ -82,7 +81,9 @@ def old_site(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
 @pytest.mark.parametrize("kill_at", ["building", "staged", "exchanged", "replaced"])
-def test_a_kill_leaves_the_old_or_the_new_site(old_site: Path, kill_at: str, exchange: bool) -> None:
+def test_a_kill_leaves_the_old_or_the_new_site(
+    old_site: Path, kill_at: str, exchange: bool
+) -> None:
     env = {} if exchange else {"NO_EXCHANGE": "1"}
     killed = publish_in_subprocess(old_site, "new", kill_at, **env)
     reached = kill_at in ("building", "staged") or (kill_at == "exchanged") == exchange
