@@ -22,6 +22,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
@@ -123,13 +124,16 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 def write_if_changed(path: Path, data: bytes | str) -> bool:
     """Write ``data`` to ``path`` atomically unless it already holds exactly these bytes.
 
-    Returns False, touching nothing, when the bytes are the same (so modification times,
-    and tools watching them, see only real changes). Text is written as UTF-8. Raises
-    ``OSError`` naming ``path`` when it cannot be written.
+    Returns False when the bytes are the same, leaving the file and its modification time
+    as they were (so tools watching it see only real changes) but for its mode, which is
+    set to the umask's when it differs. Text is written as UTF-8. Raises ``OSError``
+    naming ``path`` when it cannot be written.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         if path.is_file() and path.stat().st_size == len(raw) and path.read_bytes() == raw:
+            if stat.S_IMODE(path.stat().st_mode) != file_mode():
+                os.chmod(path, file_mode())  # written 0600 by an earlier version
             return False
     except OSError:
         pass  # unreadable: write it anew, and let the write report what is wrong

@@ -336,6 +336,17 @@ def test_reports_assets_and_exports_follow_the_umask(tmp_path: Path, mask: int) 
     assert _wrong_modes(tmp_path / "map.json", mask) == []
 
 
+def test_unchanged_files_of_an_earlier_version_get_readable(tmp_path: Path) -> None:
+    """Files an earlier version left 0600 are made readable even when their bytes stay."""
+    _run_with_umask(0o022, "assets", "assets", cwd=tmp_path)
+    for path in (tmp_path / "assets").iterdir():
+        path.chmod(0o600)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "assets").iterdir()}
+    assert _run_with_umask(0o022, "assets", "assets", cwd=tmp_path).returncode == 0
+    assert _wrong_modes(tmp_path / "assets", 0o022) == []
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "assets").iterdir()} == mtimes
+
+
 @pytest.mark.parametrize("mask", [0o022, 0o077], ids=["umask-022", "umask-077"])
 def test_the_built_site_follows_the_umask(built_site: Path, tmp_path: Path, mask: int) -> None:
     root = tmp_path / "copy"
