@@ -219,7 +219,7 @@ def unseal(raw: bytes) -> str | None:
 
 def _cache_trouble(path: Path, exc: OSError) -> AtlasError:
     msg = (
-        f"{path}: cannot use the build cache ({fileio.explain(exc).split(': ', 1)[-1]}); "
+        f"{path}: cannot use the build cache ({fileio.reason(exc)}); "
         "delete .atlas-cache/ and build again"
     )
     return AtlasError(msg)

@@ -282,7 +282,7 @@ def check_folder(
     """
     target = path.resolve()
     noun = "assets folder" if kind == "assets" else kind
-    advice = f"choose a new or empty folder for the {noun}"
+    advice = f"choose a new or empty folder for the {kind}"
     refusals = {Path(target.anchor): "the filesystem root"}
     home = _home()
     if home is not None:
@@ -329,15 +329,25 @@ def check_folder(
     raise AtlasError(msg)
 
 
-def explain(exc: OSError) -> str:
-    """One line for an ``OSError``: the path and what went wrong, in words."""
-    reasons = {
+def reason(exc: OSError) -> str:
+    """What went wrong, in words (``"no space left on the device (the disk is full)"``)."""
+    words = {
         errno.ENOSPC: "no space left on the device (the disk is full)",
         errno.EDQUOT: "disk quota exceeded",
         errno.EROFS: "the file system is read-only",
         errno.EACCES: "permission denied",
         errno.EPERM: "operation not permitted",
     }
-    reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
-    where = exc.filename if exc.filename is not None else "a file"
-    return f"{where}: {reason}"
+    return words.get(exc.errno or 0, exc.strerror or str(exc))
+
+
+def explain(exc: OSError, within: Path | None = None) -> str:
+    """One line for an ``OSError``: the path and what went wrong, in words.
+
+    With ``within``, a path outside that folder is left out (a copy that failed for a
+    full disk names its source, which would mislead).
+    """
+    where = exc.filename
+    if where is None or (within is not None and not _is_within(Path(where), within)):
+        return reason(exc)
+    return f"{where}: {reason(exc)}"

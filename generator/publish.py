@@ -137,6 +137,9 @@ def _parent_problem(out: Path) -> str | None:
         if parent.exists():
             if not parent.is_dir():
                 return f"{parent} is a file, not a folder"
+            with contextlib.suppress(OSError):
+                if os.statvfs(parent).f_flag & os.ST_RDONLY:
+                    return f"{parent} is on a read-only file system"
             if not os.access(parent, os.W_OK | os.X_OK):
                 return f"{parent} is not writable"
             return None
@@ -318,7 +321,8 @@ def publishing(
             swap_into_place(staging, out)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            msg = f"--out {out}: the {kind} was not replaced: {fileio.explain(exc)}"
+            reason = fileio.explain(exc, within=out.parent)
+            msg = f"--out {out}: the {kind} was not replaced: {reason}"
             raise AtlasError(msg) from exc
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
