@@ -29,7 +29,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("charts",),
     ("readouts",),
     ("attention",),
-    ("errors", "fileio", "text"),
+    ("fileio", "text"),
+    ("errors",),
 )
 
 _LAZY = {
