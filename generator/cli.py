@@ -291,12 +291,18 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _one_line(exc: Exception) -> str:
+    """An error's message on one line, never empty (then the error's kind says what failed)."""
+    text = " ".join(str(exc).split())
+    return text or f"{type(exc).__name__} (no detail given)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
     except AtlasError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {_one_line(exc)}", markup=False)
         return EXIT_BAD_INPUT
     except OSError as exc:  # a full disk, a read-only or vanished folder: one line, no traceback
         err.print(f"error: {explain(exc)}", markup=False)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from attention_atlas import build, cli, fileio
+from attention_atlas.errors import ShapeError
 from attention_atlas.render import templating
 from tests.conftest import run_cli
 from tests.test_output_folders import assert_one_line_exit_2, tree_digest
@@ -354,3 +355,17 @@ def test_the_built_site_follows_the_umask(built_site: Path, tmp_path: Path, mask
     result = _run_with_umask(mask, "build", "--out", "public/site", cwd=root)
     assert result.returncode == 0, result.stderr
     assert _wrong_modes(root / "public", mask) == []
+
+
+@pytest.mark.parametrize("message", ["", "   ", "first line\nsecond line\n"])
+def test_an_error_message_is_never_empty_and_always_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], message: str
+) -> None:
+    def failing(*args: object, **kwargs: object) -> None:
+        raise ShapeError(message)
+
+    monkeypatch.setattr(build, "build", failing)
+    assert cli.main(["build"]) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith("error: ") and len(line) > len("error: ") + 3, line
+    assert ("ShapeError" in line) == (not message.strip()), line
