@@ -6,28 +6,209 @@ invisible and structure-changing characters into visible escapes.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Collection, Iterable
 
+# --------------------------------------------------------------------------- numbers
+#
+# Every number a page, a caption or a message shows is written by one of these. They
+# share three rules: a value that rounds to zero is written without a minus sign
+# ("0.00", never "-0.00"); NaN is written "NaN" and infinities "inf" and "-inf"; and
+# ``None`` (a number that does not apply) is written "—" by :func:`fixed`.
 
-def size_text(sizes: tuple[int, int]) -> str:
-    """A block size for prose: ``"64"``, or ``"64–65"`` when blocks differ by one."""
-    lo, hi = sizes
-    return str(lo) if lo == hi else f"{lo}–{hi}"
+#: What :func:`fixed` writes for a number that does not apply (``None``).
+MISSING = "—"
+
+
+def _finite_or_text(x: float) -> str | None:
+    """``"NaN"``, ``"inf"`` or ``"-inf"`` for a non-finite ``x``; ``None`` for a number."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return None
+
+
+def _unsigned_zero(text: str) -> str:
+    """``text`` without the sign of a value that rounded to zero: ``"-0.00"`` -> ``"0.00"``."""
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def fixed(x: float | None, digits: int = 2) -> str:
+    """``x`` with ``digits`` decimals: ``fixed(0.256) == "0.26"``, ``fixed(3, 0) == "3"``.
+
+    ``-0.001`` is written ``"0.00"``; ``None`` is written :data:`MISSING`.
+    """
+    if x is None:
+        return MISSING
+    x = float(x)
+    return _finite_or_text(x) or _unsigned_zero(f"{x:.{digits}f}")
+
+
+def significant(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, trailing zeros dropped (Python's ``g``).
+
+    ``significant(1.0731e9) == "1.07e+09"``, ``significant(268.4) == "268"``,
+    ``significant(0.5, 6) == "0.5"``, ``significant(0.0000123) == "1.23e-05"``: an
+    exponent appears below 1e-4 and from ``10**digits`` up.
+    """
+    x = float(x)
+    return _finite_or_text(x) or _unsigned_zero(f"{x:.{digits}g}")
+
+
+def plain_significant(x: float, digits: int = 2) -> str:
+    """``x`` in plain decimals, never an exponent, rounded to ``digits`` significant digits.
+
+    For small numbers that prose compares by eye: ``plain_significant(0.0000621) ==
+    "0.000062"``, ``plain_significant(0.00147, 3) == "0.00147"``, ``plain_significant(
+    0.5) == "0.50"``; the whole part of a large number is kept (``"1234"``).
+    """
+    x = float(x)
+    if x == 0:
+        return "0"
+    places = max(digits - 1 - math.floor(math.log10(abs(x))), 0) if math.isfinite(x) else 0
+    return fixed(x, places)
+
+
+def percent(share: float, digits: int = 0) -> str:
+    """A share of 1 as a percentage: ``percent(0.256) == "26%"``, ``percent(0.256, 1) ==
+    "25.6%"``."""
+    share = float(share)
+    return _finite_or_text(share) or f"{fixed(100 * share, digits)}%"
+
+
+def rounding_error(x: float, digits: int = 1) -> str:
+    """A floating-point discrepancy: ``"0"`` when exact, else ``"2e-16"`` (``digits``
+    significant digits in exponent form: ``rounding_error(4.44e-16, 2) == "4.4e-16"``)."""
+    x = float(x)
+    if x == 0:
+        return "0"
+    return _finite_or_text(x) or f"{x:.{digits - 1}e}"
+
+
+def thousands(n: int) -> str:
+    """A whole number with thousands separators: ``thousands(16384) == "16,384"``."""
+    return f"{int(n):,}"
+
+
+def _scaled(x: float, units: tuple[tuple[float, str], ...], digits: int) -> str:
+    """``x`` in the largest of ``units`` it reaches, to ``digits`` significant digits.
+
+    ``units`` run from the largest scale down to 1. A value that rounds up to
+    ``10**digits`` of its unit is written in the next unit: ``"1 M"``, not ``"1e+03 k"``.
+    """
+    x = float(x)
+    bad = _finite_or_text(x)
+    if bad:
+        return bad
+    i = next((i for i, (scale, _) in enumerate(units) if abs(x) >= scale), len(units) - 1)
+    text = significant(x / units[i][0], digits)
+    if i > 0 and abs(float(text)) >= 10**digits:
+        i -= 1
+        text = significant(x / units[i][0], digits)
+    return f"{text} {units[i][1]}".rstrip()
+
+
+_BINARY = ((2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B"))
+_METRIC = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
 
 
 def bytes_text(count: float) -> str:
     """A byte count for prose: ``"1 GiB"``, ``"12.7 MiB"``, ``"320 KiB"``, ``"96 B"``."""
-    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if count >= scale:
-            return f"{count / scale:.3g} {unit}"
-    return f"{count:.0f} B"
+    if 0 <= count < 1024:
+        return f"{fixed(count, 0)} B"
+    return _scaled(count, _BINARY, 3)
 
 
-def fixed(x: float, digits: int = 2) -> str:
-    """``x`` with ``digits`` decimals; ``-0.00`` is written ``0.00``."""
-    text = f"{float(x):.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+def metric(x: float) -> str:
+    """A large count with a metric prefix, 3 significant digits: ``"1.07 G"``,
+    ``"268 M"``, ``"4.19 k"``, ``"512"``."""
+    return _scaled(x, _METRIC, 3)
+
+
+def size_text(sizes: Iterable[int]) -> str:
+    """The size of blocks for prose, from their sizes (or the smallest and the largest):
+    ``"64"``, or ``"64–65"`` when they differ."""
+    values = [int(x) for x in sizes]
+    lo, hi = min(values), max(values)
+    return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
+def span_text(start: int, stop: int) -> str:
+    """Positions ``start`` to ``stop - 1`` (a half-open range): ``"128–255"``, or ``"7"``
+    for one position."""
+    return f"{start}–{stop - 1}" if stop - start > 1 else f"{start}"
+
+
+def shape_text(shape: Iterable[int]) -> str:
+    """An array shape for prose: ``"(4, 3)"``."""
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+def vector_text(values: Iterable[float], digits: int = 2) -> str:
+    """A vector for prose, each entry :func:`fixed`: ``"[0.25, -0.50, 1.00]"``."""
+    return "[" + ", ".join(fixed(x, digits) for x in values) + "]"
+
+
+# --------------------------------------------------------------------------- words
+
+_NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+]
+_ORDINAL_WORDS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+]
+
+
+def number_word(n: int) -> str:
+    """A count in words up to twelve, in figures above: ``"three"``, ``"16,384"``."""
+    return _NUMBER_WORDS[n] if 0 <= n < len(_NUMBER_WORDS) else thousands(n)
+
+
+def ordinal(position: int) -> str:
+    """The ``position``-th, counted from 1: ``ordinal(1) == "first"``.
+
+    Words up to twelfth, figures above (``"13th"``, ``"21st"``, ``"112th"``,
+    ``"1,001st"``). A 0-based index ``i`` is ``ordinal(i + 1)``; ``position < 1``
+    raises ``ValueError``.
+    """
+    if position < 1:
+        msg = f"ordinal counts from 1, got {position}"
+        raise ValueError(msg)
+    if position <= len(_ORDINAL_WORDS):
+        return _ORDINAL_WORDS[position - 1]
+    last_two = position % 100
+    suffix = "th" if 11 <= last_two <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(last_two % 10, "th")
+    return f"{thousands(position)}{suffix}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 layer"``, ``"6 layers"``: a count and a regular noun."""
+    return f"{thousands(count)} {noun}" if count == 1 else f"{thousands(count)} {noun}s"
 
 
 def quoted(token: str) -> str:
@@ -35,8 +216,9 @@ def quoted(token: str) -> str:
     return f"“{token}”"
 
 
-def word_list(items: list[str]) -> str:
+def word_list(items: Iterable[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]

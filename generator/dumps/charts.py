@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Literal
 
 import altair as alt
@@ -34,7 +35,7 @@ from attention_atlas.readouts import (
     previous_token_score,
     special_token_share,
 )
-from attention_atlas.text import size_text
+from attention_atlas.text import fixed, plural, size_text, span_text
 
 __all__ = [
     "POOL_ABOVE",
@@ -109,13 +110,10 @@ def _blocks(length: int, target: int) -> int:
 
 
 def _block_labels(tokens: Sequence[str], edges: NDArray[np.int64]) -> list[str]:
-    labels = []
-    for start, stop in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
-        if stop - start == 1:
-            labels.append(tokens[start])
-        else:
-            labels.append(f"{start}–{stop - 1}: {tokens[start]} …")
-    return labels
+    return [
+        tokens[start] if stop - start == 1 else f"{span_text(start, stop)}: {tokens[start]} …"
+        for start, stop in pairwise(edges.tolist())
+    ]
 
 
 def pooled(
@@ -302,9 +300,10 @@ def model_view_chart(
         view = pooled(weights, rows, cols, reduce=reduce, target=GRID_BLOCKS)
         notes.append(view.note)
         weights, rows, cols = view.values, view.row_labels, view.col_labels
-    layers = f"{dump.layers} layer" + ("s" if dump.layers != 1 else "")
-    heads = f"{dump.heads} head" + ("s" if dump.heads != 1 else "")
-    heading = title or f"All {dump.layers * dump.heads} heads ({layers} × {heads})"
+    heading = title or (
+        f"All {dump.layers * dump.heads} heads "
+        f"({plural(dump.layers, 'layer')} × {plural(dump.heads, 'head')})"
+    )
     return head_grid_chart(
         weights,
         rows,
@@ -426,7 +425,7 @@ def summary_chart(
     if name == "entropy":
         domain = (0.0, max(1e-9, math.log2(dump.m)))
         subtitle = (
-            f"0 bits: every query on one key; {math.log2(dump.m):.2f} bits: "
+            f"0 bits: every query on one key; {fixed(math.log2(dump.m))} bits: "
             f"spread evenly over all {dump.m} keys."
         )
     elif name == "special-share":

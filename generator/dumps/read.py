@@ -55,7 +55,7 @@ from attention_atlas.dumps.budget import (
     token_bytes,
 )
 from attention_atlas.errors import AtlasError, ShapeError
-from attention_atlas.text import bytes_text
+from attention_atlas.text import bytes_text, significant
 
 __all__ = [
     "MAX_MEMBERS",
@@ -743,8 +743,8 @@ def validate_dump(
         first = int(np.argmin(weights))
         msg = (
             f"field 'attention': {int(negative.sum())} negative value(s), smallest "
-            f"{weights.reshape(-1)[first]:.4g} at {_where(shape4, first)}; expected "
-            f"weights after the softmax (>= 0), not raw scores"
+            f"{significant(weights.reshape(-1)[first], 4)} at {_where(shape4, first)}; "
+            "expected weights after the softmax (>= 0), not raw scores"
         )
         raise _fail(source, msg)
 
@@ -772,14 +772,15 @@ def _row_sum_notes(weights: NDArray[np.float64], source: str) -> tuple[list[str]
         flat = np.flatnonzero(off)
         order = flat[np.argsort(-gap.reshape(-1)[flat], kind="stable")]
         listed = ", ".join(
-            f"{_row_name(sums.shape, int(i))} sums to {sums.reshape(-1)[i]:.4g}"
+            f"{_row_name(sums.shape, int(i))} sums to {significant(sums.reshape(-1)[i], 4)}"
             for i in order[:_LISTED_ROWS]
         )
         more = f" and {count - _LISTED_ROWS} more" if count > _LISTED_ROWS else ""
         notes.append(
             f"{source}: field 'attention': {count} of {sums.size} rows do not sum to 1 "
-            f"(off by more than {ROW_SUM_TOLERANCE:g}; largest gap "
-            f"{float(gap.max()):.4g}): {listed}{more}; they are shown as given, not renormalised"
+            f"(off by more than {significant(ROW_SUM_TOLERANCE, 6)}; largest gap "
+            f"{significant(gap.max(), 4)}): {listed}{more}; they are shown as given, "
+            "not renormalised"
         )
     return notes, int(zero.sum())
 

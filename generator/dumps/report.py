@@ -34,7 +34,17 @@ from attention_atlas.dumps import charts as dump_charts
 from attention_atlas.dumps.read import AttentionDump, ProjectionDump, load_any
 from attention_atlas.fileio import MARKER, write_atomic, write_if_changed
 from attention_atlas.render import templating
-from attention_atlas.text import bytes_text, hidden_marks, size_text, visible, visible_note
+from attention_atlas.text import (
+    bytes_text,
+    fixed,
+    hidden_marks,
+    plural,
+    shape_text,
+    significant,
+    size_text,
+    visible,
+    visible_note,
+)
 
 __all__ = ["MARKER", "ReportResult", "build_report", "render_report", "report_config"]
 
@@ -55,13 +65,6 @@ class ReportResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
 def _layer_page(layer: int) -> str:
     return f"heads/layer-{layer}.md"
 
@@ -74,15 +77,11 @@ def _figure(
     return Figure(chart, caption=caption, name=name, renderer=renderer)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def _common(dump: AttentionDump, title: str) -> dict[str, Any]:
     return {
         **_named(title, Path(dump.source).name),
-        "layers_text": _count(dump.layers, "layer"),
-        "heads_text": _count(dump.heads, "head"),
+        "layers_text": plural(dump.layers, "layer"),
+        "heads_text": plural(dump.heads, "head"),
         "layers": dump.layers,
         "heads": dump.heads,
         "n_queries": dump.n,
@@ -184,17 +183,17 @@ def _overview(
             "layer": r["layer"],
             "head": r["head"],
             "link": Markup(_layer_page(r["layer"]) + f"#head-{int(r['head'])}"),
-            "entropy": _fmt(r["entropy"], 2),
-            "special_share": _fmt(r["special_share"]),
-            "previous": _fmt(r["previous"]),
-            "next": _fmt(r["next"]),
-            "max_weight": _fmt(r["max_weight"]),
+            "entropy": fixed(r["entropy"], 2),
+            "special_share": fixed(r["special_share"], 3),
+            "previous": fixed(r["previous"], 3),
+            "next": fixed(r["next"], 3),
+            "max_weight": fixed(r["max_weight"], 3),
         }
         for r in summary.rows()
     ]
     return {
         **_common(dump, title),
-        "stored_shape": "(" + ", ".join(str(s) for s in dump.stored_shape) + ")",
+        "stored_shape": shape_text(dump.stored_shape),
         "shape": f"({dump.layers}, {dump.heads}, {dump.n}, {dump.m})",
         "self_attention": dump.self_attention,
         "zero_rows": dump.zero_rows,
@@ -363,7 +362,7 @@ def _streamed_head(dump: ProjectionDump, view: Any) -> dict[str, Any]:
         "head": view.head,
         "blocks_text": blocks_text,
         "strongest": [
-            {"name": name, "max": _fmt(float(view.maximum[i, j]), 4)}
+            {"name": name, "max": fixed(float(view.maximum[i, j]), 4)}
             for name, (i, j) in zip(names, view.blocks, strict=True)
         ],
         "explorer_fig": Figure(
@@ -421,8 +420,8 @@ def render_streamed_report(
     )
     common = {
         **_named(heading, Path(dump.source).name),
-        "layers_text": _count(dump.layers, "layer"),
-        "heads_text": _count(dump.heads, "head"),
+        "layers_text": plural(dump.layers, "layer"),
+        "heads_text": plural(dump.heads, "head"),
         "n_queries": dump.n,
         "m_keys": dump.m,
         "blocks_text": f"{rows} × {cols} blocks of {block} positions",
@@ -432,10 +431,10 @@ def render_streamed_report(
     }
     overview = {
         **common,
-        "stored_shape": "(" + ", ".join(str(s) for s in dump.stored_shape) + ")",
+        "stored_shape": shape_text(dump.stored_shape),
         "shape": f"({dump.layers}, {dump.heads}, {dump.n}, {dump.q.shape[-1]})",
         "k_shape": f"({dump.layers}, {dump.heads}, {dump.m}, {dump.k.shape[-1]})",
-        "scale": f"{dump.scale:.6g}",
+        "scale": significant(dump.scale, 6),
         "map_size": bytes_text(dump.map_bytes),
         "head_map_size": bytes_text(dump.map_bytes // (dump.layers * dump.heads)),
         "details": DETAILS,

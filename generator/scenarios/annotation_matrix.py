@@ -9,6 +9,7 @@ import numpy as np
 from attention_atlas.attention import dot_scores, softmax
 from attention_atlas.charts import Figure, bar_chart, heatmap_chart, vector_chart
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.text import fixed, significant
 
 
 def naive_softmax(scores: np.ndarray) -> np.ndarray:
@@ -49,10 +50,6 @@ def compute(scenario: Scenario) -> Result:
     )
 
 
-def _g(x: float) -> str:
-    return f"{x:g}"
-
-
 def context(result: Result) -> dict[str, Any]:
     a, labels = result.arrays, result.labels
     names, units = list(labels["annotations"]), list(labels["units"])
@@ -61,21 +58,21 @@ def context(result: Result) -> dict[str, Any]:
     return {
         "k": len(names),
         "d": len(units),
-        "decoder": [_g(x) for x in a["decoder"]],
+        "decoder": [significant(x, 6) for x in a["decoder"]],
         "annotation_rows": [
-            {"name": n, "vals": ", ".join(_g(x) for x in row)}
+            {"name": n, "vals": ", ".join(significant(x, 6) for x in row)}
             for n, row in zip(names, a["annotations"], strict=True)
         ],
-        "scores": [_g(x) for x in scores],
-        "max_score": _g(scores.max()),
-        "shifted": [_g(x) for x in a["shifted"]],
-        "naive": ["NaN" if np.isnan(x) else _g(x) for x in a["naive"]],
-        "exp_limit": f"{result.facts['exp_limit']:.2f}",
-        "weights": [f"{x:.4f}" for x in weights],
-        "weights_sum": f"{weights.sum():.4f}",
+        "scores": [significant(x, 6) for x in scores],
+        "max_score": significant(scores.max(), 6),
+        "shifted": [significant(x, 6) for x in a["shifted"]],
+        "naive": [significant(x, 6) for x in a["naive"]],
+        "exp_limit": fixed(result.facts["exp_limit"]),
+        "weights": [fixed(x, 4) for x in weights],
+        "weights_sum": fixed(weights.sum(), 4),
         "top_name": names[top],
-        "top_weight": f"{weights[top]:.4f}",
-        "context": [f"{x:.4f}" for x in a["context"]],
+        "top_weight": fixed(weights[top], 4),
+        "context": [fixed(x, 4) for x in a["context"]],
         "annotations_fig": Figure(
             heatmap_chart(
                 a["annotations"],

@@ -39,7 +39,15 @@ from attention_atlas.scenarios._costs import (
     one_blas_thread,
 )
 from attention_atlas.scenarios.base import Result, Scenario
-from attention_atlas.text import bytes_text
+from attention_atlas.text import (
+    bytes_text,
+    fixed,
+    metric,
+    percent,
+    rounding_error,
+    significant,
+    word_list,
+)
 
 # --------------------------------------------------------------------------- problem
 
@@ -273,33 +281,8 @@ def compute(scenario: Scenario) -> Result:
 # --------------------------------------------------------------------------- context
 
 
-def _f(x: float, digits: int = 4) -> str:
-    text = f"{float(x):.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _count(x: float) -> str:
-    """A large count in engineering style: 1.07 G, 268 M, 4.19 k."""
-    for scale, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if x >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x:.3g}"
-
-
-def _ms(x: float) -> str:
-    return f"{x * 1e3:.3g} ms"
-
-
 #: Cell side (pixels) of the 64 × 64 maps drawn in pairs, so that a pair fits side by side.
 MAP_CELL = 3
-
-
-def _and_join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _map_figures(result: Result) -> dict[str, Any]:
@@ -312,9 +295,9 @@ def _map_figures(result: Result) -> dict[str, Any]:
         "clustered": a["clustered_w"],
     }
     top = float(max(exact.max(), *(m.max() for m in approx.values())))
-    domain = (0.0, float(f"{top:.3g}"))
+    domain = (0.0, float(significant(top)))
     reach = float(max(np.abs(m - exact).max() for m in approx.values()))
-    diff_domain = (-float(f"{reach:.3g}"), float(f"{reach:.3g}"))
+    diff_domain = (-float(significant(reach)), float(significant(reach)))
     r, c = result.facts["features"], result.facts["clusters"]
     titles = {
         "performer": f"Performer FAVOR+, r = {r} random features",
@@ -448,9 +431,9 @@ def _error_context(result: Result) -> dict[str, Any]:
         rows.append(
             {
                 "name": name,
-                "max_abs": _f(e.max_abs),
-                "mean_abs": _f(e.mean_abs, 5),
-                "out_rel": _pct(e.out_rel),
+                "max_abs": fixed(e.max_abs, 4),
+                "mean_abs": fixed(e.mean_abs, 5),
+                "out_rel": percent(e.out_rel, 1),
             }
         )
     n = ref_w.shape[0]
@@ -489,22 +472,22 @@ def _error_context(result: Result) -> dict[str, Any]:
         "pure_clusters": (
             f"all {pure}" if pure == len(clusters_used) else f"{pure} of the {len(clusters_used)}"
         ),
-        "uniform_weight": _f(1 / n, 4),
+        "uniform_weight": fixed(1 / n, 4),
         "sweep_seeds": facts["sweep_seeds"],
         "feature_first": int(features[0]),
         "feature_last": int(features[-1]),
-        "feature_out_first": _pct(feat_out[0]),
-        "feature_out_last": _pct(feat_out[-1]),
-        "feature_slope": _f(loglog_slope(features, feat_out), 2),
+        "feature_out_first": percent(feat_out[0], 1),
+        "feature_out_last": percent(feat_out[-1], 1),
+        "feature_slope": fixed(loglog_slope(features, feat_out), 2),
         "feature_beats_linear": int(beats_linear[0]) if beats_linear.size else "none",
-        "linear_out_rel": _pct(lin.out_rel),
+        "linear_out_rel": percent(lin.out_rel, 1),
         "cluster_first": int(clusters[0]),
         "cluster_last": int(clusters[-1]),
-        "cluster_out_first": _pct(clus_out[0]),
-        "cluster_out_last": _pct(clus_out[-1]),
+        "cluster_out_first": percent(clus_out[0], 1),
+        "cluster_out_last": percent(clus_out[-1], 1),
         "segments": segments,
-        "cluster_out_at_segments": _pct(clus_out[min(at_segments, len(clusters) - 1)]),
-        "exact_clustered_dev": f"{float(np.abs(a['exact_clustered_w'] - ref_w).max()):.0e}",
+        "cluster_out_at_segments": percent(clus_out[min(at_segments, len(clusters) - 1)], 1),
+        "exact_clustered_dev": rounding_error(float(np.abs(a["exact_clustered_w"] - ref_w).max())),
         "features_fig": _log_lines(
             feature_records,
             "r",
@@ -546,17 +529,17 @@ def _cost_context(result: Result) -> dict[str, Any]:
                 "big_o": BIG_O[m],
                 "flops_formula": FORMULAS[m][0],
                 "memory_formula": FORMULAS[m][1],
-                "flops_exp": _f(loglog_slope(lengths, fl[i]), 2),
-                "memory_exp": _f(loglog_slope(lengths, mem[i]), 2),
-                "flops_last": _count(fl[i, last]),
+                "flops_exp": fixed(loglog_slope(lengths, fl[i]), 2),
+                "memory_exp": fixed(loglog_slope(lengths, mem[i]), 2),
+                "flops_last": metric(fl[i, last]),
                 "memory_last": bytes_text(mem[i, last]),
-                "ratio_last": f"{fl[0, last] / fl[i, last]:.3g}×",
+                "ratio_last": significant(fl[0, last] / fl[i, last]) + "×",
             }
         )
     table = [
         {
             "n": int(nv),
-            "cells": [f"{_count(fl[i, j])} / {bytes_text(mem[i, j])}" for i in range(len(METHODS))],
+            "cells": [f"{metric(fl[i, j])} / {bytes_text(mem[i, j])}" for i in range(len(METHODS))],
         }
         for j, nv in enumerate(lengths)
     ]
@@ -582,7 +565,7 @@ def _cost_context(result: Result) -> dict[str, Any]:
         "cost_rows": rows,
         "cost_table": table,
         "full_memory_last": bytes_text(mem[0, last]),
-        "crossover_text": _and_join(
+        "crossover_text": word_list(
             [
                 f"N = {'never' if c is None else c} for {METHOD_NAMES[m]}"
                 for m, c in crossover.items()
@@ -627,13 +610,13 @@ def _measured_context(result: Result) -> dict[str, Any]:
     return {
         "measured": {
             "machine": measured.machine,
-            "total": f"{measured.total_seconds:.2f} s",
+            "total": fixed(measured.total_seconds, 2) + " s",
             "table": [
                 {
                     "n": int(nv),
                     "cells": [
-                        f"{_ms(sec[i, j])} / {bytes_text(peak[i, j])}"
-                        + ("" if i == 0 else f" / {_pct(err[i, j])}")
+                        f"{significant(sec[i, j] * 1e3)} ms / {bytes_text(peak[i, j])}"
+                        + ("" if i == 0 else f" / {percent(err[i, j], 1)}")
                         for i in range(len(METHODS))
                     ],
                 }
@@ -642,11 +625,11 @@ def _measured_context(result: Result) -> dict[str, Any]:
             "exponents": [
                 {
                     "name": METHOD_NAMES[m],
-                    "time": _f(loglog_slope(lengths, sec[i]), 2),
-                    "memory": _f(loglog_slope(lengths, peak[i]), 2),
-                    "speedup": f"{sec[0, -1] / sec[i, -1]:.3g}×",
-                    "error": "exact" if i == 0 else _pct(err[i, -1]),
-                    "model": _f(loglog_slope(lengths, result.arrays["flops"][i]), 2),
+                    "time": fixed(loglog_slope(lengths, sec[i]), 2),
+                    "memory": fixed(loglog_slope(lengths, peak[i]), 2),
+                    "speedup": significant(sec[0, -1] / sec[i, -1]) + "×",
+                    "error": "exact" if i == 0 else percent(err[i, -1], 1),
+                    "model": fixed(loglog_slope(lengths, result.arrays["flops"][i]), 2),
                 }
                 for i, m in enumerate(METHODS)
             ],
@@ -685,11 +668,10 @@ def context(result: Result) -> dict[str, Any]:
         "d": d,
         "segments_count": int(a["topic"].max()) + 1,
         "segment_sizes": [int(x) for x in np.bincount(a["topic"])],
-        "in_topic_weight": _f(
-            float(np.mean(np.sum(a["exact_w"] * (a["topic"][:, None] == a["topic"]), axis=1))),
-            2,
+        "in_topic_weight": fixed(
+            float(np.mean(np.sum(a["exact_w"] * (a["topic"][:, None] == a["topic"]), axis=1))), 2
         ),
-        "uniform_in_topic": _f(float(np.sum(np.bincount(a["topic"]) ** 2) / n**2), 2),
+        "uniform_in_topic": fixed(float(np.sum(np.bincount(a["topic"]) ** 2) / n**2), 2),
         "r": facts["features"],
         "c": facts["clusters"],
         **_map_figures(result),

@@ -14,6 +14,7 @@ from attention_atlas.attention import (
 from attention_atlas.charts import Figure, heatmap_chart
 from attention_atlas.errors import ShapeError
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.text import fixed, percent, rounding_error, vector_text
 
 
 def block_labels(tokens: list[str] | tuple[str, ...], p: int) -> tuple[str, ...]:
@@ -150,22 +151,9 @@ def compute(scenario: Scenario) -> Result:
     )
 
 
-def _f(x: float, digits: int = 4) -> str:
-    text = f"{float(x):.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
-def _vec(row: np.ndarray, digits: int = 2) -> str:
-    return "[" + ", ".join(_f(x, digits) for x in row) + "]"
-
-
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
     """Relative error of ``a`` against the reference ``b`` (Frobenius norms)."""
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
 
 
 def _small_context(result: Result) -> dict[str, Any]:
@@ -181,24 +169,24 @@ def _small_context(result: Result) -> dict[str, Any]:
         "small_width": n // sp,
         "small_blocks": blocks,
         "small_rows": [
-            {"token": t, "q": _vec(qr, 1), "k": _vec(kr, 1), "v": _vec(vr, 1)}
+            {"token": t, "q": vector_text(qr, 1), "k": vector_text(kr, 1), "v": vector_text(vr, 1)}
             for t, qr, kr, vr in zip(tokens, a["small_q"], a["small_k"], a["small_v"], strict=True)
         ],
         "small_proj_rows": [
-            {"block": b, "kp": _vec(kr), "vp": _vec(vr)}
+            {"block": b, "kp": vector_text(kr), "vp": vector_text(vr)}
             for b, kr, vr in zip(blocks, a["small_kp"], a["small_vp"], strict=True)
         ],
         "small_weight_rows": [
             {
                 "token": t,
-                "scores": ", ".join(_f(x, 3) for x in sr),
-                "weights": ", ".join(_f(x) for x in wr),
-                "total": _f(wr.sum()),
+                "scores": ", ".join(fixed(x, 3) for x in sr),
+                "weights": ", ".join(fixed(x, 4) for x in wr),
+                "total": fixed(wr.sum(), 4),
             }
             for t, sr, wr in zip(tokens, a["small_scores"], weights, strict=True)
         ],
         "small_first": tokens[0],
-        "small_first_weights": [_f(x) for x in weights[0]],
+        "small_first_weights": [fixed(x, 4) for x in weights[0]],
         "small_e_fig": Figure(
             heatmap_chart(
                 a["small_e"],
@@ -214,7 +202,7 @@ def _small_context(result: Result) -> dict[str, Any]:
                 name="se",
             ),
             caption=f"Row i averages block i: {n // sp} consecutive tokens with weight "
-            f"{_f(1 / (n // sp), 2)} each (kernel = stride = {n // sp}).",
+            f"{fixed(1 / (n // sp), 2)} each (kernel = stride = {n // sp}).",
             name="small_e",
         ),
         "small_weights_fig": Figure(
@@ -262,33 +250,33 @@ def _large_context(result: Result) -> dict[str, Any]:
         "blocks": blocks,
         "sentence": " ".join(tokens),
         "links": list(labels["links"]),
-        "sharpness": _f(float(np.linalg.norm(a["q"][0])), 0),
+        "sharpness": fixed(float(np.linalg.norm(a["q"][0])), 0),
         "block_rows": [
             {"block": b, "tokens": " ".join(tokens[i * width : (i + 1) * width])}
             for i, b in enumerate(blocks)
         ],
         "full_cells": n * n,
         "lin_cells": n * bp,
-        "pooled_row_sum_max_dev": f"{float(np.max(np.abs(pooled.sum(axis=1) - 1))):.0e}",
-        "max_diff": _f(np.abs(diff).max()),
-        "mean_diff": _f(np.abs(diff).mean()),
+        "pooled_row_sum_max_dev": rounding_error(float(np.max(np.abs(pooled.sum(axis=1) - 1)))),
+        "max_diff": fixed(np.abs(diff).max(), 4),
+        "mean_diff": fixed(np.abs(diff).mean(), 4),
         "worst_token": f"{tokens[worst[0]]} (position {worst[0]})",
         "worst_block": blocks[worst[1]],
-        "worst_lin": _f(lin[worst]),
-        "worst_full": _f(pooled[worst]),
+        "worst_lin": fixed(lin[worst], 4),
+        "worst_full": fixed(pooled[worst], 4),
         "lower_rows": f"all {n} rows" if lower == n else f"{lower} of the {n} rows",
-        "lin_out_error": _pct(_rel(a["lin_out"], a["full_out"])),
+        "lin_out_error": percent(_rel(a["lin_out"], a["full_out"])),
         "focus_token": tokens[focus],
         "focus_pos": focus,
         "focus_top": tokens[top],
-        "focus_top_weight": _f(full[focus, top]),
+        "focus_top_weight": fixed(full[focus, top], 4),
         "focus_block": blocks[fb],
-        "focus_block_scores": [_f(x, 2) for x in block_scores],
+        "focus_block_scores": [fixed(x, 2) for x in block_scores],
         "focus_block_tokens": tokens[fb * width : (fb + 1) * width],
-        "focus_mean": _f(a["block_mean_scores"][focus, fb], 2),
-        "focus_lse": _f(lse, 2),
-        "focus_full_block": _f(pooled[focus, fb]),
-        "focus_lin_block": _f(lin[focus, fb]),
+        "focus_mean": fixed(a["block_mean_scores"][focus, fb], 2),
+        "focus_lse": fixed(lse, 2),
+        "focus_full_block": fixed(pooled[focus, fb], 4),
+        "focus_lin_block": fixed(lin[focus, fb], 4),
         "full_fig": Figure(
             heatmap_chart(
                 full,
@@ -362,21 +350,21 @@ def _random_context(result: Result) -> dict[str, Any]:
     row_sums = eff.sum(axis=1)
     pool_sums = a["pool_effective"].sum(axis=1)
     return {
-        "xavier_std": _f(facts["xavier_std"], 3),
-        "rand_top_share": _pct(float(shares.max())),
+        "xavier_std": fixed(facts["xavier_std"], 3),
+        "rand_top_share": percent(float(shares.max())),
         "rand_neg_coeffs": int(np.sum(rand_e < 0)),
         "rand_coeffs": rand_e.size,
-        "eff_neg_share": _pct(float(np.mean(eff < 0))),
-        "eff_row_min": _f(row_sums.min(), 2),
-        "eff_row_max": _f(row_sums.max(), 2),
-        "pool_eff_dev": f"{float(np.max(np.abs(pool_sums - 1))):.0e}",
+        "eff_neg_share": percent(float(np.mean(eff < 0))),
+        "eff_row_min": fixed(row_sums.min(), 2),
+        "eff_row_max": fixed(row_sums.max(), 2),
+        "pool_eff_dev": rounding_error(float(np.max(np.abs(pool_sums - 1)))),
         "rand_e_fig": Figure(
             heatmap_chart(
                 rand_e,
                 projections,
                 tokens,
                 title="A learned-style E: every projected position mixes every token",
-                subtitle=f"Random initialisation, entries ~ N(0, {_f(facts['xavier_std'], 3)}²)",
+                subtitle=f"Random initialisation, entries ~ N(0, {fixed(facts['xavier_std'], 3)}²)",
                 x_title="Token (sequence position)",
                 y_title="Projected position",
                 value_title="coefficient",

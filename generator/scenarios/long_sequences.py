@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import tracemalloc
 from collections.abc import Callable
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -27,8 +26,23 @@ from attention_atlas.attention import (
 )
 from attention_atlas.attention import strongest_blocks as core_strongest_blocks
 from attention_atlas.charts import Figure
-from attention_atlas.charts.blocks import block_explorer_chart, block_overview_chart
+from attention_atlas.charts.blocks import (
+    block_explorer_chart,
+    block_overview_chart,
+    block_range_labels,
+)
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.text import (
+    fixed,
+    number_word,
+    ordinal,
+    percent,
+    plain_significant,
+    rounding_error,
+    span_text,
+    thousands,
+    word_list,
+)
 
 MIB = 2**20
 
@@ -210,7 +224,7 @@ def compute(scenario: Scenario) -> Result:
         },
         labels={
             "kinds": tuple(block_kind(r, c, edges, p) for r, c in chosen),
-            "blocks": tuple(f"{int(lo)}–{int(hi) - 1}" for lo, hi in pairwise(edges)),
+            "blocks": tuple(block_range_labels(edges)),
         },
         facts={
             "d": int(q.shape[1]),
@@ -237,40 +251,10 @@ def _default_block(m: int, itemsize: int) -> int:
 # --------------------------------------------------------------------------- page
 
 
-def _f(x: float, digits: int = 3) -> str:
-    return f"{float(x):.{digits}f}"
-
-
-def _g(x: float, digits: int = 2) -> str:
-    """Small numbers in plain decimals with ``digits`` significant digits (0.00147)."""
-    x = float(x)
-    if x == 0:
-        return "0"
-    places = max(digits - 1 - int(np.floor(np.log10(abs(x)))), 0)
-    return f"{x:.{places}f}"
-
-
-def _int(x: int) -> str:
-    return f"{int(x):,}"
-
-
-def _ordinal(k: int) -> str:
-    """``1st``, ``2nd``, ``3rd``, ``4th``, ... ``11th``, ``21st``, ``129th``."""
-    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
-    return f"{k:,}{suffix}"
-
-
-def _and(items: list[int]) -> str:
-    """``"1, 2 and 3"``."""
-    words = [str(x) for x in items]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" and {words[-1]}"
-
-
 def _mib(x: float) -> str:
-    return f"{x:.1f} MiB"
+    """Every size on the page in MiB with one decimal, so that they compare at a glance."""
+    return f"{fixed(x, 1)} MiB"
 
-
-_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 KIND_NAMES = {
     "copy": "the copied passage and its source",
@@ -292,7 +276,7 @@ MENU_NAMES = {
 
 
 def _span(edges: np.ndarray, b: int) -> str:
-    return f"{int(edges[b])}–{int(edges[b + 1]) - 1}"
+    return span_text(int(edges[b]), int(edges[b + 1]))
 
 
 def _detail_rows(result: Result) -> list[dict[str, Any]]:
@@ -308,11 +292,11 @@ def _detail_rows(result: Result) -> list[dict[str, Any]]:
                 "c": c,
                 "queries": _span(edges, r),
                 "key_span": _span(edges, c),
-                "max": _f(a["max"][r, c]),
-                "mean": _g(a["mean"][r, c], 3),
+                "max": fixed(a["max"][r, c], 3),
+                "mean": plain_significant(a["mean"][r, c], 3),
                 "kind": KIND_NAMES[kind],
                 "kind_key": kind,
-                "detail_max": _f(det.max()),
+                "detail_max": fixed(det.max(), 3),
                 "heading": f"{idx + 1}. {MENU_NAMES[kind]}: queries {_span(edges, r)}, "
                 f"keys {_span(edges, c)}",
                 "menu": f"{idx + 1}. {MENU_NAMES[kind]}: {_span(edges, r)} × {_span(edges, c)}",
@@ -333,33 +317,33 @@ def _findings(result: Result) -> dict[str, Any]:
     col = int(np.argmax(det[row]))
     out["copy_query"] = int(edges[r]) + row
     out["copy_key"] = int(edges[c]) + col
-    out["copy_weight"] = _f(det[row, col])
+    out["copy_weight"] = fixed(det[row, col], 3)
     out["copy_rows"] = int(np.sum(det.max(axis=1) > 0.5))
     ref_idx = p_kinds.index("reference")
     r, c = (int(x) for x in chosen[ref_idx])
     det = details[ref_idx]
     row, col = (int(x) for x in np.unravel_index(int(np.argmax(det)), det.shape))
     out["ref_query"] = int(edges[r]) + row
-    out["ref_weight"] = _f(det[row, col])
+    out["ref_weight"] = fixed(det[row, col], 3)
     rest = det.copy()
     rest[row, col] = 0
-    out["ref_rest"] = _f(float(rest.max()) + 0.0005)  # rounded up: "below"
-    out["mean_ref"] = _g(a["mean"][r, c], 2)
-    out["max_ref"] = _f(a["max"][r, c])
+    out["ref_rest"] = fixed(float(rest.max()) + 0.0005, 3)  # rounded up: "below"
+    out["mean_ref"] = plain_significant(a["mean"][r, c], 2)
+    out["max_ref"] = fixed(a["max"][r, c], 3)
     glob_idx = p_kinds.index("global")
     r, c = (int(x) for x in chosen[glob_idx])
     det = details[glob_idx]
     gcol = int(np.argmax(det.sum(axis=0)))
     out["global_key"] = int(edges[c]) + gcol
-    out["global_min"] = _f(det[:, gcol].min())
-    out["global_max"] = _f(det[:, gcol].max())
+    out["global_min"] = fixed(det[:, gcol].min(), 3)
+    out["global_max"] = fixed(det[:, gcol].max(), 3)
     out["global_queries"] = _span(edges, r)
     r, c = (int(x) for x in chosen[-1])  # the diagonal block comes last
     det = details[-1]
     out["local_block"] = f"({r}, {c})"
-    out["local_row_share"] = _f(float(np.mean(det.sum(axis=1))), 2)
+    out["local_row_share"] = fixed(float(np.mean(det.sum(axis=1))), 2)
     out["local_width"] = int(np.median(np.sum(det > 0.01, axis=1)))
-    out["local_peak"] = _f(det.max())
+    out["local_peak"] = fixed(det.max(), 3)
     return out
 
 
@@ -388,50 +372,50 @@ def context(result: Result) -> dict[str, Any]:
     src, dst, length = facts["copy"]
     return {
         "n": n,
-        "n_text": _int(n),
+        "n_text": thousands(n),
         "d": d,
         "blocks": blocks,
         "size": size,
-        "cells": _int(n * n),
-        "map_gib": f"{map_bytes / 2**30:.0f} GiB",
-        "map_mib": _int(map_bytes // MIB),
-        "pooled_cells": _int(blocks * blocks),
+        "cells": thousands(n * n),
+        "map_gib": f"{fixed(map_bytes / 2**30, 0)} GiB",
+        "map_mib": thousands(map_bytes // MIB),
+        "pooled_cells": thousands(blocks * blocks),
         "query_block": facts["query_block"],
         "buffer_mib": _mib(facts["query_block"] * n * 4 / MIB),
         "passes": n // facts["query_block"],
-        "gflop": f"{2 * n * n * d / 1e9:.1f}",
-        "exps": _int(n * n),
+        "gflop": fixed(2 * n * n * d / 1e9, 1),
+        "exps": thousands(n * n),
         "stream_mib": _mib(facts["stream_mib"]),
-        "stream_share": f"{100 * facts['stream_mib'] * MIB / map_bytes:.1f}%",
-        "lse_kib": _int(n * 4 // 1024),
+        "stream_share": percent(facts["stream_mib"] * MIB / map_bytes, 1),
+        "lse_kib": thousands(n * 4 // 1024),
         "detail_mib": _mib(facts["detail_mib"]),
-        "small_n": _int(small_n),
+        "small_n": thousands(small_n),
         "small_map_mib": _mib(small_n * small_n * 4 / MIB),
         "small_dense_mib": _mib(small["small_dense_mib"]),
         "small_stream_mib": _mib(small["small_stream_mib"]),
-        "small_diff": f"{small_diff:.0e}",
-        "mean_diag_min": _g(diag.min(), 3),
-        "mean_diag_max": _g(diag.max(), 3),
-        "mean_copy": _g(mean[copy_rc], 3),
-        "max_copy": _f(mx[copy_rc]),
+        "small_diff": rounding_error(small_diff),
+        "mean_diag_min": plain_significant(diag.min(), 3),
+        "mean_diag_max": plain_significant(diag.max(), 3),
+        "mean_copy": plain_significant(mean[copy_rc], 3),
+        "max_copy": fixed(mx[copy_rc], 3),
         "copy_block": f"({copy_rc[0]}, {copy_rc[1]})",
-        "copy_rank_mean": _ordinal(rank_copy + 1),
-        "mean_global": _g(mean[glob_rc], 3),
-        "max_global": _f(mx[glob_rc]),
-        "max_local": _f(mx[local_rc]),
-        "mean_local": _g(mean[local_rc], 3),
-        "uniform_mean": _g(1 / n, 3),
-        "copy_cells": _int(size * size),
+        "copy_rank_mean": ordinal(rank_copy + 1),
+        "mean_global": plain_significant(mean[glob_rc], 3),
+        "max_global": fixed(mx[glob_rc], 3),
+        "max_local": fixed(mx[local_rc], 3),
+        "mean_local": plain_significant(mean[local_rc], 3),
+        "uniform_mean": plain_significant(1 / n, 3),
+        "copy_cells": thousands(size * size),
         "copy_length": length,
-        "copy_source": f"{src}–{src + length - 1}",
-        "copy_target": f"{dst}–{dst + length - 1}",
-        "global_count": _WORDS.get(len(glob), str(len(glob))),
-        "globals_text": _and(glob),
-        "ref_queries": _and(list(facts["ref_queries"])),
+        "copy_source": span_text(src, src + length),
+        "copy_target": span_text(dst, dst + length),
+        "global_count": number_word(len(glob)),
+        "globals_text": word_list(str(x) for x in glob),
+        "ref_queries": word_list(str(x) for x in list(facts["ref_queries"])),
         "ref_key": facts["ref_key"],
         "detail_rows": rows,
         "detail_count": len(rows),
-        "per_column": _WORDS.get(int(facts["per_column"]), str(facts["per_column"])),
+        "per_column": number_word(int(facts["per_column"])),
         "band": int(facts["band"]),
         **_findings(result),
         "mean_fig": Figure(
@@ -448,7 +432,7 @@ def context(result: Result) -> dict[str, Any]:
                 scale_type="sqrt",
                 name="bm",
             ),
-            caption=f"Cell (i, j) is the average of the {_int(size * size)} weights that "
+            caption=f"Cell (i, j) is the average of the {thousands(size * size)} weights that "
             f"the {size} queries of block i give the {size} keys of block j.",
             name="mean",
         ),
@@ -474,7 +458,7 @@ def context(result: Result) -> dict[str, Any]:
                 scale_type="sqrt",
                 name="bx",
             ),
-            caption=f"Top: cell (i, j) is the largest of the {_int(size * size)} weights of "
+            caption=f"Top: cell (i, j) is the largest of the {thousands(size * size)} weights of "
             f"block (i, j). Bottom: the exact {size} × {size} weights of the picked block, "
             "coloured from 0 to that block's own largest weight.",
             name="max",

@@ -11,7 +11,7 @@ from attention_atlas.charts import Figure, head_grid_chart, heatmap_chart
 from attention_atlas.models.normalization import layer_norm
 from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result, Scenario
-from attention_atlas.text import fixed, quoted, word_list
+from attention_atlas.text import fixed, quoted, rounding_error, significant, word_list
 
 
 def positional_encoding(n: int, d_model: int) -> np.ndarray:
@@ -93,15 +93,6 @@ def compute(scenario: Scenario) -> Result:
     )
 
 
-def _g(x: float) -> str:
-    return f"{float(x):g}"
-
-
-def _gap(x: float) -> str:
-    """A floating-point discrepancy: ``0`` when exact, else one significant digit."""
-    return "0" if x == 0 else f"{x:.0e}"
-
-
 def routing_sentences(matrix: np.ndarray, tokens: list[str]) -> list[str]:
     """Read a routing matrix aloud, one sentence per row.
 
@@ -119,8 +110,8 @@ def routing_sentences(matrix: np.ndarray, tokens: list[str]) -> list[str]:
         if len(nonzero) == 1 and np.isclose(row[nonzero[0]], 1.0):
             text = f"{quoted(tok)} routes all of its information through {first}"
         else:
-            parts = [f"{_g(row[j])} through {quoted(tokens[j])}" for j in nonzero]
-            parts[0] = f"{_g(row[nonzero[0]])} of its information through {first}"
+            parts = [f"{significant(row[j], 6)} through {quoted(tokens[j])}" for j in nonzero]
+            parts[0] = f"{significant(row[nonzero[0]], 6)} of its information through {first}"
             text = f"{quoted(tok)} routes {word_list(parts)}"
         if zero:
             text += f", and none through {word_list(zero)}"
@@ -195,10 +186,10 @@ def context(result: Result) -> dict[str, Any]:
         "d_head": d_head,
         "hd": n_heads * d_head,
         "weight_std": fixed(facts["weight_std"], 2),
-        "weight_scale": _g(facts["weight_scale"]),
+        "weight_scale": significant(facts["weight_scale"], 6),
         "shape_rows": [{"name": s, "shape": sh, "meaning": m} for s, sh, m in shapes],
         "routing_tokens": [quoted(t) for t in rtok],
-        "routing_rows": ["[" + ", ".join(_g(w) for w in row) + "]" for row in routing],
+        "routing_rows": ["[" + ", ".join(significant(w, 6) for w in row) + "]" for row in routing],
         "routing_sentences": routing_sentences(routing, rtok),
         "routing_entropy": [
             {"token": quoted(t), "bits": fixed(b)} for t, b in zip(rtok, rent, strict=True)
@@ -216,8 +207,8 @@ def context(result: Result) -> dict[str, Any]:
         "layer_means": word_list(
             [f"{name} has {fixed(entropy[i].mean())} bits" for i, name in enumerate(layers)]
         ),
-        "concat_gap": _gap(float(np.max(np.abs(a["concat_out"] - a["out"])))),
-        "row_sum_error": f"{float(np.max(np.abs(weights.sum(axis=-1) - 1.0))):.0e}",
+        "concat_gap": rounding_error(float(np.max(np.abs(a["concat_out"] - a["out"])))),
+        "row_sum_error": rounding_error(float(np.max(np.abs(weights.sum(axis=-1) - 1.0)))),
         "routing_fig": Figure(
             heatmap_chart(
                 routing,

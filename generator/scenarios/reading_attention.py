@@ -11,7 +11,7 @@ from attention_atlas.attention import multi_head_attention, softmax
 from attention_atlas.charts import Figure, bar_chart, heatmap_chart
 from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result, Scenario
-from attention_atlas.text import fixed, quoted, word_list
+from attention_atlas.text import fixed, quoted, rounding_error, vector_text, word_list
 
 PATTERNS = ("diagonal", "previous", "sink", "uniform")
 
@@ -129,11 +129,6 @@ def compute(scenario: Scenario) -> Result:
     )
 
 
-def _e(x: float) -> str:
-    """A tiny floating-point discrepancy: ``0`` when exact, else one significant digit."""
-    return "0" if x == 0 else f"{x:.0e}"
-
-
 def _heat(
     values: np.ndarray, tokens: list[str], *, caption: str, figure: str, **options: Any
 ) -> Figure:
@@ -241,11 +236,11 @@ def context(result: Result) -> dict[str, Any]:
         "median_norm": fixed(float(np.median(norms))),
         "sink_value_scale": fixed(facts["sink_value_scale"]),
         "param_gap": fixed(float(np.max(np.abs(a["w_q"] - a["w_qr"])))),
-        "map_gap": _e(float(np.max(np.abs(a["maps"][0] - a["maps"][1])))),
-        "out_gap": _e(float(np.max(np.abs(a["out2"] - a["out1"])))),
-        "z_gap": _e(float(np.max(np.abs(a["z_diagonal"] - a["z_uniform"])))),
+        "map_gap": rounding_error(float(np.max(np.abs(a["maps"][0] - a["maps"][1])))),
+        "out_gap": rounding_error(float(np.max(np.abs(a["out2"] - a["out1"])))),
+        "z_gap": rounding_error(float(np.max(np.abs(a["z_diagonal"] - a["z_uniform"])))),
         "map_diff": fixed(float(np.max(np.abs(diag - uni)))),
-        "z_row": "[" + ", ".join(fixed(x) for x in a["z_diagonal"][0]) + "]",
+        "z_row": vector_text(a["z_diagonal"][0]),
         **{
             f"{key}_fig": _heat(
                 a[key],

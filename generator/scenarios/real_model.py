@@ -18,20 +18,18 @@ from numpy.typing import NDArray
 
 from attention_atlas.charts import Figure, head_grid_chart, heatmap_chart, row_explorer_chart
 from attention_atlas.errors import ResourceUnavailable
-from attention_atlas.models import (
+from attention_atlas.models import Model, ModelUnavailable, load_minilm
+from attention_atlas.readouts import (
     HeadScore,
-    Model,
-    ModelUnavailable,
     find_heads,
     head_entropy,
     hide_special,
-    load_minilm,
     next_token_score,
     previous_token_score,
     special_token_share,
 )
 from attention_atlas.scenarios.base import Result, Scenario
-from attention_atlas.text import fixed, quoted, word_list
+from attention_atlas.text import fixed, ordinal, quoted, rounding_error, word_list
 
 #: Subtitle of every chart drawn with the special tokens removed.
 HIDDEN_NOTE = "[CLS] and [SEP] hidden; rows renormalised to sum to 1"
@@ -63,25 +61,6 @@ def _model() -> Model:
         return load_minilm()
     except ModelUnavailable as exc:
         raise ResourceUnavailable(str(exc)) from exc
-
-
-def ordinal(k: int) -> str:
-    """``first`` for 0, ``second`` for 1, ...: the 0-based index ``k`` as a position."""
-    names = [
-        "first",
-        "second",
-        "third",
-        "fourth",
-        "fifth",
-        "sixth",
-        "seventh",
-        "eighth",
-        "ninth",
-        "tenth",
-        "eleventh",
-        "twelfth",
-    ]
-    return names[k] if 0 <= k < len(names) else f"{k + 1}th"
 
 
 def compute(scenario: Scenario) -> Result:
@@ -350,7 +329,9 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
         "best_name": head_name(*best_lh),
         "best_layer": best.layer,
         "best_head": best.head,
-        "best_ordinals": f"the {ordinal(best.head)} head of the {ordinal(best.layer)} layer",
+        "best_ordinals": (
+            f"the {ordinal(best.head + 1)} head of the {ordinal(best.layer + 1)} layer"
+        ),
         "best_weight": fixed(best.weight),
         "best_weight_hidden": fixed(probe_hidden[best_lh]),
         "runner_name": head_name(runner_up.layer, runner_up.head),
@@ -507,7 +488,7 @@ def context(result: Result) -> dict[str, Any]:
         "threshold": fixed(facts["threshold"]),
         "special_heavy": fixed(facts["special_heavy"]),
         "hidden_note": HIDDEN_NOTE,
-        "hidden_row_error": f"{row_error:.0e}",
+        "hidden_row_error": rounding_error(row_error),
         "sentences": sentences,
         "first": sentences[0],
     }

@@ -10,7 +10,14 @@ import numpy as np
 from attention_atlas.attention import self_attention
 from attention_atlas.charts import Figure, heatmap_chart, row_explorer_chart
 from attention_atlas.scenarios.base import Result, Scenario
-from attention_atlas.text import fixed, quoted, word_list
+from attention_atlas.text import (
+    fixed,
+    quoted,
+    rounding_error,
+    shape_text,
+    vector_text,
+    word_list,
+)
 
 
 def feature_embeddings(
@@ -95,10 +102,6 @@ def compute(scenario: Scenario) -> Result:
             ],
         },
     )
-
-
-def _shape(a: np.ndarray) -> str:
-    return "(" + ", ".join(str(s) for s in a.shape) + ")"
 
 
 def _matrix_fig(
@@ -197,7 +200,7 @@ def context(result: Result) -> dict[str, Any]:
         "value_std": fixed(facts["value_std"], 2),
         "channels": channels,
         "shape_rows": [
-            {"name": name, "shape": _shape(arr), "meaning": meaning}
+            {"name": name, "shape": shape_text(arr.shape), "meaning": meaning}
             for name, arr, meaning in shapes
         ],
         "focus": quoted(focus_tok),
@@ -209,11 +212,11 @@ def context(result: Result) -> dict[str, Any]:
         "focus_top_score": fixed(scores[focus, top]),
         "focus_self_score": fixed(scores[focus, focus]),
         "mix": " + ".join(mix_terms) + f" + {fixed(rest)} of the rest",
-        "z_focus": "[" + ", ".join(fixed(t) for t in z[focus]) + "]",
-        "v_top": "[" + ", ".join(fixed(t) for t in v[top]) + "]",
+        "z_focus": vector_text(z[focus]),
+        "v_top": vector_text(v[top]),
         "z_focus_dim": dims[int(np.argmax(np.abs(z[focus])))],
         "z_focus_dim_value": fixed(z[focus, int(np.argmax(np.abs(z[focus])))]),
-        "row_sum_error": f"{float(np.max(np.abs(weights.sum(axis=1) - 1.0))):.0e}",
+        "row_sum_error": rounding_error(float(np.max(np.abs(weights.sum(axis=1) - 1.0)))),
         "top_rows": top_rows,
         "x_fig": _matrix_fig(
             x,

@@ -9,10 +9,12 @@ import numpy as np
 from attention_atlas.attention import additive_attention, additive_scores, dot_scores, softmax
 from attention_atlas.charts import Figure, heatmap_chart
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.text import fixed, rounding_error, significant
 
 
 def _vector_label(row: np.ndarray) -> str:
-    return "{" + ", ".join(f"{x:g}" for x in row) + "}"
+    """A vector as Wolfram Language writes it, to 4 decimals: ``{1.2345, 3}``."""
+    return "{" + ", ".join(significant(x, 6) for x in np.round(row, 4)) + "}"
 
 
 def alignment_queries(keys: np.ndarray, alignment: list[list[int]], sharpness: float) -> np.ndarray:
@@ -112,18 +114,18 @@ def context(result: Result) -> dict[str, Any]:
         "out_rows": [
             {
                 "query": q,
-                "weights": ", ".join(f"{w:.4f}" for w in wr),
-                "out": _vector_label(o.round(4)),
+                "weights": ", ".join(fixed(w, 4) for w in wr),
+                "out": _vector_label(o),
             }
             for q, wr, o in zip(labels["query"], weights, out, strict=True)
         ],
         "first_query": labels["query"][0],
-        "first_weights": [f"{w:.4f}" for w in first],
-        "first_out": _vector_label(out[0].round(4)),
-        "gap": f"{float(np.max(np.abs(out[:, 1] - out[:, 0] - 1.0))):.1e}",
+        "first_weights": [fixed(w, 4) for w in first],
+        "first_out": _vector_label(out[0]),
+        "gap": rounding_error(float(np.max(np.abs(out[:, 1] - out[:, 0] - 1.0))), 2),
         "two_word_target": target[two_word],
         "two_word_sources": shared,
-        "two_word_weights": [f"{a['align'][two_word, source.index(w)]:.2f}" for w in shared],
+        "two_word_weights": [fixed(a["align"][two_word, source.index(w)]) for w in shared],
         "weights_fig": Figure(
             heatmap_chart(
                 weights,

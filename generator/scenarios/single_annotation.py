@@ -9,6 +9,7 @@ import numpy as np
 from attention_atlas.attention import dot_scores
 from attention_atlas.charts import Figure, vector_chart
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.text import fixed, significant
 
 
 def compute(scenario: Scenario) -> Result:
@@ -30,22 +31,18 @@ def compute(scenario: Scenario) -> Result:
     )
 
 
-def _number(x: float) -> str:
-    return f"{x:g}"
-
-
 def context(result: Result) -> dict[str, Any]:
     a = result.arrays
     units = list(result.labels["units"])
     products = a["products"]
     return {
-        "decoder": [_number(x) for x in a["decoder"]],
-        "annotation": [_number(x) for x in a["annotation"]],
-        "products": [_number(x) for x in products],
-        "score": _number(float(a["score"])),
-        "sum_text": " + ".join(_number(x) for x in products),
+        "decoder": [significant(x, 6) for x in a["decoder"]],
+        "annotation": [significant(x, 6) for x in a["annotation"]],
+        "products": [significant(x, 6) for x in products],
+        "score": significant(float(a["score"]), 6),
+        "sum_text": " + ".join(significant(x, 6) for x in products),
         "largest_unit": units[int(np.argmax(products))],
-        "largest_share": f"{products.max() / a['score'] * 100:.0f}",
+        "largest_share": fixed(products.max() / a["score"] * 100, 0),
         "decoder_fig": Figure(
             vector_chart(a["decoder"], units, title="Decoder hidden state", fmt=".6~g"),
             caption="The decoder's state at this step: three hidden units, one cell each.",

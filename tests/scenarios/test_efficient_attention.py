@@ -70,6 +70,14 @@ def test_one_cluster_per_query_is_exact(result: Result) -> None:
     np.testing.assert_allclose(a["exact_clustered_w"], a["exact_w"], atol=1e-12)
 
 
+def test_an_exact_difference_is_written_0_like_every_rounding_error(
+    result: Result, ctx: dict[str, Any]
+) -> None:
+    gap = float(np.abs(result.arrays["exact_clustered_w"] - result.arrays["exact_w"]).max())
+    assert ctx["exact_clustered_dev"] == ("0" if gap == 0 else f"{gap:.0e}")
+    assert "e+00" not in ctx["exact_clustered_dev"]
+
+
 def test_errors_shrink_with_more_features_and_clusters(result: Result) -> None:
     a = result.arrays
     for key in ("feature_mean_abs", "feature_out_rel", "cluster_mean_abs", "cluster_out_rel"):
