@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from attention_atlas.errors import AtlasError, ShapeError
-from attention_atlas.models import (
-    Model,
+from attention_atlas.models import Model
+from attention_atlas.readouts import (
     find_heads,
     head_entropy,
     hide_special,
