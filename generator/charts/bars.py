@@ -9,11 +9,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from attention_atlas.charts.encoding import as_vector, decimals_for, encode_matrix, label_list
-from attention_atlas.charts.heatmap import (
+from attention_atlas.charts.theme import ACCENT, BAR_COLOR
+from attention_atlas.charts.toolkit import (
+    Titles,
     atlas_usermeta,
     chart_title,
-    position_axis,
-    shown_title,
+    position_encoding,
     value_params,
 )
 from attention_atlas.errors import AtlasError
@@ -23,9 +24,6 @@ __all__ = ["bar_chart"]
 
 #: Bars at or below this count get their value written above them.
 SHOW_VALUES_BARS = 16
-
-BAR_COLOR = "#4c78a8"
-HIGHLIGHT_COLOR = "#f58518"
 
 
 def _highlight_test(highlight: int | list[int] | None, count: int) -> str | None:
@@ -93,7 +91,8 @@ def bar_chart(
     k = vec.size
     raw = [str(x) for x in labels]
     labs = label_list(raw, k, "labels")
-    x_title, y_title = shown_title(x_title), shown_title(y_title)
+    titles = Titles(x_title, "", y_title)
+    shown = titles.shown()
     enc = encode_matrix(vec[None, :], decimals=decimals_for(fmt, vec), quantize=False)
     if show_values is None:
         show_values = k <= SHOW_VALUES_BARS
@@ -102,23 +101,14 @@ def bar_chart(
     test = _highlight_test(highlight, k)
     color: Any = alt.value(BAR_COLOR)
     if test:
-        color = alt.condition(test, alt.value(HIGHLIGHT_COLOR), alt.value(BAR_COLOR))
-    x = alt.X(
-        "c:O",
-        scale=alt.Scale(domain={"expr": f"sequence(0, {k})"}),
-        axis=position_axis(
-            labs_p,
-            x_title,
-            count=k,
-            step=step,
-            max_chars=max(len(s) for s in labs),
-            orient="bottom",
-        ),
+        color = alt.condition(test, alt.value(ACCENT), alt.value(BAR_COLOR))
+    x = position_encoding(
+        labs_p, shown.x, count=k, step=step, max_chars=max(len(s) for s in labs), orient="bottom"
     )
-    y = alt.Y("v:Q", title=y_title, axis=alt.Axis(format=fmt, tickCount=5))
+    y = alt.Y("v:Q", title=shown.value, axis=alt.Axis(format=fmt, tickCount=5))
     tooltip = [
-        alt.Tooltip("k:N", title=x_title),
-        alt.Tooltip("v:Q", title=y_title, format=fmt),
+        alt.Tooltip("k:N", title=shown.x),
+        alt.Tooltip("v:Q", title=shown.value, format=fmt),
     ]
     bars = alt.Chart(name=f"{name}_bars").mark_bar().encode(x=x, y=y, color=color, tooltip=tooltip)
     layers = [bars]
@@ -142,7 +132,7 @@ def bar_chart(
     return chart.add_params(
         *value_params(enc, vals_p), alt.param(name=labs_p, value=labs)
     ).properties(
-        title=chart_title(title, subtitle, hidden_marks(raw)),
+        title=chart_title(title, subtitle, hidden_marks(raw) | titles.marks),
         width=alt.Step(step),
         height=200,
         usermeta=atlas_usermeta(cells=k, renderer_hint=None),

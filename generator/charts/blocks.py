@@ -22,17 +22,23 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from attention_atlas.charts.encoding import as_matrix, encode_matrix, js_number
-from attention_atlas.charts.heatmap import (
+from attention_atlas.charts.theme import HIGHLIGHT
+from attention_atlas.charts.toolkit import (
     MatrixData,
+    Titles,
     atlas_usermeta,
+    cell_tooltip,
     chart_title,
-    heat_layers,
+    position_scale,
     prepare_matrix,
+    quantised_title,
     restrict_views,
+    shown_title,
+    title_marks,
     value_axis_title,
 )
-from attention_atlas.charts.theme import HIGHLIGHT
 from attention_atlas.errors import AtlasError, ShapeError
+from attention_atlas.text import span_text
 
 __all__ = ["block_explorer_chart", "block_overview_chart", "block_range_labels"]
 
@@ -59,7 +65,7 @@ def block_range_labels(edges: ArrayLike) -> list[str]:
     if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) < 1):
         msg = f"edges must be increasing block starts plus the end, shaped (B + 1,), got {e}"
         raise ShapeError(msg)
-    return [f"{a}–{b - 1}" if b - a > 1 else f"{a}" for a, b in pairwise(e.tolist())]
+    return [span_text(a, b) for a, b in pairwise(e.tolist())]
 
 
 def _tick_values(count: int, every: int) -> list[int]:
@@ -122,10 +128,6 @@ def _overview_data(
     )
 
 
-def _title(title: str | list[str], subtitle: str | list[str] | None) -> alt.TitleParams:
-    return chart_title(title, subtitle)
-
-
 def _marked_rows(
     data: MatrixData, marked: Sequence[tuple[int, int]], names: Sequence[str] | None
 ) -> list[dict[str, Any]]:
@@ -144,45 +146,33 @@ def _marked_rows(
 
 def _overview_layers(
     data: MatrixData,
+    titles: Titles,
     *,
     name: str,
-    x_title: str,
-    y_title: str,
-    value_title: str,
     fmt: str,
     scale_type: ScaleType,
     marked_rows: list[dict[str, Any]],
-    extra: dict[str, Any] | None = None,
 ) -> list[alt.Chart]:
     """Cells (with their own sequence data) and the rings on the marked blocks."""
     n, m = data.shape
-    x_scale = alt.Scale(domain={"expr": f"sequence(0, {m})"})
-    y_scale = alt.Scale(domain={"expr": f"sequence(0, {n})"})
-    x = alt.X("c:O", scale=x_scale, axis=_block_axis(data.cols_param, x_title, m, "top"))
-    y = alt.Y("r:O", scale=y_scale, axis=_block_axis(data.rows_param, y_title, n, "left"))
-    tooltip = [
-        alt.Tooltip("q:N", title="Query block (positions)"),
-        alt.Tooltip("k:N", title="Key block (positions)"),
-        alt.Tooltip("v:Q", title=value_axis_title(data, value_title), format=fmt),
-    ]
-    encoding = {"x": x, "y": y, "color": _color(value_title, fmt, scale_type, data.enc.domain)}
-    encoding.update(extra or {})
-    cells = heat_layers(
-        data,
-        name=name,
-        x_title=x_title,
-        y_title=y_title,
-        value_title=value_title,
-        fmt=fmt,
-        scheme="viridis",
-        diverging=False,
-        show_values=False,
-        cell=(3, 3),
-        extra_encoding=encoding,
-        tooltip=tooltip,
-    )[0]
-    cells = cells.properties(data=alt.sequence(0, n * m, as_="i")).transform_calculate(
-        **data.calculate(), blk="datum.i"
+    shown = titles.shown()
+    value = value_axis_title(data, shown.value)
+    cells = (
+        alt.Chart(alt.sequence(0, n * m, as_="i"), name=f"{name}_cells")
+        .mark_rect()
+        .encode(
+            x=alt.X(
+                "c:O", scale=position_scale(m), axis=_block_axis(data.cols_param, shown.x, m, "top")
+            ),
+            y=alt.Y(
+                "r:O",
+                scale=position_scale(n),
+                axis=_block_axis(data.rows_param, shown.y, n, "left"),
+            ),
+            color=_color(shown.value, fmt, scale_type, data.enc.domain),
+            tooltip=cell_tooltip("Query block (positions)", "Key block (positions)", value, fmt),
+        )
+        .transform_calculate(**data.calculate(), blk="datum.i")
     )
     layers = [cells]
     if marked_rows:
@@ -190,11 +180,11 @@ def _overview_layers(
             alt.Chart(alt.Data(values=marked_rows), name=f"{name}_rings")
             .mark_point(shape="square", size=90, filled=False, strokeWidth=1.5, color=HIGHLIGHT)
             .encode(
-                x=alt.X("c:O", scale=x_scale),
-                y=alt.Y("r:O", scale=y_scale),
+                x=alt.X("c:O", scale=position_scale(m)),
+                y=alt.Y("r:O", scale=position_scale(n)),
                 tooltip=[
                     alt.Tooltip("name:N", title="Precomputed detail"),
-                    alt.Tooltip("v:Q", title=value_axis_title(data, value_title), format=fmt),
+                    alt.Tooltip("v:Q", title=value, format=fmt),
                 ],
             )
         )
@@ -248,20 +238,19 @@ def block_overview_chart(
     chart : altair.LayerChart
     """
     data = _overview_data(pooled, row_edges, col_edges, name=name, fmt=fmt)
+    titles = Titles(x_title, y_title, value_title)
     n, m = data.shape
     layers = _overview_layers(
         data,
+        titles,
         name=name,
-        x_title=x_title,
-        y_title=y_title,
-        value_title=value_title,
         fmt=fmt,
         scale_type=scale_type,
         marked_rows=_marked_rows(data, marked, marked_names),
     )
     chart = cast(alt.LayerChart, alt.layer(*layers).add_params(*data.params()))
     return chart.properties(
-        title=_title(title, subtitle),
+        title=chart_title(title, subtitle, titles.marks),
         width=_map_size(n, m)[0],
         height=_map_size(n, m)[1],
         usermeta=atlas_usermeta(cells=n * m, renderer_hint="canvas"),
@@ -386,12 +375,11 @@ def block_explorer_chart(
             name="Detail of a ringed block: ",
         ),
     )
+    titles = Titles(x_title, y_title, value_title)
     over = _overview_layers(
         data,
+        titles,
         name=name,
-        x_title=x_title,
-        y_title=y_title,
-        value_title=value_title,
         fmt=fmt,
         scale_type=scale_type,
         marked_rows=marked_rows,
@@ -407,11 +395,9 @@ def block_explorer_chart(
             .mark_rule(color=HIGHLIGHT, strokeWidth=1, opacity=0.8, strokeDash=[3, 3])
         )
 
-    x_scale = alt.Scale(domain={"expr": f"sequence(0, {m})"})
-    y_scale = alt.Scale(domain={"expr": f"sequence(0, {n})"})
     over += [
-        cross("x").encode(x=alt.X("c:O", scale=x_scale)),
-        cross("y").encode(y=alt.Y("r:O", scale=y_scale)),
+        cross("x").encode(x=alt.X("c:O", scale=position_scale(m))),
+        cross("y").encode(y=alt.Y("r:O", scale=position_scale(n))),
     ]
     width, height = _map_size(n, m)
     overview = alt.layer(*over).properties(width=width, height=height)
@@ -427,7 +413,8 @@ def block_explorer_chart(
         alt.param(name=f"{dt}_name", value=list(detail_names)),
     ]
     code = f"parseInt(substring({dt}_codes, 2 * datum.i, 2 * datum.i + 2), 16)"
-    detail_tip = f"{detail_title} (quantised to 256 levels of this block’s range)"
+    shown, detail_shown = titles.shown(), shown_title(detail_title)
+    detail_tip = quantised_title(detail_shown, 256, "this block’s range")
     cells = (
         alt.Chart(alt.sequence(0, len(details) * size, as_="i"), name=f"{dt}_map")
         .transform_calculate(b=f"floor(datum.i / {size})", j=f"datum.i % {size}")
@@ -445,16 +432,16 @@ def block_explorer_chart(
             x=alt.X(
                 "kpos:Q",
                 scale=alt.Scale(zero=False, nice=False),
-                axis=alt.Axis(title=x_title, format="d", orient="top", labelFlush=True),
+                axis=alt.Axis(title=shown.x, format="d", orient="top", labelFlush=True),
             ),
             x2="kend:Q",
             y=alt.Y(
                 "qpos:Q",
                 scale=alt.Scale(zero=False, nice=False, reverse=True),
-                axis=alt.Axis(title=y_title, format="d", labelFlush=True),
+                axis=alt.Axis(title=shown.y, format="d", labelFlush=True),
             ),
             y2="qend:Q",
-            color=_color(detail_title, detail_fmt, scale_type, None),
+            color=_color(detail_shown, detail_fmt, scale_type, None),
             tooltip=[
                 alt.Tooltip("qpos:Q", title="Query position", format="d"),
                 alt.Tooltip("kpos:Q", title="Key position", format="d"),
@@ -487,6 +474,6 @@ def block_explorer_chart(
     )
     restrict_views(chart, pick.name, (f"{name}_cells",))
     return chart.properties(
-        title=_title(title, subtitle),
+        title=chart_title(title, subtitle, titles.marks | title_marks(detail_title)),
         usermeta=atlas_usermeta(cells=n * m + size, renderer_hint="canvas"),
     )

@@ -8,18 +8,19 @@ import altair as alt
 import numpy as np
 from numpy.typing import ArrayLike
 
-from attention_atlas.charts.heatmap import (
-    _formatted_width,
+from attention_atlas.charts.heatmap import heat_layers
+from attention_atlas.charts.theme import ACCENT, HIGHLIGHT
+from attention_atlas.charts.toolkit import (
+    Titles,
     atlas_usermeta,
     cell_dims,
+    cell_tooltip,
     chart_title,
-    heat_layers,
-    position_axis,
+    formatted_width,
+    position_encoding,
     prepare_matrix,
     restrict_views,
-    shown_title,
 )
-from attention_atlas.charts.theme import HIGHLIGHT
 from attention_atlas.errors import AtlasError
 
 __all__ = ["row_explorer_chart"]
@@ -63,7 +64,8 @@ def row_explorer_chart(
     chart : altair.HConcatChart
     """
     w = np.asarray(weights, dtype=np.float64)
-    x_title, y_title, value_title = (shown_title(t) for t in (x_title, y_title, value_title))
+    titles = Titles(x_title, y_title, value_title)
+    shown = titles.shown()
     data = prepare_matrix(
         w, row_labels, col_labels, prefix=name, fmt=fmt, domain=None, diverging=False, quantize=None
     )
@@ -73,17 +75,15 @@ def row_explorer_chart(
         raise AtlasError(msg)
     show_values = n * m <= 64
     cell = cell_dims(
-        n, m, show_values=show_values, text_chars=_formatted_width(w, fmt), cell_size=None
+        n, m, show_values=show_values, text_chars=formatted_width(w, fmt), cell_size=None
     )
     pick = alt.selection_point(
         name=f"{name}_pick", fields=["r"], on="click", clear=False, value=[{"r": initial_row}]
     )
     layers = heat_layers(
         data,
+        titles,
         name=name,
-        x_title=x_title,
-        y_title=y_title,
-        value_title=value_title,
         fmt=fmt,
         scheme="viridis",
         diverging=False,
@@ -103,31 +103,21 @@ def row_explorer_chart(
         .properties(width=alt.Step(cell[0]), height=alt.Step(cell[1]))
     )
     step = max(14, min(40, 480 // m))
-    max_chars = max(len(s) for s in data.cols)
-    tooltip = [
-        alt.Tooltip("q:N", title=y_title),
-        alt.Tooltip("k:N", title=x_title),
-        alt.Tooltip("v:Q", title=value_title, format=fmt),
-    ]
     top = float(np.nanmax(w[np.isfinite(w)])) if np.isfinite(w).any() else 1.0
     bars = (
         alt.Chart(name=f"{name}_bars")
-        .mark_bar(color="#f58518")
+        .mark_bar(color=ACCENT)
         .encode(
-            x=alt.X(
-                "c:O",
-                scale=alt.Scale(domain={"expr": f"sequence(0, {m})"}),
-                axis=position_axis(
-                    data.cols_param,
-                    x_title,
-                    count=m,
-                    step=step,
-                    max_chars=max_chars,
-                    orient="bottom",
-                ),
+            x=position_encoding(
+                data.cols_param,
+                shown.x,
+                count=m,
+                step=step,
+                max_chars=max(len(s) for s in data.cols),
+                orient="bottom",
             ),
-            y=alt.Y("v:Q", title=value_title, scale=alt.Scale(domain=[0, max(top, 1e-9)])),
-            tooltip=tooltip,
+            y=alt.Y("v:Q", title=shown.value, scale=alt.Scale(domain=[0, max(top, 1e-9)])),
+            tooltip=cell_tooltip(shown.y, shown.x, shown.value, fmt),
         )
     )
     label = (
@@ -146,7 +136,9 @@ def row_explorer_chart(
     restrict_views(chart, pick.name, (f"{name}_cells",))
     return chart.properties(
         title=chart_title(
-            title, subtitle or "Click a query row to see its weights as bars.", data.marks
+            title,
+            subtitle or "Click a query row to see its weights as bars.",
+            data.marks | titles.marks,
         ),
         usermeta=atlas_usermeta(cells=2 * n * m, renderer_hint=None),
     )

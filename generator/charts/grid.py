@@ -32,15 +32,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from attention_atlas.attention import block_edges, pool_map
 from attention_atlas.charts.encoding import encode_matrix, js_number, label_list
-from attention_atlas.charts.heatmap import (
+from attention_atlas.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
+from attention_atlas.charts.toolkit import (
     atlas_usermeta,
+    cell_tooltip,
     chart_title,
-    position_axis,
+    position_encoding,
+    quantised_title,
     restrict_views,
 )
-from attention_atlas.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
 from attention_atlas.errors import AtlasError, ShapeError
-from attention_atlas.text import hidden_marks
+from attention_atlas.text import hidden_marks, size_text
 
 __all__ = [
     "DETAIL_IMAGE_CELLS",
@@ -156,7 +158,7 @@ def thumbnail_blocks(n: int, m: int, side: int = THUMB_SIDE) -> tuple[int, int]:
 HEAD_TOOLTIP = [alt.Tooltip("ln:N", title="layer"), alt.Tooltip("hn:N", title="head")]
 
 #: Tooltip title of an opened head's cell values.
-QUANTISED_TITLE = "weight (quantised to 256 levels)"
+QUANTISED_TITLE = quantised_title("weight", 256)
 
 
 def head_names_calc(name: str) -> dict[str, str]:
@@ -577,12 +579,12 @@ def _thumbnail_records(
     if (rows, cols) != (n, m):
         finite = np.where(np.isfinite(w), w, 0.0)
         w = np.asarray(pool_map(finite, rows, cols, pool), dtype=np.float64)
-        r_sizes = np.diff(block_edges(n, rows))
-        c_sizes = np.diff(block_edges(m, cols))
+        r_text = size_text(np.diff(block_edges(n, rows)).tolist())
+        c_text = size_text(np.diff(block_edges(m, cols)).tolist())
         what = "mean" if pool == "mean" else "maximum"
         note = [
             f"Small maps pooled to {rows} × {cols} pixels, each the {what} of a block of "
-            f"{_size(r_sizes)} query × {_size(c_sizes)} key positions;",
+            f"{r_text} query × {c_text} key positions;",
             "the opened head shows every cell.",
         ]
     records = [
@@ -591,11 +593,6 @@ def _thumbnail_records(
         for hi in range(n_heads)
     ]
     return records, note
-
-
-def _size(sizes: NDArray[np.int64]) -> str:
-    lo, hi = int(sizes.min()), int(sizes.max())
-    return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
 def _png_size(url: str) -> tuple[int, int]:
@@ -680,11 +677,7 @@ def _detail(
         alt.param(name=rparam, value=rows),
         alt.param(name=cparam, value=cols),
     ]
-    tooltip = [
-        alt.Tooltip("q:N", title="Query"),
-        alt.Tooltip("k:N", title="Key"),
-        alt.Tooltip("v:Q", title=QUANTISED_TITLE, format=".3f"),
-    ]
+    tooltip = cell_tooltip("Query", "Key", QUANTISED_TITLE, ".3f")
     labels = {
         "q": f"datum.r + ': ' + {rparam}[datum.r]",
         "k": f"datum.c + ': ' + {cparam}[datum.c]",
@@ -735,16 +728,8 @@ def _detail(
     # Transforms in order: rows for the picked head, then its values and labels.
     cells = cells.properties(transform=[*pre, *_calcs(calc)])
     cells = cells.encode(
-        x=alt.X(
-            "c:O",
-            scale=alt.Scale(domain={"expr": f"sequence(0, {m})"}),
-            axis=position_axis(cparam, "Key", count=m, step=step, max_chars=12, orient="top"),
-        ),
-        y=alt.Y(
-            "r:O",
-            scale=alt.Scale(domain={"expr": f"sequence(0, {n})"}),
-            axis=position_axis(rparam, "Query", count=n, step=step, max_chars=12, orient="left"),
-        ),
+        x=position_encoding(cparam, "Key", count=m, step=step, max_chars=12, orient="top"),
+        y=position_encoding(rparam, "Query", count=n, step=step, max_chars=12, orient="left"),
         color=_colour(sqrt),
         tooltip=tooltip,
     )

@@ -12,10 +12,25 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-__all__ = ["DARK", "FONT", "HIGHLIGHT", "LIGHT", "VIRIDIS_STOPS", "theme_config"]
+__all__ = [
+    "ACCENT",
+    "BAR_COLOR",
+    "DARK",
+    "FONT",
+    "HIGHLIGHT",
+    "LIGHT",
+    "VIRIDIS_STOPS",
+    "theme_config",
+]
 
 #: Accent colour marking the selected row or head (visible on viridis and both themes).
 HIGHLIGHT = "#ff4081"
+
+#: Colour of bars, and of marks in general (the config's ``mark.color``).
+BAR_COLOR = "#4c78a8"
+
+#: Bars that stand out: a highlighted position, the clicked row's weights.
+ACCENT = "#f58518"
 
 #: Material's text font stack when ``theme.font`` is ``false``.
 FONT = '-apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif'
@@ -69,7 +84,7 @@ def _config(*, text: str, label: str, grid: str, domain: str) -> dict[str, Any]:
         "legend": dict(labels),
         "header": dict(labels),
         "text": {"font": FONT, "color": text},
-        "mark": {"color": "#4c78a8"},
+        "mark": {"color": BAR_COLOR},
         "range": {"category": {"scheme": "tableau10"}},
     }
 

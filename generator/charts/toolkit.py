@@ -1,0 +1,380 @@
+"""What every chart builder shares: labelled position axes, titles, tooltips, sizes, metadata.
+
+- A matrix as the browser gets it (:class:`MatrixData`, :func:`prepare_matrix`): its
+  codes and its row and column labels in top-level params, and the ``calculate``
+  fields that turn a cell index back into row, column, value and labels.
+- Axes over *positions* (:func:`position_encoding`): ordinal, so a token that occurs
+  twice keeps two rows, labelled with the token at each position.
+- Titles (:func:`chart_title`, :class:`Titles`) shown through
+  :func:`attention_atlas.text.visible`, tooltips (:func:`cell_tooltip`), cell sizes
+  (:func:`cell_dims`), the ``usermeta`` the page reads (:func:`atlas_usermeta`) and
+  selections kept on the views that define them (:func:`restrict_views`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import altair as alt
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from attention_atlas.charts.encoding import (
+    QUANTIZE_CELLS,
+    MatrixEncoding,
+    as_matrix,
+    decimals_for,
+    encode_matrix,
+    label_list,
+)
+from attention_atlas.charts.html import Renderer
+from attention_atlas.errors import AtlasError
+from attention_atlas.text import hidden_marks, visible, visible_note
+
+Orient = Literal["top", "bottom", "left", "right"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# --------------------------------------------------------------------------- matrix data
+
+
+@dataclass(frozen=True)
+class MatrixData:
+    """A matrix prepared for the browser: codes, labels and the param names holding them.
+
+    Attributes
+    ----------
+    enc : MatrixEncoding
+        The integer codes and how to decode them.
+    rows : list of str, length N
+        Row (query) labels.
+    cols : list of str, length M
+        Column (key) labels.
+    prefix : str
+        Prefix of every param name, unique within one chart.
+    marks : frozenset of str
+        Invisible characters the labels held, shown as escapes (see
+        :func:`attention_atlas.text.hidden_marks`); the chart's subtitle explains them.
+    """
+
+    enc: MatrixEncoding
+    rows: list[str]
+    cols: list[str]
+    prefix: str
+    marks: frozenset[str] = frozenset()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(N, M)``."""
+        return self.enc.shape
+
+    @property
+    def values_param(self) -> str:
+        return f"{self.prefix}_v"
+
+    @property
+    def rows_param(self) -> str:
+        return f"{self.prefix}_rl"
+
+    @property
+    def cols_param(self) -> str:
+        return f"{self.prefix}_cl"
+
+    def params(self) -> list[alt.Parameter]:
+        """The top-level params: codes (and their split), row labels, column labels."""
+        return [
+            *value_params(self.enc, self.values_param),
+            alt.param(name=self.rows_param, value=self.rows),
+            alt.param(name=self.cols_param, value=self.cols),
+        ]
+
+    def calculate(self, index: str = "datum.i") -> dict[str, str]:
+        """``transform_calculate`` fields: r, c, v (value), q and k (labels)."""
+        _, m = self.shape
+        return {
+            "r": f"floor({index} / {m})",
+            "c": f"{index} % {m}",
+            "v": self.enc.decode_expr(self.values_param, index),
+            "q": f"datum.r + ': ' + {self.rows_param}[datum.r]",
+            "k": f"datum.c + ': ' + {self.cols_param}[datum.c]",
+        }
+
+
+def value_params(enc: MatrixEncoding, name: str) -> list[alt.Parameter]:
+    """The param holding ``enc``'s codes, plus the derived split param in exact mode."""
+    params = [alt.param(name=name, value=enc.codes)]
+    split = enc.split_expr(name)
+    if split is not None:
+        params.append(alt.param(name=f"{name}_x", expr=split))
+    return params
+
+
+def prepare_matrix(
+    values: ArrayLike,
+    row_labels: Any,
+    col_labels: Any,
+    *,
+    prefix: str,
+    fmt: str,
+    domain: tuple[float, float] | None,
+    diverging: bool,
+    quantize: bool | None,
+) -> MatrixData:
+    """Check shapes and labels and encode the matrix.
+
+    Parameters
+    ----------
+    values : array_like, shape (N, M)
+    row_labels : sequence of str, length N
+    col_labels : sequence of str, length M
+    prefix : str
+        Param-name prefix, a plain identifier.
+    fmt : str
+        d3 format of the values; decides how many decimals travel.
+    domain : tuple of float, optional
+    diverging : bool
+    quantize : bool, optional
+        ``None`` quantises when N*M >= 4096.
+
+    Returns
+    -------
+    data : MatrixData
+    """
+    if not _NAME.match(prefix):
+        msg = f"prefix must be a plain identifier, got {prefix!r}"
+        raise AtlasError(msg)
+    arr = as_matrix(values)
+    n, m = arr.shape
+    raw_rows, raw_cols = [str(x) for x in row_labels], [str(x) for x in col_labels]
+    rows = label_list(raw_rows, n, "row_labels")
+    cols = label_list(raw_cols, m, "col_labels")
+    if quantize is None:
+        quantize = n * m >= QUANTIZE_CELLS
+    enc = encode_matrix(
+        arr,
+        decimals=decimals_for(fmt, arr),
+        quantize=quantize,
+        domain=domain,
+        diverging=diverging,
+    )
+    marks = hidden_marks(raw_rows + raw_cols)
+    return MatrixData(enc=enc, rows=rows, cols=cols, prefix=prefix, marks=marks)
+
+
+# --------------------------------------------------------------------------- titles
+
+
+def shown_title(title: str) -> str:
+    """A title or axis title as displayed: :func:`visible`, but an empty one stays empty."""
+    return visible(title) if title else title
+
+
+def title_marks(*titles: str) -> frozenset[str]:
+    """:func:`hidden_marks` of axis and value titles (an empty title is no mark)."""
+    return hidden_marks(t for t in titles if t)
+
+
+@dataclass(frozen=True)
+class Titles:
+    """What a map's columns (x), rows (y) and values are called: axes, legend, tooltips."""
+
+    x: str
+    y: str
+    value: str
+
+    def shown(self) -> Titles:
+        """The titles as displayed (:func:`shown_title`)."""
+        return Titles(shown_title(self.x), shown_title(self.y), shown_title(self.value))
+
+    @property
+    def marks(self) -> frozenset[str]:
+        """Invisible characters the titles hold (:func:`title_marks`)."""
+        return title_marks(self.x, self.y, self.value)
+
+
+def chart_title(
+    title: str | list[str],
+    subtitle: str | list[str] | None,
+    marks: Collection[str] = frozenset(),
+) -> alt.TitleParams:
+    """Title with an optional subtitle line (or lines), shown through :func:`visible`.
+
+    When the title, the subtitle or the chart's labels (their ``marks``, from
+    :func:`attention_atlas.text.hidden_marks`) held invisible characters, a last
+    subtitle line says how they are shown.
+    """
+    lines = [title] if isinstance(title, str) else list(title)
+    sub = [subtitle] if isinstance(subtitle, str) else list(subtitle or [])
+    note = visible_note(set(marks) | hidden_marks(t for t in [*lines, *sub] if t))
+    shown = [shown_title(t) for t in lines]
+    text: str | list[str] = shown[0] if isinstance(title, str) else shown
+    if note:
+        sub = [*sub, note]
+    if not sub:
+        return alt.TitleParams(text=text)
+    if isinstance(subtitle, str) and len(sub) == 1:
+        return alt.TitleParams(text=text, subtitle=shown_title(sub[0]))
+    return alt.TitleParams(text=text, subtitle=[shown_title(t) for t in sub])
+
+
+def quantised_title(title: str, levels: int, of: str = "") -> str:
+    """A value's tooltip title saying the value travelled as ``levels`` levels ``of`` a range:
+    ``"weight (quantised to 256 levels)"``."""
+    return f"{title} (quantised to {levels} levels{' of ' + of if of else ''})"
+
+
+def value_axis_title(data: MatrixData, value_title: str) -> str:
+    """Tooltip title of the value, saying so when values are quantised."""
+    if data.enc.quantized:
+        return quantised_title(value_title, data.enc.levels)
+    return value_title
+
+
+def cell_tooltip(query: str, key: str, value: str, fmt: str) -> list[alt.Tooltip]:
+    """Hover of one cell: its query and key (position and token), then its value."""
+    return [
+        alt.Tooltip("q:N", title=query),
+        alt.Tooltip("k:N", title=key),
+        alt.Tooltip("v:Q", title=value, format=fmt),
+    ]
+
+
+# --------------------------------------------------------------------------- positions and sizes
+
+
+def formatted_width(values: NDArray[np.float64], fmt: str) -> int:
+    """Longest formatted value in characters (Python's format mini-language ~ d3's)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 4
+    try:
+        return max(len(format(float(x), fmt.lstrip("~"))) for x in (finite.min(), finite.max()))
+    except ValueError:
+        return 7
+
+
+def cell_dims(
+    n: int,
+    m: int,
+    *,
+    show_values: bool,
+    text_chars: int,
+    cell_size: int | tuple[int, int] | None,
+) -> tuple[int, int]:
+    """Cell width and height in pixels."""
+    if cell_size is not None:
+        if isinstance(cell_size, tuple):
+            return int(cell_size[0]), int(cell_size[1])
+        return int(cell_size), int(cell_size)
+    if show_values:
+        return max(30, int(text_chars * 6.4) + 10), 24
+    side = max(3, min(28, 520 // max(n, m)))
+    return side, side
+
+
+def position_scale(count: int) -> alt.Scale:
+    """A scale over every position ``0 .. count - 1``, also those no datum reaches."""
+    return alt.Scale(domain={"expr": f"sequence(0, {count})"})
+
+
+def position_axis(
+    labels_param: str,
+    title: str,
+    *,
+    count: int,
+    step: int,
+    max_chars: int,
+    orient: Orient,
+) -> alt.Axis:
+    """An axis over positions whose labels are the tokens at those positions."""
+    horizontal = orient in ("top", "bottom")
+    angle = 0
+    if horizontal and max_chars * 6.5 > step:
+        angle = -45
+    kwargs: dict[str, Any] = {
+        "title": title,
+        "orient": orient,
+        "labelExpr": f"{labels_param}[datum.value]",
+        "labelLimit": 120,
+        "ticks": False,
+        "domain": False,
+        "labelPadding": 4,
+    }
+    if horizontal:
+        kwargs["labelAngle"] = angle
+        if angle:
+            kwargs["labelAlign"] = "left" if orient == "top" else "right"
+            kwargs["labelBaseline"] = "middle"
+    if step < 11 or count > 60:
+        kwargs["labelOverlap"] = "parity"
+        kwargs["labelFontSize"] = 9 if step >= 8 else 8
+    return alt.Axis(**kwargs)
+
+
+def position_encoding(
+    labels_param: str,
+    title: str,
+    *,
+    count: int,
+    step: int,
+    max_chars: int,
+    orient: Orient,
+) -> alt.X | alt.Y:
+    """The column (``c``, for a top or bottom axis) or row (``r``) channel over positions,
+    labelled by the tokens in ``labels_param`` (see :func:`position_axis`)."""
+    axis = position_axis(
+        labels_param, title, count=count, step=step, max_chars=max_chars, orient=orient
+    )
+    if orient in ("top", "bottom"):
+        return alt.X("c:O", scale=position_scale(count), axis=axis)
+    return alt.Y("r:O", scale=position_scale(count), axis=axis)
+
+
+# --------------------------------------------------------------------------- chart metadata
+
+
+def atlas_usermeta(*, cells: int, renderer_hint: Renderer | None) -> dict[str, Any]:
+    """Metadata read by :func:`attention_atlas.charts.html.figure_html` (renderer choice)."""
+    meta: dict[str, Any] = {"cells": int(cells)}
+    if renderer_hint is not None:
+        if renderer_hint not in ("svg", "canvas"):
+            msg = f"renderer_hint must be 'svg' or 'canvas', got {renderer_hint!r}"
+            raise AtlasError(msg)
+        meta["renderer"] = renderer_hint
+    return {"atlas": meta}
+
+
+def restrict_views(chart: Any, param: Any, prefixes: tuple[str, ...]) -> None:
+    """Keep a selection defined only on the views whose names start with ``prefixes``.
+
+    Altair defines a selection on whichever layers of a view it picks (sometimes every
+    layer, sometimes the first); Vega-Lite then fails with "Duplicate signal name" or
+    listens on the wrong layer. Layers share their view's group, so clicks on the other
+    layers still reach the selection.
+    """
+    names = [n for n in _view_names(chart) if n.startswith(prefixes)]
+    if not names:
+        msg = f"no view named {prefixes!r} in the chart"
+        raise AtlasError(msg)
+    for p in chart.params:
+        if getattr(p, "name", None) == param:
+            p.views = names
+
+
+def _view_names(chart: Any) -> list[str]:
+    """Names of every unit view inside a (layered, faceted, concatenated) chart."""
+    found: list[str] = []
+    for attr in ("hconcat", "vconcat", "concat", "layer"):
+        for sub in getattr(chart, attr, None) or []:
+            found.extend(_view_names(sub))
+    spec = getattr(chart, "spec", None)
+    if spec is not None and not isinstance(spec, str | dict):
+        found.extend(_view_names(spec))
+    name = getattr(chart, "name", None)
+    if isinstance(name, str) and getattr(chart, "mark", None) not in (None, alt.Undefined):
+        found.append(name)
+    return found
