@@ -1,4 +1,5 @@
-"""bar_chart, row_explorer_chart, head_grid_chart, line_chart: valid, named, deterministic."""
+"""bar_chart, row_explorer_chart, head_grid_chart, line_chart: valid, named, deterministic;
+every builder shows its titles visibly."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 from attention_atlas.charts import (
     bar_chart,
+    block_explorer_chart,
+    block_overview_chart,
     head_grid_chart,
     heatmap_chart,
     line_chart,
@@ -21,6 +24,7 @@ from attention_atlas.charts import (
 )
 from attention_atlas.charts.grid import png_data_url, viridis_lut
 from attention_atlas.errors import AtlasError, ShapeError
+from attention_atlas.text import hidden_marks
 
 from ._util import auto_names, params, spec_bytes
 
@@ -151,3 +155,61 @@ def test_line_chart_uses_log_scales_and_checks_fields() -> None:
     assert spec["encoding"]["y"]["scale"]["type"] == "log"
     with pytest.raises(AtlasError, match="'y'"):
         line_chart([{"x": 1}], x="x", y="y", color=None, title="t", x_title="x", y_title="y")
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a spec, keys and values."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+HIDDEN_TITLES = {"x_title": "\u202ekeys", "y_title": "rows\n"}
+
+TITLED: dict[str, Callable[[], alt.TopLevelMixin]] = {
+    "heatmap": lambda: heatmap_chart(
+        _weights(6, 6), TOKENS, TOKENS, title="W", value_title="w\x01", **HIDDEN_TITLES
+    ),
+    "explorer": lambda: row_explorer_chart(
+        _weights(6, 6), TOKENS, TOKENS, title="E", value_title="w\x01", **HIDDEN_TITLES
+    ),
+    "bar": lambda: bar_chart(_weights(6), TOKENS, title="B", x_title="\u202ekeys", y_title="w\x01"),
+    "vector": lambda: vector_chart(
+        [5, 1, 20], ["a", "b", "c"], title="V", axis_title="\u202ekeys", value_title="w\x01"
+    ),
+    "block-overview": lambda: block_overview_chart(
+        _weights(4, 4),
+        [0, 2, 4, 6, 8],
+        [0, 2, 4, 6, 8],
+        title="O",
+        value_title="w\x01",
+        **HIDDEN_TITLES,
+    ),
+    "block-explorer": lambda: block_explorer_chart(
+        _weights(4, 4),
+        [0, 2, 4, 6, 8],
+        [0, 2, 4, 6, 8],
+        [_weights(2, 2)],
+        [(1, 2)],
+        ["one block"],
+        title="X",
+        value_title="w\x01",
+        detail_title="d\x02",
+        **HIDDEN_TITLES,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TITLED))
+def test_axis_value_and_tooltip_titles_are_shown_visibly_and_explained(kind: str) -> None:
+    spec = to_spec(TITLED[kind]())
+    hidden = [ascii(s) for s in _strings(spec) if s and hidden_marks([s])]
+    assert not hidden, hidden
+    subtitle = spec["title"]["subtitle"]
+    note = subtitle if isinstance(subtitle, str) else subtitle[-1]
+    assert note.startswith("Invisible characters shown as escapes"), note
+    assert r"\x01" in json.dumps(spec)

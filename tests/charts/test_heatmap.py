@@ -134,6 +134,11 @@ def test_masked_scores_become_missing_cells() -> None:
     assert np.isnan(quantised.decode()[0, 1])
 
 
+def test_a_missing_vector_component_is_an_empty_cell_as_in_a_heatmap() -> None:
+    spec = to_spec(vector_chart([1.0, np.nan, 2.0], ["a", "b", "c"], title="v"))
+    assert {"filter": "isValid(datum.v)"} in spec["transform"]
+
+
 def test_subtitle_is_on_the_chart() -> None:
     spec = to_spec(
         heatmap_chart(_weights(3, 3), _tokens(3), _tokens(3), title="W", subtitle="[CLS] hidden")
