@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from attention_atlas.attention import dot_scores, softmax
-from attention_atlas.charts import Figure, bar_chart, heatmap_chart, vector_chart
+from attention_atlas.charts import Figure, vector_chart
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.scenarios.figures import bar_figure, heatmap_figure
 from attention_atlas.text import fixed, significant
 
 
@@ -50,6 +52,12 @@ def compute(scenario: Scenario) -> Result:
     )
 
 
+#: The annotations (or a product of them), one encoder state a row.
+_annotation_map = partial(
+    heatmap_figure, x_title="Hidden unit", y_title="Annotation", scheme="oranges"
+)
+
+
 def context(result: Result) -> dict[str, Any]:
     a, labels = result.arrays, result.labels
     names, units = list(labels["annotations"]), list(labels["units"])
@@ -73,60 +81,46 @@ def context(result: Result) -> dict[str, Any]:
         "top_name": names[top],
         "top_weight": fixed(weights[top], 4),
         "context": [fixed(x, 4) for x in a["context"]],
-        "annotations_fig": Figure(
-            heatmap_chart(
-                a["annotations"],
-                names,
-                units,
-                title="Annotations: one encoder state a row",
-                x_title="Hidden unit",
-                y_title="Annotation",
-                value_title="value",
-                fmt=".6~g",
-                scheme="oranges",
-            ),
-            caption="Each row is one encoder hidden state (annotation); columns are its units.",
-            name="annotations",
+        "annotations_fig": _annotation_map(
+            "annotations",
+            a["annotations"],
+            names,
+            units,
+            "Each row is one encoder hidden state (annotation); columns are its units.",
+            title="Annotations: one encoder state a row",
+            value_title="value",
+            fmt=".6~g",
         ),
-        "scores_fig": Figure(
-            bar_chart(
-                scores,
-                names,
-                title="Raw scores: decoder state · annotation",
-                x_title="Annotation",
-                y_title="score",
-                fmt=".6~g",
-            ),
-            caption="One dot product per annotation. Scores are unbounded: 927 and 929 are close.",
-            name="scores",
+        "scores_fig": bar_figure(
+            "scores",
+            scores,
+            names,
+            "One dot product per annotation. Scores are unbounded: 927 and 929 are close.",
+            title="Raw scores: decoder state · annotation",
+            x_title="Annotation",
+            y_title="score",
+            fmt=".6~g",
         ),
-        "weights_fig": Figure(
-            heatmap_chart(
-                weights[None, :],
-                list(result.labels["query"]),
-                names,
-                title="Attention weights after the softmax",
-                x_title="Annotation (key)",
-                y_title="Query",
-                domain=(0.0, 1.0),
-            ),
-            caption="One query row: non-negative weights that sum to 1. Hover for exact values.",
-            name="weights",
+        "weights_fig": heatmap_figure(
+            "weights",
+            weights[None, :],
+            list(result.labels["query"]),
+            names,
+            "One query row: non-negative weights that sum to 1. Hover for exact values.",
+            title="Attention weights after the softmax",
+            x_title="Annotation (key)",
+            y_title="Query",
+            domain=(0.0, 1.0),
         ),
-        "weighted_fig": Figure(
-            heatmap_chart(
-                a["weighted"],
-                names,
-                units,
-                title="Annotations scaled by their weights",
-                x_title="Hidden unit",
-                y_title="Annotation",
-                value_title="weight × value",
-                fmt=".4f",
-                scheme="oranges",
-            ),
-            caption="Each annotation multiplied by its weight: rows 2 and 3 are wiped out.",
-            name="weighted",
+        "weighted_fig": _annotation_map(
+            "weighted",
+            a["weighted"],
+            names,
+            units,
+            "Each annotation multiplied by its weight: rows 2 and 3 are wiped out.",
+            title="Annotations scaled by their weights",
+            value_title="weight × value",
+            fmt=".4f",
         ),
         "context_fig": Figure(
             vector_chart(a["context"], units, title="Context vector", fmt=".4f", scheme="blues"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from attention_atlas.attention import (
     performer_attention,
     scaled_dot_product_attention,
 )
-from attention_atlas.charts import Figure, heatmap_chart, line_chart
+from attention_atlas.charts import Figure, line_chart
 from attention_atlas.scenarios._costs import (
     BIG_O,
     FORMULAS,
@@ -39,6 +40,7 @@ from attention_atlas.scenarios._costs import (
     one_blas_thread,
 )
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import (
     bytes_text,
     fixed,
@@ -314,31 +316,36 @@ def _map_figures(result: Result) -> dict[str, Any]:
     }
     figs: dict[str, Any] = {
         "exact_fig": _position_map(
+            "exact",
             exact,
             pos,
+            pos,
+            "softmax(QKᵀ/√d): the blocks on the diagonal are the topic segments.",
             title=f"Exact softmax attention ({len(pos)} × {len(pos)})",
             subtitle="Labels: topic letter and place in the segment (C3 = third token of C)",
             domain=domain,
             name="exact",
-            caption="softmax(QKᵀ/√d): the blocks on the diagonal are the topic segments.",
-            figure="exact",
         )
     }
     for key, m in approx.items():
         figs[f"{key}_fig"] = _position_map(
+            key,
             m,
             pos,
+            pos,
+            captions[key],
             title=titles[key],
             subtitle="Same colour scale as the exact map",
             domain=domain,
             cell_size=MAP_CELL,
             name=f"{key[:4]}",
-            caption=captions[key],
-            figure=key,
         )
         figs[f"{key}_diff_fig"] = _position_map(
+            f"{key}_diff",
             m - exact,
             pos,
+            pos,
+            "Orange: the approximation gives the pair more weight than softmax; blue: less.",
             title=f"{titles[key].split(',')[0]} − exact",
             subtitle="Same colour scale for all three difference maps",
             value_title="difference",
@@ -346,54 +353,28 @@ def _map_figures(result: Result) -> dict[str, Any]:
             diverging=True,
             cell_size=MAP_CELL,
             name=f"{key[:4]}d",
-            caption="Orange: the approximation gives the pair more weight than softmax; "
-            "blue: less.",
-            figure=f"{key}_diff",
         )
     return figs
 
 
-def _position_map(
-    values: np.ndarray, pos: list[str], *, caption: str, figure: str, **options: Any
-) -> Figure:
-    """An (N, N) map over positions with exact values in the hover (``options``: see
-    :func:`~attention_atlas.charts.heatmap_chart`)."""
-    chart = heatmap_chart(
-        values,
-        pos,
-        pos,
-        x_title="Key position",
-        y_title="Query position",
-        quantize=False,
-        **options,
-    )
-    return Figure(chart, caption=caption, name=figure)
+#: An (N, N) map over positions with exact values in the hover.
+_position_map = partial(
+    heatmap_figure, x_title="Key position", y_title="Query position", quantize=False
+)
 
 
 def _log_lines(
+    figure: str,
     records: list[dict[str, Any]],
     x: str,
     y: str,
     color: str,
-    *,
-    title: str,
-    x_title: str,
-    y_title: str,
     caption: str,
-    figure: str,
+    **titles: str,
 ) -> Figure:
-    """Lines of ``y`` against ``x``, one per ``color``, on log-log axes."""
-    chart = line_chart(
-        records,
-        x=x,
-        y=y,
-        color=color,
-        title=title,
-        x_title=x_title,
-        y_title=y_title,
-        log_x=True,
-        log_y=True,
-    )
+    """Lines of ``y`` against ``x``, one per ``color``, on log-log axes (``titles``: title,
+    x_title, y_title)."""
+    chart = line_chart(records, x=x, y=y, color=color, log_x=True, log_y=True, **titles)
     return Figure(chart, caption=caption, name=figure)
 
 
@@ -489,28 +470,28 @@ def _error_context(result: Result) -> dict[str, Any]:
         "cluster_out_at_segments": percent(clus_out[min(at_segments, len(clusters) - 1)], 1),
         "exact_clustered_dev": rounding_error(float(np.abs(a["exact_clustered_w"] - ref_w).max())),
         "features_fig": _log_lines(
+            "features",
             feature_records,
             "r",
             "error",
             "measure",
+            "Each point averages the same fixed seeds; the flat line is elu + 1 "
+            "linear attention, which has no r.",
             title="Performer error vs number of random features",
             x_title="random features r (log scale)",
             y_title="error (log scale)",
-            caption="Each point averages the same fixed seeds; the flat line is elu + 1 "
-            "linear attention, which has no r.",
-            figure="features",
         ),
         "clusters_fig": _log_lines(
+            "clusters",
             cluster_records,
             "C",
             "error",
             "measure",
+            f"Averaged over k-means seeds; the drop near C = {segments} is where "
+            "every topic gets its own cluster.",
             title="Clustered attention error vs number of clusters",
             x_title="query clusters C (log scale)",
             y_title="error (log scale)",
-            caption=f"Averaged over k-means seeds; the drop near C = {segments} is where "
-            "every topic gets its own cluster.",
-            figure="clusters",
         ),
     }
 
@@ -572,29 +553,29 @@ def _cost_context(result: Result) -> dict[str, Any]:
             ]
         ),
         "flops_fig": _log_lines(
+            "flops",
             flop_records,
             "N",
             "value",
             "method",
+            "Counted from the shapes: on log-log axes the slope is the growth "
+            "exponent, 2 for full attention and 1 for the others (Linformer hides under "
+            "kernelized: with P = r they cost almost the same).",
             title="Operations per head vs sequence length (cost model)",
             x_title="sequence length N (log scale)",
             y_title="million operations (log scale)",
-            caption="Counted from the shapes: on log-log axes the slope is the growth "
-            "exponent, 2 for full attention and 1 for the others (Linformer hides under "
-            "kernelized: with P = r they cost almost the same).",
-            figure="flops",
         ),
         "memory_fig": _log_lines(
+            "memory",
             mem_records,
             "N",
             "value",
             "method",
+            "Bytes of the arrays each method allocates, output included; "
+            "full attention’s is the N × N weights.",
             title="Memory per head vs sequence length (cost model)",
             x_title="sequence length N (log scale)",
             y_title="MiB, float32 (log scale)",
-            caption="Bytes of the arrays each method allocates, output included; "
-            "full attention’s is the N × N weights.",
-            figure="memory",
         ),
     }
 
@@ -634,27 +615,27 @@ def _measured_context(result: Result) -> dict[str, Any]:
                 for i, m in enumerate(METHODS)
             ],
             "time_fig": _log_lines(
+                "time",
                 time_records,
                 "N",
                 "value",
                 "method",
+                "Wall time of one call on random float32 inputs, one BLAS thread; "
+                "it varies from run to run.",
                 title="Measured on the build machine: time per head",
                 x_title="sequence length N (log scale)",
                 y_title="milliseconds, best run (log scale)",
-                caption="Wall time of one call on random float32 inputs, one BLAS thread; "
-                "it varies from run to run.",
-                figure="time",
             ),
             "peak_fig": _log_lines(
+                "peak",
                 peak_records,
                 "N",
                 "value",
                 "method",
+                "Peak of the memory NumPy allocated during one call, inputs excluded.",
                 title="Measured on the build machine: peak memory per head",
                 x_title="sequence length N (log scale)",
                 y_title="MiB, tracemalloc peak (log scale)",
-                caption="Peak of the memory NumPy allocated during one call, inputs excluded.",
-                figure="peak",
             ),
         }
     }

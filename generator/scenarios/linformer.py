@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,9 @@ from attention_atlas.attention import (
     pooling_projection,
     scaled_dot_product_attention,
 )
-from attention_atlas.charts import Figure, heatmap_chart
 from attention_atlas.errors import ShapeError
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import fixed, percent, rounding_error, vector_text
 
 
@@ -156,6 +157,15 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
+#: A map of weights: a query token's row over tokens, blocks or projected positions.
+_weights_map = partial(heatmap_figure, y_title="Query token", domain=(0.0, 1.0))
+
+#: A projection's coefficients over the tokens of the sequence.
+_coefficients = partial(
+    heatmap_figure, x_title="Token (sequence position)", value_title="coefficient"
+)
+
+
 def _small_context(result: Result) -> dict[str, Any]:
     a, labels = result.arrays, result.labels
     tokens, blocks = list(labels["small_tokens"]), list(labels["small_blocks"])
@@ -187,37 +197,29 @@ def _small_context(result: Result) -> dict[str, Any]:
         ],
         "small_first": tokens[0],
         "small_first_weights": [fixed(x, 4) for x in weights[0]],
-        "small_e_fig": Figure(
-            heatmap_chart(
-                a["small_e"],
-                blocks,
-                tokens,
-                title=f"E = F: mean pooling of {n} tokens into {sp} blocks",
-                x_title="Token (sequence position)",
-                y_title="Block",
-                value_title="coefficient",
-                fmt=".2f",
-                scheme="greys",
-                domain=(0.0, 1.0),
-                name="se",
-            ),
-            caption=f"Row i averages block i: {n // sp} consecutive tokens with weight "
+        "small_e_fig": _coefficients(
+            "small_e",
+            a["small_e"],
+            blocks,
+            tokens,
+            f"Row i averages block i: {n // sp} consecutive tokens with weight "
             f"{fixed(1 / (n // sp), 2)} each (kernel = stride = {n // sp}).",
-            name="small_e",
+            title=f"E = F: mean pooling of {n} tokens into {sp} blocks",
+            y_title="Block",
+            fmt=".2f",
+            scheme="greys",
+            domain=(0.0, 1.0),
+            name="se",
         ),
-        "small_weights_fig": Figure(
-            heatmap_chart(
-                weights,
-                tokens,
-                blocks,
-                title=f"Linformer weights: {n} queries × {sp} blocks",
-                x_title="Block of keys (attended to)",
-                y_title="Query token",
-                domain=(0.0, 1.0),
-                name="sw",
-            ),
-            caption="Each row is one token’s choice between the blocks; every row sums to 1.",
-            name="small_weights",
+        "small_weights_fig": _weights_map(
+            "small_weights",
+            weights,
+            tokens,
+            blocks,
+            "Each row is one token’s choice between the blocks; every row sums to 1.",
+            title=f"Linformer weights: {n} queries × {sp} blocks",
+            x_title="Block of keys (attended to)",
+            name="sw",
         ),
     }
 
@@ -277,65 +279,51 @@ def _large_context(result: Result) -> dict[str, Any]:
         "focus_lse": fixed(lse, 2),
         "focus_full_block": fixed(pooled[focus, fb], 4),
         "focus_lin_block": fixed(lin[focus, fb], 4),
-        "full_fig": Figure(
-            heatmap_chart(
-                full,
-                tokens,
-                tokens,
-                title=f"Full attention: {n} × {n} weights",
-                x_title="Key token (attended to)",
-                y_title="Query token",
-                domain=(0.0, 1.0),
-                name="full",
-            ),
-            caption="Full softmax(QKᵀ/√d): every query row sums to 1 over all the tokens.",
+        "full_fig": _weights_map(
+            "full",
+            full,
+            tokens,
+            tokens,
+            "Full softmax(QKᵀ/√d): every query row sums to 1 over all the tokens.",
+            title=f"Full attention: {n} × {n} weights",
+            x_title="Key token (attended to)",
             name="full",
         ),
-        "pooled_fig": Figure(
-            heatmap_chart(
-                pooled,
-                tokens,
-                blocks,
-                title=f"Full attention summed over blocks of {width} keys",
-                subtitle="Pooled view: each cell adds up the full map’s weights in one block",
-                x_title="Block of keys",
-                y_title="Query token",
-                domain=(0.0, 1.0),
-                name="pool",
-            ),
-            caption="Cell (i, j) is the total weight query i gives to the tokens of block j; "
+        "pooled_fig": _weights_map(
+            "pooled",
+            pooled,
+            tokens,
+            blocks,
+            "Cell (i, j) is the total weight query i gives to the tokens of block j; "
             "rows still sum to 1.",
-            name="pooled",
+            title=f"Full attention summed over blocks of {width} keys",
+            subtitle="Pooled view: each cell adds up the full map’s weights in one block",
+            x_title="Block of keys",
+            name="pool",
         ),
-        "lin_fig": Figure(
-            heatmap_chart(
-                lin,
-                tokens,
-                blocks,
-                title=f"Linformer with mean pooling: {n} × {bp} weights",
-                x_title="Block of keys (one projected position)",
-                y_title="Query token",
-                domain=(0.0, 1.0),
-                name="lin",
-            ),
-            caption="softmax(Q(EK)ᵀ/√d) with E the pooling matrix; rows sum to 1.",
+        "lin_fig": _weights_map(
+            "lin",
+            lin,
+            tokens,
+            blocks,
+            "softmax(Q(EK)ᵀ/√d) with E the pooling matrix; rows sum to 1.",
+            title=f"Linformer with mean pooling: {n} × {bp} weights",
+            x_title="Block of keys (one projected position)",
             name="lin",
         ),
-        "diff_fig": Figure(
-            heatmap_chart(
-                diff,
-                tokens,
-                blocks,
-                title="Linformer − full attention summed over blocks",
-                x_title="Block of keys",
-                y_title="Query token",
-                value_title="difference",
-                diverging=True,
-                fmt=".3f",
-                name="diff",
-            ),
-            caption="Blue: Linformer gives the block less weight than full attention; "
+        "diff_fig": heatmap_figure(
+            "diff",
+            diff,
+            tokens,
+            blocks,
+            "Blue: Linformer gives the block less weight than full attention; "
             "orange: more. Each row’s differences add up to 0.",
+            title="Linformer − full attention summed over blocks",
+            x_title="Block of keys",
+            y_title="Query token",
+            value_title="difference",
+            diverging=True,
+            fmt=".3f",
             name="diff",
         ),
     }
@@ -358,55 +346,44 @@ def _random_context(result: Result) -> dict[str, Any]:
         "eff_row_min": fixed(row_sums.min(), 2),
         "eff_row_max": fixed(row_sums.max(), 2),
         "pool_eff_dev": rounding_error(float(np.max(np.abs(pool_sums - 1)))),
-        "rand_e_fig": Figure(
-            heatmap_chart(
-                rand_e,
-                projections,
-                tokens,
-                title="A learned-style E: every projected position mixes every token",
-                subtitle=f"Random initialisation, entries ~ N(0, {fixed(facts['xavier_std'], 3)}²)",
-                x_title="Token (sequence position)",
-                y_title="Projected position",
-                value_title="coefficient",
-                diverging=True,
-                fmt=".2f",
-                name="re",
-            ),
-            caption=f"No row is a block: each projected key is a signed blend of all {n} keys.",
-            name="rand_e",
+        "rand_e_fig": _coefficients(
+            "rand_e",
+            rand_e,
+            projections,
+            tokens,
+            f"No row is a block: each projected key is a signed blend of all {n} keys.",
+            title="A learned-style E: every projected position mixes every token",
+            subtitle=f"Random initialisation, entries ~ N(0, {fixed(facts['xavier_std'], 3)}²)",
+            y_title="Projected position",
+            diverging=True,
+            fmt=".2f",
+            name="re",
         ),
-        "rand_weights_fig": Figure(
-            heatmap_chart(
-                a["rand_weights"],
-                tokens,
-                projections,
-                title=f"Linformer with a learned-style E, F: {n} × {len(projections)} weights",
-                x_title="Projected position (no token behind it)",
-                y_title="Query token",
-                domain=(0.0, 1.0),
-                name="rw",
-            ),
-            caption="Rows still sum to 1, but a column is a blend of all tokens, "
+        "rand_weights_fig": _weights_map(
+            "rand_weights",
+            a["rand_weights"],
+            tokens,
+            projections,
+            "Rows still sum to 1, but a column is a blend of all tokens, "
             "so a bright cell names no token.",
-            name="rand_weights",
+            title=f"Linformer with a learned-style E, F: {n} × {len(projections)} weights",
+            x_title="Projected position (no token behind it)",
+            name="rw",
         ),
-        "rand_eff_fig": Figure(
-            heatmap_chart(
-                eff,
-                tokens,
-                tokens,
-                title="Weights × F: each token’s coefficient in the output",
-                subtitle="Not attention weights: negative values, rows do not sum to 1",
-                x_title="Value token",
-                y_title="Query token",
-                value_title="coefficient",
-                diverging=True,
-                fmt=".3f",
-                name="eff",
-            ),
-            caption="out = (weights · F) V: row i gives each token’s value its coefficient "
+        "rand_eff_fig": _coefficients(
+            "rand_eff",
+            eff,
+            tokens,
+            tokens,
+            "out = (weights · F) V: row i gives each token’s value its coefficient "
             "in query i’s output.",
-            name="rand_eff",
+            title="Weights × F: each token’s coefficient in the output",
+            subtitle="Not attention weights: negative values, rows do not sum to 1",
+            x_title="Value token",
+            y_title="Query token",
+            diverging=True,
+            fmt=".3f",
+            name="eff",
         ),
     }
 

@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 
 from attention_atlas.attention import multi_head_attention, scaled_dot_product_attention
-from attention_atlas.charts import Figure, head_grid_chart, heatmap_chart
+from attention_atlas.charts import Figure, head_grid_chart
 from attention_atlas.models.normalization import layer_norm
 from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import fixed, quoted, rounding_error, significant, word_list
 
 
@@ -209,23 +210,20 @@ def context(result: Result) -> dict[str, Any]:
         ),
         "concat_gap": rounding_error(float(np.max(np.abs(a["concat_out"] - a["out"])))),
         "row_sum_error": rounding_error(float(np.max(np.abs(weights.sum(axis=-1) - 1.0)))),
-        "routing_fig": Figure(
-            heatmap_chart(
-                routing,
-                rtok,
-                rtok,
-                title="One head’s map for “The dog ran”",
-                x_title="Key: routed through (input)",
-                y_title="Query: token being encoded (output)",
-                value_title="weight",
-                show_values=True,
-                fmt=".1f",
-                domain=(0.0, 1.0),
-                name="route",
-            ),
-            caption="Read a row: how one token splits its information over the tokens "
-            "in the columns.",
-            name="routing",
+        "routing_fig": heatmap_figure(
+            "routing",
+            routing,
+            rtok,
+            rtok,
+            "Read a row: how one token splits its information over the tokens in the columns.",
+            title="One head’s map for “The dog ran”",
+            x_title="Key: routed through (input)",
+            y_title="Query: token being encoded (output)",
+            value_title="weight",
+            show_values=True,
+            fmt=".1f",
+            domain=(0.0, 1.0),
+            name="route",
         ),
         "grid_fig": Figure(
             head_grid_chart(
@@ -241,25 +239,23 @@ def context(result: Result) -> dict[str, Any]:
             "sums to 1. Untrained, seeded weights.",
             name="grid",
         ),
-        "entropy_fig": Figure(
-            heatmap_chart(
-                entropy,
-                layers,
-                head_names,
-                title="Mean row entropy of each head (bits)",
-                x_title="Head",
-                y_title="Layer",
-                value_title="entropy (bits)",
-                show_values=True,
-                fmt=".2f",
-                domain=(0.0, max_bits),
-                scheme="blues",
-                cell_size=(60, 28),
-                name="ent",
-            ),
-            caption=f"0 bits: every row on one key. {fixed(max_bits)} bits: spread evenly "
+        "entropy_fig": heatmap_figure(
+            "entropy",
+            entropy,
+            layers,
+            head_names,
+            f"0 bits: every row on one key. {fixed(max_bits)} bits: spread evenly "
             f"over all {n} keys.",
-            name="entropy",
+            title="Mean row entropy of each head (bits)",
+            x_title="Head",
+            y_title="Layer",
+            value_title="entropy (bits)",
+            show_values=True,
+            fmt=".2f",
+            domain=(0.0, max_bits),
+            scheme="blues",
+            cell_size=(60, 28),
+            name="ent",
         ),
     }
 

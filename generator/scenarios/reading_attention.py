@@ -3,14 +3,15 @@ and what a map cannot tell you."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from attention_atlas.attention import multi_head_attention, softmax
-from attention_atlas.charts import Figure, bar_chart, heatmap_chart
 from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.scenarios.figures import bar_figure, heatmap_figure
 from attention_atlas.text import fixed, quoted, rounding_error, vector_text, word_list
 
 PATTERNS = ("diagonal", "previous", "sink", "uniform")
@@ -129,23 +130,19 @@ def compute(scenario: Scenario) -> Result:
     )
 
 
-def _heat(
-    values: np.ndarray, tokens: list[str], *, caption: str, figure: str, **options: Any
-) -> Figure:
-    """A map of weights with its values written in (``options``: title, subtitle, name,
-    fmt, default ``.3f``)."""
-    chart = heatmap_chart(
-        values,
-        tokens,
-        tokens,
-        x_title="Key (input, attended to)",
-        y_title="Query (output, attending)",
-        value_title="weight",
-        show_values=True,
-        domain=(0.0, 1.0),
-        **{"fmt": ".3f", **options},
-    )
-    return Figure(chart, caption=caption, name=figure)
+#: A map of weights over the tokens, its values written in.
+_pattern = partial(
+    heatmap_figure,
+    x_title="Key (input, attended to)",
+    y_title="Query (output, attending)",
+    value_title="weight",
+    show_values=True,
+    domain=(0.0, 1.0),
+    fmt=".3f",
+)
+
+#: One query's weights, or shares, over the keys.
+_key_bars = partial(bar_figure, x_title="Key token (position)", fmt=".2f")
 
 
 def context(result: Result) -> dict[str, Any]:
@@ -242,13 +239,14 @@ def context(result: Result) -> dict[str, Any]:
         "map_diff": fixed(float(np.max(np.abs(diag - uni)))),
         "z_row": vector_text(a["z_diagonal"][0]),
         **{
-            f"{key}_fig": _heat(
+            f"{key}_fig": _pattern(
+                key,
                 a[key],
                 tokens,
-                figure=key,
+                tokens,
+                caption,
                 title=title,
                 subtitle=pattern_text[key],
-                caption=caption,
                 name=short,
             )
             for key, title, short, caption in (
@@ -279,91 +277,77 @@ def context(result: Result) -> dict[str, Any]:
                 ),
             )
         },
-        "mixed_fig": _heat(
+        "mixed_fig": _pattern(
+            "mixed",
             mixed,
             tokens,
-            figure="mixed",
+            tokens,
+            "Read a column top to bottom to see who attends to that key.",
             title="A mixed head",
             subtitle=f"scores: {mixed_text}",
-            caption="Read a column top to bottom to see who attends to that key.",
             name="mixed",
             fmt=".2f",
         ),
-        "received_fig": Figure(
-            bar_chart(
-                received,
-                pos,
-                title="Attention received by each key (column sums of the mixed head)",
-                x_title="Key token (position)",
-                y_title="received attention (sum of its column)",
-                fmt=".2f",
-                highlight=top,
-            ),
-            caption=f"The bars total {n}; a key at 1 gets a fair share, far above is "
+        "received_fig": _key_bars(
+            "received",
+            received,
+            pos,
+            f"The bars total {n}; a key at 1 gets a fair share, far above is "
             "over-attended, near 0 ignored.",
-            name="received",
+            title="Attention received by each key (column sums of the mixed head)",
+            y_title="received attention (sum of its column)",
+            highlight=top,
         ),
-        "entropy_fig": Figure(
-            heatmap_chart(
-                entropy,
-                [pattern_names[k] for k in labels["patterns"]],
-                tokens,
-                title="Row entropy of each map (bits)",
-                x_title="Query token (row of the map)",
-                y_title="Map",
-                value_title="entropy (bits)",
-                show_values=True,
-                fmt=".2f",
-                domain=(0.0, float(np.log2(n))),
-                scheme="blues",
-                name="ent",
-            ),
-            caption=f"0 bits: the row is on one key. {fixed(np.log2(n))} bits: spread "
+        "entropy_fig": heatmap_figure(
+            "entropy",
+            entropy,
+            [pattern_names[k] for k in labels["patterns"]],
+            tokens,
+            f"0 bits: the row is on one key. {fixed(np.log2(n))} bits: spread "
             f"evenly over all {n} keys.",
-            name="entropy",
+            title="Row entropy of each map (bits)",
+            x_title="Query token (row of the map)",
+            y_title="Map",
+            value_title="entropy (bits)",
+            show_values=True,
+            fmt=".2f",
+            domain=(0.0, float(np.log2(n))),
+            scheme="blues",
+            name="ent",
         ),
-        "focus_weights_fig": Figure(
-            bar_chart(
-                mixed[focus],
-                pos,
-                title=f"Weights of the query {quoted(pos[focus])}",
-                x_title="Key token (position)",
-                y_title="attention weight",
-                fmt=".2f",
-                highlight=top_w,
-            ),
-            caption="What the map shows: where this query puts its attention.",
-            name="focus_weights",
+        "focus_weights_fig": _key_bars(
+            "focus_weights",
+            mixed[focus],
+            pos,
+            "What the map shows: where this query puts its attention.",
+            title=f"Weights of the query {quoted(pos[focus])}",
+            y_title="attention weight",
+            highlight=top_w,
         ),
-        "focus_contrib_fig": Figure(
-            bar_chart(
-                100 * share,
-                pos,
-                title=f"Share of the output of {quoted(pos[focus])} from each key",
-                x_title="Key token (position)",
-                y_title="share of ‖weight × value‖ (%)",
-                fmt=".0f",
-                highlight=top_c,
-            ),
-            caption="What the output gets: weight times the size of the value vector.",
-            name="focus_contrib",
+        "focus_contrib_fig": _key_bars(
+            "focus_contrib",
+            100 * share,
+            pos,
+            "What the output gets: weight times the size of the value vector.",
+            title=f"Share of the output of {quoted(pos[focus])} from each key",
+            y_title="share of ‖weight × value‖ (%)",
+            fmt=".0f",
+            highlight=top_c,
         ),
-        "z_fig": Figure(
-            heatmap_chart(
-                a["z_diagonal"],
-                tokens,
-                list(labels["dims"]),
-                title=f"Z for both maps ({n} × {a['same_v'].shape[1]})",
-                x_title="Value dimension",
-                y_title="Query token",
-                value_title="z",
-                show_values=True,
-                fmt=".2f",
-                diverging=True,
-                name="z",
-            ),
-            caption="The diagonal and the uniform map give exactly this Z, because every "
+        "z_fig": heatmap_figure(
+            "z",
+            a["z_diagonal"],
+            tokens,
+            list(labels["dims"]),
+            "The diagonal and the uniform map give exactly this Z, because every "
             "value row is the same.",
+            title=f"Z for both maps ({n} × {a['same_v'].shape[1]})",
+            x_title="Value dimension",
+            y_title="Query token",
+            value_title="z",
+            show_values=True,
+            fmt=".2f",
+            diverging=True,
             name="z",
         ),
     }

@@ -10,13 +10,14 @@ everywhere (``L3 H1`` is ``attentions[3][1]``), as :func:`find_heads` reports th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import altair as alt
 import numpy as np
 from numpy.typing import NDArray
 
-from attention_atlas.charts import Figure, head_grid_chart, heatmap_chart, row_explorer_chart
+from attention_atlas.charts import Figure, head_grid_chart, row_explorer_chart
 from attention_atlas.errors import ResourceUnavailable
 from attention_atlas.models import Model, ModelUnavailable, load_minilm
 from attention_atlas.readouts import (
@@ -29,6 +30,7 @@ from attention_atlas.readouts import (
     special_token_share,
 )
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import fixed, ordinal, quoted, rounding_error, word_list
 
 #: Subtitle of every chart drawn with the special tokens removed.
@@ -133,22 +135,14 @@ class _Axes:
     heads: list[str]
 
 
-def _summary_figure(
-    values: NDArray[np.floating], axes: _Axes, *, caption: str, figure: str, **options: Any
-) -> Figure:
-    """A per-head number as a (layer, head) heatmap with its values written in
-    (``options``: title, value title, domain, scheme, name)."""
-    chart = heatmap_chart(
-        values,
-        axes.layers,
-        axes.heads,
-        x_title="Head (counted from 0)",
-        y_title="Layer (counted from 0)",
-        show_values=True,
-        fmt=".2f",
-        **options,
-    )
-    return Figure(chart, caption=caption, name=figure)
+#: A per-head number as a (layer, head) heatmap with its values written in.
+_per_head = partial(
+    heatmap_figure,
+    x_title="Head (counted from 0)",
+    y_title="Layer (counted from 0)",
+    show_values=True,
+    fmt=".2f",
+)
 
 
 #: Widest small map in the model view: 12 heads across must fit the page column (~700 px).
@@ -374,29 +368,31 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
             name=f"s{i}-grid-words",
         ),
         "explorers": explorers,
-        "probe_fig": _summary_figure(
+        "probe_fig": _per_head(
+            f"s{i}-probe",
             probe,
-            axes,
+            axes.layers,
+            axes.heads,
+            f"Cell (layer, head) is the weight in row {query}, column {key} of that "
+            f"head's map (all tokens kept). Uniform attention would give {fixed(1.0 / n)}.",
             title=f"Weight from {query} to {key} in every head",
             value_title=f"weight {tokens[best.query_position]} → {tokens[best.key_positions[0]]}",
             domain=(0.0, 1.0),
             scheme="oranges",
             name=f"probe{i}",
-            caption=f"Cell (layer, head) is the weight in row {query}, column {key} of that "
-            f"head's map (all tokens kept). Uniform attention would give {fixed(1.0 / n)}.",
-            figure=f"s{i}-probe",
         ),
         "summary_figs": [
-            _summary_figure(
+            _per_head(
+                f"s{i}-{what}",
                 values,
-                axes,
+                axes.layers,
+                axes.heads,
+                caption,
                 title=title,
                 value_title=value_title,
                 domain=domain,
                 scheme=scheme,
                 name=f"{short}{i}",
-                caption=caption,
-                figure=f"s{i}-{what}",
             )
             for values, what, short, title, value_title, domain, scheme, caption in (
                 (

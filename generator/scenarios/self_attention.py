@@ -3,13 +3,15 @@ softmax(QK^T / sqrt d)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from attention_atlas.attention import self_attention
-from attention_atlas.charts import Figure, heatmap_chart, row_explorer_chart
+from attention_atlas.charts import Figure, row_explorer_chart
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import (
     fixed,
     quoted,
@@ -104,20 +106,8 @@ def compute(scenario: Scenario) -> Result:
     )
 
 
-def _matrix_fig(
-    values: np.ndarray,
-    rows: list[str],
-    cols: list[str],
-    *,
-    caption: str,
-    figure: str,
-    **options: Any,
-) -> Figure:
-    """A matrix with its values written in, coloured from 0 (``options``: titles, name)."""
-    chart = heatmap_chart(
-        values, rows, cols, show_values=True, fmt=".2f", diverging=True, **options
-    )
-    return Figure(chart, caption=caption, name=figure)
+#: A matrix of one row per token, its values written in and coloured from 0.
+_matrix = partial(heatmap_figure, y_title="Token", show_values=True, fmt=".2f", diverging=True)
 
 
 def context(result: Result) -> dict[str, Any]:
@@ -218,30 +208,28 @@ def context(result: Result) -> dict[str, Any]:
         "z_focus_dim_value": fixed(z[focus, int(np.argmax(np.abs(z[focus])))]),
         "row_sum_error": rounding_error(float(np.max(np.abs(weights.sum(axis=1) - 1.0)))),
         "top_rows": top_rows,
-        "x_fig": _matrix_fig(
+        "x_fig": _matrix(
+            "x",
             x,
             tokens,
             features,
+            "One row per word; 1 means the word has that feature (plus small noise).",
             title=f"X: token embeddings ({n} × {d_model})",
             x_title="Feature",
-            y_title="Token",
             value_title="value",
-            caption="One row per word; 1 means the word has that feature (plus small noise).",
             name="x",
-            figure="x",
         ),
         **{
-            f"{key}_fig": _matrix_fig(
+            f"{key}_fig": _matrix(
+                key,
                 a[key],
                 tokens,
                 dims,
+                caption,
                 title=f"{key.upper()} = X W_{key.upper()}: {what} ({n} × {d})",
                 x_title=f"{axis} dimension",
-                y_title="Token",
                 value_title=key,
-                caption=caption,
                 name=key,
-                figure=key,
             )
             for key, what, axis, caption in (
                 (
@@ -265,17 +253,17 @@ def context(result: Result) -> dict[str, Any]:
                 ),
             )
         },
-        "scores_fig": _matrix_fig(
+        "scores_fig": _matrix(
+            "scores",
             scores,
             tokens,
             tokens,
+            "Rows are query words, columns key words; the softmax runs along each row.",
             title=f"Scores QKᵀ/√{d} ({n} × {n})",
             x_title="Key word",
             y_title="Query word",
             value_title="score",
-            caption="Rows are query words, columns key words; the softmax runs along each row.",
             name="s",
-            figure="scores",
         ),
         "weights_fig": Figure(
             explorer,
@@ -283,18 +271,17 @@ def context(result: Result) -> dict[str, Any]:
             "y: output); every row sums to 1, and the bars show the clicked row.",
             name="weights",
         ),
-        "z_fig": _matrix_fig(
+        "z_fig": _matrix(
+            "z",
             z,
             tokens,
             dims,
+            "Row i is word i’s new vector, a blend of value rows; columns are "
+            "features, so no cell pairs two words.",
             title=f"Z = weights · V: the layer output ({n} × {d})",
             x_title="Value dimension (not a word)",
-            y_title="Token",
             value_title="z",
-            caption="Row i is word i’s new vector, a blend of value rows; columns are "
-            "features, so no cell pairs two words.",
             name="z",
-            figure="z",
         ),
     }
 

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from attention_atlas.attention import additive_attention, additive_scores, dot_scores, softmax
-from attention_atlas.charts import Figure, heatmap_chart
 from attention_atlas.scenarios.base import Result, Scenario
+from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import fixed, rounding_error, significant
 
 
@@ -80,6 +80,7 @@ def context(result: Result) -> dict[str, Any]:
     n, dq = a["query"].shape
     weights, out = a["weights"], a["out"]
     target, source = list(labels["target"]), list(labels["source"])
+    queries, inputs = list(labels["query"]), list(labels["inputs"])
     first = weights[0]
     two_word = int(np.argmax((a["align"] > 0.25).sum(axis=1)))
     shared = [source[j] for j in np.flatnonzero(a["align"][two_word] > 0.25)]
@@ -126,46 +127,40 @@ def context(result: Result) -> dict[str, Any]:
         "two_word_target": target[two_word],
         "two_word_sources": shared,
         "two_word_weights": [fixed(a["align"][two_word, source.index(w)]) for w in shared],
-        "weights_fig": Figure(
-            heatmap_chart(
-                weights,
-                list(labels["query"]),
-                list(labels["inputs"]),
-                title=f"Attention weights ({n} queries × {m} inputs)",
-                x_title="Input vector (attended to)",
-                y_title="Query vector",
-                domain=(0.0, 1.0),
-            ),
-            caption=f"Row i holds the {m} weights query i gives the inputs; every row sums to 1.",
-            name="weights",
+        "weights_fig": heatmap_figure(
+            "weights",
+            weights,
+            queries,
+            inputs,
+            f"Row i holds the {m} weights query i gives the inputs; every row sums to 1.",
+            title=f"Attention weights ({n} queries × {m} inputs)",
+            x_title="Input vector (attended to)",
+            y_title="Query vector",
+            domain=(0.0, 1.0),
         ),
-        "scores_fig": Figure(
-            heatmap_chart(
-                a["scores"],
-                list(labels["query"]),
-                list(labels["inputs"]),
-                title="Scores from the scoring net, before the softmax",
-                x_title="Input vector",
-                y_title="Query vector",
-                value_title="score",
-                diverging=True,
-            ),
-            caption="v · tanh(query W_q + input W_k) for every pair; the softmax runs along rows.",
-            name="scores",
+        "scores_fig": heatmap_figure(
+            "scores",
+            a["scores"],
+            queries,
+            inputs,
+            "v · tanh(query W_q + input W_k) for every pair; the softmax runs along rows.",
+            title="Scores from the scoring net, before the softmax",
+            x_title="Input vector",
+            y_title="Query vector",
+            value_title="score",
+            diverging=True,
         ),
-        "align_fig": Figure(
-            heatmap_chart(
-                a["align"],
-                target,
-                source,
-                title="A French → English alignment",
-                x_title="French word (input)",
-                y_title="English word being produced (query)",
-                domain=(0.0, 1.0),
-            ),
-            caption="Each English word's row shows which French words it reads; "
+        "align_fig": heatmap_figure(
+            "align",
+            a["align"],
+            target,
+            source,
+            "Each English word's row shows which French words it reads; "
             "weights come from a hand-written alignment, not a trained model.",
-            name="align",
+            title="A French → English alignment",
+            x_title="French word (input)",
+            y_title="English word being produced (query)",
+            domain=(0.0, 1.0),
         ),
     }
 

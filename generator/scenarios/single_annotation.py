@@ -43,21 +43,28 @@ def context(result: Result) -> dict[str, Any]:
         "sum_text": " + ".join(significant(x, 6) for x in products),
         "largest_unit": units[int(np.argmax(products))],
         "largest_share": fixed(products.max() / a["score"] * 100, 0),
-        "decoder_fig": Figure(
-            vector_chart(a["decoder"], units, title="Decoder hidden state", fmt=".6~g"),
-            caption="The decoder's state at this step: three hidden units, one cell each.",
-            name="decoder",
-        ),
-        "annotation_fig": Figure(
-            vector_chart(a["annotation"], units, title="Annotation (encoder state)", fmt=".6~g"),
-            caption="One encoder hidden state, the annotation being scored.",
-            name="annotation",
-        ),
-        "products_fig": Figure(
-            vector_chart(products, units, title="Unit-by-unit products", fmt=".6~g"),
-            caption="Each cell is decoder × annotation for that unit; the score is their sum.",
-            name="products",
-        ),
+        **{
+            f"{key}_fig": Figure(
+                vector_chart(a[key], units, title=title, fmt=".6~g"), caption=caption, name=key
+            )
+            for key, title, caption in (
+                (
+                    "decoder",
+                    "Decoder hidden state",
+                    "The decoder's state at this step: three hidden units, one cell each.",
+                ),
+                (
+                    "annotation",
+                    "Annotation (encoder state)",
+                    "One encoder hidden state, the annotation being scored.",
+                ),
+                (
+                    "products",
+                    "Unit-by-unit products",
+                    "Each cell is decoder × annotation for that unit; the score is their sum.",
+                ),
+            )
+        },
     }
 
 
