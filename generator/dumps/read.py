@@ -78,8 +78,36 @@ ROW_SUM_TOLERANCE = 1e-3
 _LISTED_ROWS = 5
 
 
+class _Sizes:
+    """L, H, N and M of a dump, read off its (L, H, N, M) :attr:`sizes`."""
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int]:
+        raise NotImplementedError
+
+    @property
+    def layers(self) -> int:
+        """L."""
+        return self.sizes[0]
+
+    @property
+    def heads(self) -> int:
+        """H."""
+        return self.sizes[1]
+
+    @property
+    def n(self) -> int:
+        """N, query positions."""
+        return self.sizes[2]
+
+    @property
+    def m(self) -> int:
+        """M, key positions."""
+        return self.sizes[3]
+
+
 @dataclass(frozen=True)
-class AttentionDump:
+class AttentionDump(_Sizes):
     """A checked attention dump, always four-dimensional.
 
     Attributes
@@ -109,24 +137,10 @@ class AttentionDump:
     zero_rows: int = 0
 
     @property
-    def layers(self) -> int:
-        """L."""
-        return int(self.attention.shape[0])
-
-    @property
-    def heads(self) -> int:
-        """H."""
-        return int(self.attention.shape[1])
-
-    @property
-    def n(self) -> int:
-        """N, query positions."""
-        return int(self.attention.shape[2])
-
-    @property
-    def m(self) -> int:
-        """M, key positions."""
-        return int(self.attention.shape[3])
+    def sizes(self) -> tuple[int, int, int, int]:
+        """(L, H, N, M): the attention's shape."""
+        layers, heads, n, m = (int(s) for s in self.attention.shape)
+        return layers, heads, n, m
 
     @property
     def self_attention(self) -> bool:
@@ -140,7 +154,7 @@ class AttentionDump:
 
 
 @dataclass(frozen=True)
-class ProjectionDump:
+class ProjectionDump(_Sizes):
     """A checked dump of queries and keys, always four-dimensional; maps are never stored.
 
     Attributes
@@ -168,24 +182,10 @@ class ProjectionDump:
     warnings: tuple[str, ...] = field(default=())
 
     @property
-    def layers(self) -> int:
-        """L."""
-        return int(self.q.shape[0])
-
-    @property
-    def heads(self) -> int:
-        """H."""
-        return int(self.q.shape[1])
-
-    @property
-    def n(self) -> int:
-        """N, query positions."""
-        return int(self.q.shape[2])
-
-    @property
-    def m(self) -> int:
-        """M, key positions."""
-        return int(self.k.shape[2])
+    def sizes(self) -> tuple[int, int, int, int]:
+        """(L, H, N, M): the maps' shape, from q (L, H, N, d) and k (L, H, M, d)."""
+        layers, heads, n = (int(s) for s in self.q.shape[:3])
+        return layers, heads, n, int(self.k.shape[2])
 
     @property
     def self_attention(self) -> bool:
