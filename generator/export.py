@@ -200,18 +200,9 @@ def target_figure(
     return scenario_figure(target, chart)
 
 
-def target_spec(
-    target: str,
-    *,
-    chart: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    max_memory: int | str | None = None,
-) -> dict[str, Any]:
-    """The Vega-Lite spec of :func:`target_figure`."""
-    return target_figure(
-        target, chart=chart, layer=layer, head=head, max_memory=max_memory
-    ).to_dict()
+def target_spec(target: str, **options: Any) -> dict[str, Any]:
+    """The Vega-Lite spec of ``target_figure(target, **options)``."""
+    return target_figure(target, **options).to_dict()
 
 
 # --------------------------------------------------------------------------- rendering
@@ -423,19 +414,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise AtlasError(msg) from exc
 
 
-def export(
-    target: str,
-    *,
-    fmt: Format,
-    out: Path,
-    chart: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    max_memory: int | str | None = None,
-) -> Path:
+def export(target: str, *, fmt: Format, out: Path, **options: Any) -> Path:
     """Export one chart of ``target`` (a scenario slug or ``.npz`` path) into ``out``.
 
-    ``max_memory`` (bytes or ``"4G"``) bounds the memory spent on a ``.npz`` dump.
+    ``options`` pick the chart as for :func:`target_figure`: ``chart``, ``layer``,
+    ``head`` and ``max_memory`` (bytes or ``"4G"``, bounding the memory spent on a
+    ``.npz`` dump).
 
     Returns
     -------
@@ -448,7 +432,7 @@ def export(
     if out.is_dir():
         msg = f"--out {out}: is a folder, expected a file name such as chart.{fmt}"
         raise AtlasError(msg)
-    spec = target_spec(target, chart=chart, layer=layer, head=head, max_memory=max_memory)
+    spec = target_spec(target, **options)
     data = render_spec(spec, fmt)
     _write_atomic(out, data)
     return out
