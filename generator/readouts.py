@@ -130,26 +130,15 @@ def previous_token_score(weights: ArrayLike) -> Array:
     -------
     ndarray of float64, shape (...)
         ``mean_{n=1..N-1} w[n, n-1]``; 0 when N == 1. A head scoring near 1
-        reads the previous token.
+        reads the previous token. :func:`next_token_score` is its mirror.
     """
-    w = _weights(weights, square=True)
-    return _diagonal_mean(w, -1)
+    return _diagonal_mean(_weights(weights, square=True), -1)
 
 
 def next_token_score(weights: ArrayLike) -> Array:
-    """Mean weight each query puts on the position just after it.
-
-    Parameters
-    ----------
-    weights : ndarray, shape (..., N, N)
-
-    Returns
-    -------
-    ndarray of float64, shape (...)
-        ``mean_{n=0..N-2} w[n, n+1]``; 0 when N == 1.
-    """
-    w = _weights(weights, square=True)
-    return _diagonal_mean(w, 1)
+    """As :func:`previous_token_score`, for the position just after each query:
+    ``mean_{n=0..N-2} w[n, n+1]``, shape (...); 0 when N == 1."""
+    return _diagonal_mean(_weights(weights, square=True), 1)
 
 
 def _diagonal_mean(w: NDArray[np.floating], offset: int) -> Array:

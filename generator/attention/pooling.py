@@ -394,14 +394,9 @@ def row_logsumexp(
 
     Parameters
     ----------
-    q : ndarray, shape (..., N, d_k)
-    k : ndarray, shape (..., M, d_k)
-    block : int, optional
-        Queries per streamed block; defaults to as many as fit an 8 MiB buffer.
-    mask : ndarray of bool, broadcastable to (..., N, M), optional
-        True where query n may attend to key m; masked keys are left out of the sum.
-    scale : float, optional
-        Defaults to ``1 / sqrt(d_k)``.
+    q, k, block, mask, scale
+        As for :func:`pooled_views`: q (..., N, d_k), k (..., M, d_k), queries per
+        streamed block, the mask (masked keys are left out of the sum) and the scale.
 
     Returns
     -------
@@ -459,8 +454,9 @@ def block_detail(
 
     Parameters
     ----------
-    q : ndarray, shape (..., N, d_k)
-    k : ndarray, shape (..., M, d_k)
+    q, k, mask, scale
+        As for :func:`pooled_views`: q (..., N, d_k), k (..., M, d_k), the mask and
+        the scale.
     rows, cols : int
         R and C, the numbers of row and column blocks (block rule in the module
         docstring).
@@ -472,10 +468,6 @@ def block_detail(
         Every row's log-normaliser (:attr:`PooledViews.row_lse` or
         :func:`row_logsumexp`). Without it, the h rows' normalisers are computed
         here from their scores against all M keys.
-    mask : ndarray of bool, broadcastable to (..., N, M), optional
-        True where query n may attend to key m.
-    scale : float, optional
-        Defaults to ``1 / sqrt(d_k)``.
 
     Returns
     -------
