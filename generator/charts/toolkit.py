@@ -281,40 +281,6 @@ def position_scale(count: int) -> alt.Scale:
     return alt.Scale(domain={"expr": f"sequence(0, {count})"})
 
 
-def position_axis(
-    labels_param: str,
-    title: str,
-    *,
-    count: int,
-    step: int,
-    max_chars: int,
-    orient: Orient,
-) -> alt.Axis:
-    """An axis over positions whose labels are the tokens at those positions."""
-    horizontal = orient in ("top", "bottom")
-    angle = 0
-    if horizontal and max_chars * 6.5 > step:
-        angle = -45
-    kwargs: dict[str, Any] = {
-        "title": title,
-        "orient": orient,
-        "labelExpr": f"{labels_param}[datum.value]",
-        "labelLimit": 120,
-        "ticks": False,
-        "domain": False,
-        "labelPadding": 4,
-    }
-    if horizontal:
-        kwargs["labelAngle"] = angle
-        if angle:
-            kwargs["labelAlign"] = "left" if orient == "top" else "right"
-            kwargs["labelBaseline"] = "middle"
-    if step < 11 or count > 60:
-        kwargs["labelOverlap"] = "parity"
-        kwargs["labelFontSize"] = 9 if step >= 8 else 8
-    return alt.Axis(**kwargs)
-
-
 def position_encoding(
     labels_param: str,
     title: str,
@@ -324,14 +290,34 @@ def position_encoding(
     max_chars: int,
     orient: Orient,
 ) -> alt.X | alt.Y:
-    """The column (``c``, for a top or bottom axis) or row (``r``) channel over positions,
-    labelled by the tokens in ``labels_param`` (see :func:`position_axis`)."""
-    axis = position_axis(
-        labels_param, title, count=count, step=step, max_chars=max_chars, orient=orient
-    )
-    if orient in ("top", "bottom"):
-        return alt.X("c:O", scale=position_scale(count), axis=axis)
-    return alt.Y("r:O", scale=position_scale(count), axis=axis)
+    """The column (``c``, on a top or bottom axis) or row (``r``) channel over positions.
+
+    The axis labels each position with the token at that place in the param
+    ``labels_param``; column labels turn 45 degrees when ``max_chars`` characters do
+    not fit a ``step`` of pixels, and crowded axes label every other position.
+    """
+    horizontal = orient in ("top", "bottom")
+    axis: dict[str, Any] = {
+        "title": title,
+        "orient": orient,
+        "labelExpr": f"{labels_param}[datum.value]",
+        "labelLimit": 120,
+        "ticks": False,
+        "domain": False,
+        "labelPadding": 4,
+    }
+    if horizontal:
+        turned = max_chars * 6.5 > step
+        axis["labelAngle"] = -45 if turned else 0
+        if turned:
+            axis["labelAlign"] = "left" if orient == "top" else "right"
+            axis["labelBaseline"] = "middle"
+    if step < 11 or count > 60:
+        axis["labelOverlap"] = "parity"
+        axis["labelFontSize"] = 9 if step >= 8 else 8
+    if horizontal:
+        return alt.X("c:O", scale=position_scale(count), axis=alt.Axis(**axis))
+    return alt.Y("r:O", scale=position_scale(count), axis=alt.Axis(**axis))
 
 
 # --------------------------------------------------------------------------- chart metadata
