@@ -366,16 +366,26 @@ _position_map = partial(
 def _log_lines(
     figure: str,
     records: list[dict[str, Any]],
+    caption: str,
+    *,
     x: str,
     y: str,
     color: str,
-    caption: str,
     **titles: str,
 ) -> Figure:
     """Lines of ``y`` against ``x``, one per ``color``, on log-log axes (``titles``: title,
     x_title, y_title)."""
     chart = line_chart(records, x=x, y=y, color=color, log_x=True, log_y=True, **titles)
     return Figure(chart, caption=caption, name=figure)
+
+
+#: Two errors (and a reference line) against the size of an approximation.
+_error_sweep = partial(_log_lines, y="error", color="measure", y_title="error (log scale)")
+
+#: A measure per method against the sequence length.
+_by_length = partial(
+    _log_lines, x="N", y="value", color="method", x_title="sequence length N (log scale)"
+)
 
 
 def _method_records(
@@ -469,29 +479,23 @@ def _error_context(result: Result) -> dict[str, Any]:
         "segments": segments,
         "cluster_out_at_segments": percent(clus_out[min(at_segments, len(clusters) - 1)], 1),
         "exact_clustered_dev": rounding_error(float(np.abs(a["exact_clustered_w"] - ref_w).max())),
-        "features_fig": _log_lines(
+        "features_fig": _error_sweep(
             "features",
             feature_records,
-            "r",
-            "error",
-            "measure",
             "Each point averages the same fixed seeds; the flat line is elu + 1 "
             "linear attention, which has no r.",
+            x="r",
             title="Performer error vs number of random features",
             x_title="random features r (log scale)",
-            y_title="error (log scale)",
         ),
-        "clusters_fig": _log_lines(
+        "clusters_fig": _error_sweep(
             "clusters",
             cluster_records,
-            "C",
-            "error",
-            "measure",
             f"Averaged over k-means seeds; the drop near C = {segments} is where "
             "every topic gets its own cluster.",
+            x="C",
             title="Clustered attention error vs number of clusters",
             x_title="query clusters C (log scale)",
-            y_title="error (log scale)",
         ),
     }
 
@@ -552,29 +556,21 @@ def _cost_context(result: Result) -> dict[str, Any]:
                 for m, c in crossover.items()
             ]
         ),
-        "flops_fig": _log_lines(
+        "flops_fig": _by_length(
             "flops",
             flop_records,
-            "N",
-            "value",
-            "method",
             "Counted from the shapes: on log-log axes the slope is the growth "
             "exponent, 2 for full attention and 1 for the others (Linformer hides under "
             "kernelized: with P = r they cost almost the same).",
             title="Operations per head vs sequence length (cost model)",
-            x_title="sequence length N (log scale)",
             y_title="million operations (log scale)",
         ),
-        "memory_fig": _log_lines(
+        "memory_fig": _by_length(
             "memory",
             mem_records,
-            "N",
-            "value",
-            "method",
             "Bytes of the arrays each method allocates, output included; "
             "full attention’s is the N × N weights.",
             title="Memory per head vs sequence length (cost model)",
-            x_title="sequence length N (log scale)",
             y_title="MiB, float32 (log scale)",
         ),
     }
@@ -614,27 +610,19 @@ def _measured_context(result: Result) -> dict[str, Any]:
                 }
                 for i, m in enumerate(METHODS)
             ],
-            "time_fig": _log_lines(
+            "time_fig": _by_length(
                 "time",
                 time_records,
-                "N",
-                "value",
-                "method",
                 "Wall time of one call on random float32 inputs, one BLAS thread; "
                 "it varies from run to run.",
                 title="Measured on the build machine: time per head",
-                x_title="sequence length N (log scale)",
                 y_title="milliseconds, best run (log scale)",
             ),
-            "peak_fig": _log_lines(
+            "peak_fig": _by_length(
                 "peak",
                 peak_records,
-                "N",
-                "value",
-                "method",
                 "Peak of the memory NumPy allocated during one call, inputs excluded.",
                 title="Measured on the build machine: peak memory per head",
-                x_title="sequence length N (log scale)",
                 y_title="MiB, tracemalloc peak (log scale)",
             ),
         }

@@ -160,6 +160,9 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
 #: A map of weights: a query token's row over tokens, blocks or projected positions.
 _weights_map = partial(heatmap_figure, y_title="Query token", domain=(0.0, 1.0))
 
+#: Signed numbers of each query token (differences, coefficients), centred at 0.
+_signed_map = partial(heatmap_figure, y_title="Query token", diverging=True, fmt=".3f")
+
 #: A projection's coefficients over the tokens of the sequence.
 _coefficients = partial(
     heatmap_figure, x_title="Token (sequence position)", value_title="coefficient"
@@ -311,7 +314,7 @@ def _large_context(result: Result) -> dict[str, Any]:
             x_title="Block of keys (one projected position)",
             name="lin",
         ),
-        "diff_fig": heatmap_figure(
+        "diff_fig": _signed_map(
             "diff",
             diff,
             tokens,
@@ -320,10 +323,7 @@ def _large_context(result: Result) -> dict[str, Any]:
             "orange: more. Each row’s differences add up to 0.",
             title="Linformer − full attention summed over blocks",
             x_title="Block of keys",
-            y_title="Query token",
             value_title="difference",
-            diverging=True,
-            fmt=".3f",
             name="diff",
         ),
     }
@@ -370,7 +370,7 @@ def _random_context(result: Result) -> dict[str, Any]:
             x_title="Projected position (no token behind it)",
             name="rw",
         ),
-        "rand_eff_fig": _coefficients(
+        "rand_eff_fig": _signed_map(
             "rand_eff",
             eff,
             tokens,
@@ -380,9 +380,7 @@ def _random_context(result: Result) -> dict[str, Any]:
             title="Weights × F: each token’s coefficient in the output",
             subtitle="Not attention weights: negative values, rows do not sum to 1",
             x_title="Value token",
-            y_title="Query token",
-            diverging=True,
-            fmt=".3f",
+            value_title="coefficient",
             name="eff",
         ),
     }
