@@ -1,15 +1,72 @@
-"""Shared fixtures: a throwaway copy of the project and one site built from it."""
+"""Shared fixtures: a throwaway copy of the project and one site built from it.
+
+The suite runs on every core by default (pytest-xdist, ``-n auto --dist loadscope``,
+set by :func:`pytest_cmdline_main` below), so what is expensive to make is made once
+per test session and shared by the workers through a folder they all see
+(:func:`shared_folder`). ``-n 0`` or ``-p no:xdist`` runs everything in one process.
+
+``slow`` marks a test that takes more than 2 s on a quiet 2-core machine, the set-up it
+triggers included (a test module whose shared fixture is slow is marked as a whole).
+Slow tests run by default; ``-m "not slow"`` leaves them out for a quick look.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Default to one worker per core, a test module per worker at a time.
+
+    Set here rather than in ``addopts`` so that ``-p no:xdist`` still works (``addopts``
+    naming ``-n`` would be an unknown option then). ``--dist loadscope`` keeps each
+    module on one worker, so module-scoped fixtures (a computed scenario, a browser, a
+    report built once for many tests) are made once. An explicit ``-n`` (``-n 0`` for
+    one process) or ``--dist`` wins.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a worker must never start workers of its own (that recursion forks forever)
+    if config.option.numprocesses is None:
+        config.option.numprocesses = "auto"
+    if config.option.dist == "no" and config.option.numprocesses != 0:
+        config.option.dist = "loadscope"
+        # Hand out modules in the order of pytest_collection_modifyitems (slow first),
+        # not by their number of tests.
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs ``built_site`` slow; run the slowest modules first.
+
+    The site build is the slowest set-up of the suite, so its users are slow whether
+    or not they are marked. Modules go in decreasing number of slow tests: starting
+    the long ones first keeps a worker from being handed one at the very end while
+    the other sits idle. The order within a module is kept.
+    """
+    slow: Counter[str] = Counter()
+    for item in items:
+        if "built_site" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+        slow[_module(item)] += item.get_closest_marker("slow") is not None
+    items.sort(key=lambda item: -slow[_module(item)])
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
 
 
 def copy_project(dest: Path) -> Path:
@@ -32,16 +89,57 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
+def shared_folder(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]
+) -> Path:
+    """The folder ``name``, filled by ``make(folder)`` once per test session.
+
+    Under pytest-xdist every worker of the session sees the same folder (the session's
+    base temporary folder, parent of the workers' own); the first worker to ask makes
+    it while holding a lock, the others wait for it and then reuse it. A ``make`` that
+    fails leaves no finished folder, so a later request tries again.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    folder = base / name
+    done = base / f"{name}.done"
+    with FileLock(base / f"{name}.lock"):
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            make(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
 
 
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole site, built once per test session; returns the project folder."""
+def _build_project(folder: Path) -> None:
     from attention_atlas.build import build
 
-    root = copy_project(tmp_path_factory.mktemp("built") / "project")
-    build(root)
+    build(copy_project(folder / "project"))
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole site, built once per test session; returns the project folder.
+
+    Shared by every test and every worker: read it, never change it (copy it first,
+    or start from :func:`cached_project`).
+    """
+    return shared_folder(tmp_path_factory, "built-site", _build_project) / "project"
+
+
+@pytest.fixture
+def cached_project(tmp_path: Path, built_site: Path) -> Path:
+    """A fresh project (no generated page yet) whose page cache holds every page.
+
+    The cache is ``built_site``'s, so a build or ``--check`` here reads every page
+    from it instead of computing the scenarios again.
+    """
+    root = copy_project(tmp_path / "project")
+    shutil.copytree(built_site / ".atlas-cache" / "pages", root / ".atlas-cache" / "pages")
     return root

@@ -94,6 +94,7 @@ def _without_measured(tree: dict[str, bytes]) -> dict[str, bytes]:
     return kept
 
 
+@pytest.mark.slow  # a second build of every page, computed again
 def test_two_builds_give_identical_bytes(tmp_path: Path, built_site: Path) -> None:
     """Byte for byte, but for the pages that show measurements (each build measures anew)."""
     root = copy_project(tmp_path / "again")
@@ -147,12 +148,18 @@ def test_missing_project_files_name_the_file(tmp_path: Path) -> None:
         build.build(tmp_path)
 
 
-def test_only_builds_the_named_scenario_and_fills_missing_pages(project: Path) -> None:
+def test_only_builds_the_named_scenario_and_fills_missing_pages(cached_project: Path) -> None:
+    """The missing pages come from the cache (as they do for a user who built before)."""
     slug = all_scenarios()[0].slug
-    report = build.build(project, only=[slug])
+    report = build.build(cached_project, only=[slug])
     assert {p.path for p in report.pages} == {s.page_path for s in all_scenarios()}
-    report = build.build(project, only=[slug], force=True)
-    assert [p.path for p in report.pages] == [all_scenarios()[0].page_path]
+    for scenario in all_scenarios():
+        assert (cached_project / "site_src" / scenario.page_path).is_file(), scenario.slug
+        assert (cached_project / "site" / "tutorial" / scenario.slug / "index.html").is_file()
+    report = build.build(cached_project, only=[slug], force=True)
+    assert [(p.path, p.source) for p in report.pages] == [
+        (all_scenarios()[0].page_path, "computed")
+    ]
 
 
 def test_page_over_the_budget_is_an_error_naming_it() -> None:

@@ -42,7 +42,17 @@ def test_bad_flag_exits_2() -> None:
     assert run_cli("build", "--no-such-flag").returncode == 2
 
 
-def test_check_exits_1_when_pages_are_missing(project: Path) -> None:
-    result = run_cli("build", "--check", cwd=project)
-    assert result.returncode == 1
-    assert "stale" in result.stderr
+def test_check_exits_1_when_pages_are_missing(cached_project: Path) -> None:
+    """Every generated page is missing (their text comes from the cache: nothing computes)."""
+    result = run_cli("build", "--check", cwd=cached_project)
+    assert result.returncode == 1, result.stderr
+    for page in ["index.md", *(s.page_path for s in all_scenarios())]:
+        assert f"stale: site_src/{page}" in result.stderr
+    assert not (cached_project / "site_src" / "index.md").exists()
+    assert not (cached_project / "site").exists()
+
+
+def test_check_exits_0_when_pages_are_current(built_site: Path) -> None:
+    result = run_cli("build", "--check", cwd=built_site)
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stderr

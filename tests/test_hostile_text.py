@@ -341,6 +341,7 @@ PWNED = "() => [typeof window.__pwned, document.querySelectorAll('img[src=\"x\"]
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_in_chromium_no_script_runs_and_every_label_shows_as_written(
     chromium: Any, site: Site
 ) -> None:

@@ -88,6 +88,7 @@ def test_float32_in_float32_out():
     np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow  # imports torch
 def test_matches_torch_when_installed():
     torch = pytest.importorskip("torch")
     p = _params(16, 4, 4, 4)

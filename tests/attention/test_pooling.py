@@ -183,6 +183,7 @@ def _peak(fn):
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_streaming_memory_stays_far_below_the_dense_map():
     n, d = 4096, 64
     g = np.random.default_rng(1)

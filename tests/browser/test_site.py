@@ -44,7 +44,7 @@ from tests.browser._browser import (
     wait_for_charts,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 #: Tag every current Vega view, then count the charts still showing a tagged one.
 TAG_VIEWS = """() => document.querySelectorAll('.atlas-chart[data-spec]').forEach((el) => {

@@ -21,7 +21,7 @@ from attention_atlas.charts import (
 from attention_atlas.render.assets import write_assets
 from tests.browser._browser import LAUNCH_ARGS, chromium_path, no_browser
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 HOSTILE = [
     "</script><script>alert(1)</script>",

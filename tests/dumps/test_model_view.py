@@ -27,6 +27,9 @@ from .test_report import chart_text, dump_file
 TOKENS = ["[CLS]", "the", "<b>cat</b>", "sat", "&amp;", "on", "it", "[SEP]"]
 SHAPE = (2, 3, len(TOKENS), len(TOKENS))
 
+#: Reports built and driven in Chromium: seconds each.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def on_demand(monkeypatch: pytest.MonkeyPatch) -> None:

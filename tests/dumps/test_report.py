@@ -162,6 +162,7 @@ class _Tags(html.parser.HTMLParser):
         self.tags.append((tag, dict(attrs)))
 
 
+@pytest.mark.slow
 def test_built_report_has_no_injected_markup(hostile_report: Path) -> None:
     pages = sorted(hostile_report.rglob("*.html"))
     assert {p.name for p in pages} >= {"index.html", "summaries.html", "layer-0.html"}
@@ -204,6 +205,7 @@ class _Cells(html.parser.HTMLParser):
             self._cell.append(data)
 
 
+@pytest.mark.slow
 def test_built_report_shows_every_token_exactly(hostile_report: Path) -> None:
     parser = _Cells()
     parser.feed((hostile_report / "index.html").read_text(encoding="utf-8"))
@@ -211,6 +213,7 @@ def test_built_report_shows_every_token_exactly(hostile_report: Path) -> None:
         assert token in parser.cells, token
 
 
+@pytest.mark.slow
 def test_built_report_carries_labels_as_escaped_json(hostile_report: Path) -> None:
     text = (hostile_report / "heads" / "layer-0.html").read_text(encoding="utf-8")
     assert "\\u003c/script\\u003e\\u003cscript\\u003ewindow.__pwned=1" in text
@@ -218,6 +221,7 @@ def test_built_report_carries_labels_as_escaped_json(hostile_report: Path) -> No
     assert json.loads((hostile_report / MARKER).read_text())["source"] == "hostile.npz"
 
 
+@pytest.mark.slow
 def test_built_report_is_offline(hostile_report: Path) -> None:
     for page in hostile_report.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
@@ -225,6 +229,7 @@ def test_built_report_is_offline(hostile_report: Path) -> None:
         assert not re.search(r'<link[^>]+href="(https?:)?//', text), page
 
 
+@pytest.mark.slow
 def test_failed_build_leaves_an_existing_report_byte_for_byte(
     hostile_npz: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -290,7 +295,10 @@ def test_cli_builds_into_the_default_folder_and_prints_row_warnings(tmp_path: Pa
     assert "Mine" in index
 
 
-@pytest.mark.parametrize(("layers", "heads", "folded"), [(2, 3, False), (6, 12, True)])
+@pytest.mark.parametrize(
+    ("layers", "heads", "folded"),
+    [(2, 3, False), pytest.param(6, 12, True, marks=pytest.mark.slow)],
+)
 def test_a_long_head_table_is_folded_so_it_does_not_delay_the_charts(
     layers: int, heads: int, folded: bool
 ) -> None:

@@ -123,6 +123,7 @@ def test_a_query_key_dump_builds_a_report_of_streamed_views(tmp_path: Path) -> N
     assert "summaries" not in json.dumps(report_config("t", {"index.md": ""}, []))
 
 
+@pytest.mark.slow
 def test_the_report_command_reads_query_key_dumps(tmp_path: Path) -> None:
     source = _qk_file(tmp_path / "qk.npz", 256, heads=1)
     run = run_cli("report", str(source), "--out", str(tmp_path / "r"))

@@ -28,6 +28,9 @@ from attention_atlas.scenarios.long_sequences import (
 
 SPEC = re.compile(r"data-spec='([^']*)'")
 
+#: The module computes the page (seconds) before its first test.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def result() -> Result:

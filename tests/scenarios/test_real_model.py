@@ -32,6 +32,9 @@ from attention_atlas.scenarios.real_model import (
 
 SPEC = re.compile(r"data-spec='([^']*)'")
 
+#: The module computes the page with the real model (seconds) before its first test.
+pytestmark = pytest.mark.slow
+
 #: The page's own budget: well under the build's hard limit.
 PAGE_TARGET_BYTES = 2_000_000
 

@@ -36,6 +36,7 @@ def page(request: pytest.FixtureRequest) -> tuple[Scenario, str]:
         pytest.skip(f"{scenario.slug}: {exc}")
 
 
+@pytest.mark.slow  # computes and renders every scenario
 def test_page_opens_with_the_question_and_has_charts(page: tuple[Scenario, str]) -> None:
     scenario, text = page
     assert f"# {scenario.title}" in html.unescape(text).split("\n", 3)[1]
