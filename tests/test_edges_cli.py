@@ -146,6 +146,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(point)], check=False)
 
 
+@pytest.mark.slow
 def test_a_really_full_disk_is_one_line_and_keeps_the_report(
     small_disk: Path, tmp_path: Path
 ) -> None:
@@ -322,6 +323,7 @@ def _wrong_modes(tree: Path, mask: int) -> list[str]:
     return wrong
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mask", [0o022, 0o077], ids=["umask-022", "umask-077"])
 def test_reports_assets_and_exports_follow_the_umask(tmp_path: Path, mask: int) -> None:
     _dump(tmp_path)
@@ -337,6 +339,7 @@ def test_reports_assets_and_exports_follow_the_umask(tmp_path: Path, mask: int) 
     assert _wrong_modes(tmp_path / "map.json", mask) == []
 
 
+@pytest.mark.slow
 def test_unchanged_files_of_an_earlier_version_get_readable(tmp_path: Path) -> None:
     """Files an earlier version left 0600 are made readable even when their bytes stay."""
     _run_with_umask(0o022, "assets", "assets", cwd=tmp_path)

@@ -108,6 +108,7 @@ def test_a_kill_between_the_two_renames_is_undone_by_the_next_run(old_site: Path
     assert leftovers(old_site) == []
 
 
+@pytest.mark.slow  # eight runs killed at random instants, up to 0.9 s each
 def test_the_exchange_leaves_no_instant_without_a_site(old_site: Path) -> None:
     """Kill real runs with SIGKILL at seeded random instants; the site is always whole."""
     rng = random.Random(12)
