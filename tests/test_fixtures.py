@@ -1,4 +1,5 @@
-"""The suite's own shared fixtures: made once per session, whatever the number of workers."""
+"""The suite's own set-up: shared fixtures made once per session, whatever the number of
+workers, and the defaults that run it on every core."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from attention_atlas import build
 from attention_atlas.scenarios import all_scenarios
+from tests import conftest
 from tests.conftest import ROOT, shared_folder
 
 #: Two of these run at once, as two xdist workers of one session would: each asks for
@@ -103,3 +106,60 @@ def test_cached_project_has_no_generated_page_but_every_page_cached(
     report = build.build(cached_project, check=True)
     assert {p.source for p in report.pages} == {"cached"}
     assert sorted(report.stale) == sorted(pages)
+
+
+# --------------------------------------------------------------------------- the defaults
+
+
+class _Plugins:
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def hasplugin(self, name: str) -> bool:
+        return name in self.names
+
+
+def _options(**given: object) -> SimpleNamespace:
+    """The options as pytest-xdist leaves them when none of its own were given."""
+    return SimpleNamespace(
+        **{"numprocesses": None, "dist": "no", "loadscopereorder": True, **given}
+    )
+
+
+def _defaults(options: SimpleNamespace, *plugins: str) -> SimpleNamespace:
+    config = SimpleNamespace(option=options, pluginmanager=_Plugins(*plugins))
+    conftest.pytest_cmdline_main(config)  # type: ignore[arg-type]
+    return options
+
+
+def test_the_suite_runs_on_every_core_a_module_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    options = _defaults(_options(), "xdist")
+    assert (options.numprocesses, options.dist) == ("auto", "loadscope")
+    assert options.loadscopereorder is False  # the slowest modules first, as collected
+
+
+def test_explicit_worker_options_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    one = _defaults(_options(numprocesses=0), "xdist")
+    assert (one.numprocesses, one.dist) == (0, "no")
+    load = _defaults(_options(numprocesses=2, dist="load"), "xdist")
+    assert (load.numprocesses, load.dist, load.loadscopereorder) == (2, "load", True)
+    without = _defaults(_options())  # -p no:xdist
+    assert (without.numprocesses, without.dist) == (None, "no")
+
+
+def test_a_worker_never_starts_workers_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers run the same hook with no ``-n``; defaulting there would fork forever."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    options = _defaults(_options(), "xdist")
+    assert (options.numprocesses, options.dist) == (None, "no")
+
+
+def test_idle_blas_threads_sleep_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    conftest.pytest_configure(SimpleNamespace())  # type: ignore[arg-type]
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "28")
+    conftest.pytest_configure(SimpleNamespace())  # type: ignore[arg-type]
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "28"
