@@ -207,6 +207,12 @@ def marker_text(kind: str, **fields: Any) -> str:
     return json.dumps(data, sort_keys=True, indent=1) + "\n"
 
 
+def is_partial_marker(path: Path) -> bool:
+    """Whether ``path`` is a marker's temporary file, left by a run killed mid-write."""
+    name = path.name
+    return name.startswith(f".{MARKER}.") and name.endswith(".tmp") and path.is_file()
+
+
 def write_marker(folder: Path, kind: str, **fields: Any) -> None:
     write_if_changed(folder / MARKER, marker_text(kind, **fields))
 

@@ -180,8 +180,13 @@ def _named_beside(out: Path, tag: str) -> list[Path]:
 
 
 def _ours(folder: Path) -> bool:
+    """A leftover of ours: it has our marker, or nothing but a marker half written.
+
+    A run killed between creating its staging folder and finishing the marker leaves
+    the folder empty or holding only the marker's temporary file.
+    """
     try:
-        return fileio.has_marker(folder) or not any(folder.iterdir())
+        return fileio.has_marker(folder) or all(map(fileio.is_partial_marker, folder.iterdir()))
     except OSError:
         return False
 

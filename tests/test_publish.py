@@ -146,6 +146,13 @@ def test_only_our_leftovers_are_removed(old_site: Path) -> None:
     fileio.write_marker(ours, "site", state="staging")
     empty = parent / ".site.build-dead2"
     empty.mkdir()
+    half = parent / ".site.build-dead3"  # killed while writing its first marker
+    half.mkdir()
+    (half / f".{fileio.MARKER}.k1ll3d.tmp").write_text('{"kind": "si')
+    mixed = parent / ".site.build-notes2"
+    mixed.mkdir()
+    (mixed / f".{fileio.MARKER}.k1ll3d.tmp").write_text("")
+    (mixed / "draft.md").write_text("someone else's")
     foreign = parent / ".site.build-notes"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("someone else's")
@@ -153,8 +160,9 @@ def test_only_our_leftovers_are_removed(old_site: Path) -> None:
     other.mkdir()
     fileio.write_marker(other, "site")
     assert publish_in_subprocess(old_site, "new").returncode == 0
-    assert not ours.exists() and not empty.exists()
+    assert not ours.exists() and not empty.exists() and not half.exists()
     assert (foreign / "notes.txt").read_text() == "someone else's"
+    assert (mixed / "draft.md").read_text() == "someone else's"
     assert other.exists()
 
 
