@@ -100,21 +100,20 @@ def test_token_types_change_the_embeddings(tiny: Model) -> None:
     assert not np.allclose(plain.hidden_states[0], tiny.forward(ids, [0, 1, 1]).hidden_states[0])
 
 
-def test_attention_goes_through_the_shared_core(
+def test_attention_goes_through_the_shared_softmax(
     tiny: Model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = bert.attend
-    calls: list[tuple[tuple[int, ...], float]] = []
+    real = bert.softmax_inplace
+    calls: list[tuple[tuple[int, ...], np.dtype]] = []
 
-    def spy(q, k, v, mask, scale, weights_out=None, *, base2=True):
-        calls.append((q.shape, scale))
-        # exp, not exp2: the model keeps the rounding of the reference implementation
-        assert mask is None and weights_out is not None and not base2
-        return real(q, k, v, mask, scale, weights_out=weights_out, base2=base2)
+    def spy(buf, mask=None, axis=-1, **options):
+        calls.append((buf.shape, buf.dtype))
+        return real(buf, mask, axis, **options)
 
-    monkeypatch.setattr(bert, "attend", spy)
+    monkeypatch.setattr(bert, "softmax_inplace", spy)
     enc = tiny.forward(np.array([1, 2, 3, 4]))
-    assert calls == [((2, 4, 4), 0.5), ((2, 4, 4), 0.5)]  # (H, N, d_k), 1 / sqrt(d_k)
+    # (H, N, N) per layer, in float64: the weights are rounded to float32 once
+    assert calls == [((2, 4, 4), np.dtype(np.float64))] * 2
     monkeypatch.undo()
     np.testing.assert_array_equal(tiny.forward(np.array([1, 2, 3, 4])).attentions, enc.attentions)
 
