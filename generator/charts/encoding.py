@@ -141,12 +141,18 @@ def default_domain(values: NDArray[np.float64], *, diverging: bool) -> tuple[flo
         return (-1.0, 1.0) if diverging else (0.0, 1.0)
     lo, hi = float(finite.min()), float(finite.max())
     if diverging:
-        a = max(abs(lo), abs(hi)) or 1.0
+        a = max(abs(lo), abs(hi))
+        a = a if a >= _NARROWEST else 1.0
         return (-_nice(a), _nice(a))
     lo = min(lo, 0.0)
-    if hi <= lo:
+    if hi - lo < _NARROWEST:  # one value, or subnormal ones: no colour scale to draw
         hi = lo + 1.0
     return (_nice(lo), _nice(hi))
+
+
+#: The narrowest colour domain: 256 levels of it still have a normal float's width,
+#: so every level decodes to its own value (subnormal widths round to 0).
+_NARROWEST = float(np.finfo(np.float64).tiny) * 256
 
 
 def _nice(x: float) -> float:
@@ -301,8 +307,11 @@ def encode_matrix(
         raise AtlasError(msg)
     lo, hi = domain if domain is not None else default_domain(values, diverging=diverging)
     lo, hi = _nice(float(lo)), _nice(float(hi))
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        msg = f"domain must be two finite numbers (lo, hi) with lo < hi, got {domain!r}"
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi - lo >= _NARROWEST):
+        msg = (
+            f"domain must be two finite numbers (lo, hi) with lo < hi "
+            f"(at least {_NARROWEST:.3g} apart), got {domain!r}"
+        )
         raise AtlasError(msg)
     flat = values.reshape(-1)
     finite = np.isfinite(flat)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from attention_atlas.charts.encoding import encode_matrix
+from attention_atlas.errors import AtlasError
 
 FINITE = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
 MATRICES = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)), elements=FINITE)
@@ -37,6 +38,18 @@ def test_quantised_mode_is_within_half_a_step(values: np.ndarray, levels: int) -
     assert decoded.shape == values.shape
     # Values inside the domain are off by at most half a level (plus rounding).
     assert np.abs(decoded - np.clip(values, lo, hi)).max() <= enc.step / 2 + 1e-9 * (hi - lo)
+
+
+@pytest.mark.parametrize("tiny", [5e-324, -5e-324, 2.5e-323, 1e-310])
+def test_subnormal_values_get_a_domain_whose_levels_are_distinct(tiny: float) -> None:
+    enc = encode_matrix(np.array([[0.0, tiny]]), quantize=True)
+    assert enc.step > 0 and enc.domain[1] - enc.domain[0] >= 1e-300
+    np.testing.assert_allclose(enc.decode(), [[0.0, tiny]], atol=enc.step / 2)
+
+
+def test_a_subnormal_domain_is_refused_by_name() -> None:
+    with pytest.raises(AtlasError, match="domain must be"):
+        encode_matrix(np.array([[0.0]]), quantize=True, domain=(0.0, 1e-320))
 
 
 @pytest.mark.parametrize("quantize", [False, True])
