@@ -114,10 +114,11 @@ Progress = Callable[[PageOutcome], None]
 
 
 def _source_digest() -> str:
-    """Hash of the package's code and the templates: any change invalidates the cache."""
+    """Hash of the package's code, shipped weights and templates: a change invalidates the cache."""
     digest = hashlib.sha256()
     package = Path(attention_atlas.__file__).parent
-    files = sorted(package.rglob("*.py")) + templating.template_sources()
+    files = sorted(package.rglob("*.py")) + sorted(package.rglob("*.npz"))
+    files += templating.template_sources()
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

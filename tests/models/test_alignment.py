@@ -16,6 +16,7 @@ from attention_atlas.models.alignment import (
     WEIGHTS_PATH,
     AlignmentModel,
     AlignmentUnavailable,
+    Translation,
     load_alignment_model,
     read_weights,
 )
@@ -34,6 +35,11 @@ def held_out() -> list[dates.DateExample]:
     return dates.sample_examples(np.random.default_rng(7), HELD_OUT, held_out=True)
 
 
+@pytest.fixture(scope="module")
+def translated(model: AlignmentModel, held_out: list[dates.DateExample]) -> Translation:
+    return model.translate([e.words for e in held_out])
+
+
 def test_the_weights_ship_small_as_float32() -> None:
     assert WEIGHTS_PATH.stat().st_size < 1_000_000
     arrays = read_weights(WEIGHTS_PATH)
@@ -41,6 +47,7 @@ def test_the_weights_ship_small_as_float32() -> None:
     assert floats and all(v.dtype == np.float32 for v in floats.values())
 
 
+@pytest.mark.slow  # importing torch takes seconds
 def test_numpy_forward_equals_the_training_code_on_the_shipped_weights(
     model: AlignmentModel, held_out: list[dates.DateExample]
 ) -> None:
@@ -61,17 +68,17 @@ def test_numpy_forward_equals_the_training_code_on_the_shipped_weights(
 
 
 def test_held_out_exact_match_is_at_least_99_percent(
-    model: AlignmentModel, held_out: list[dates.DateExample]
+    translated: Translation, held_out: list[dates.DateExample]
 ) -> None:
-    out = model.translate([e.words for e in held_out])
+    out = translated
     right = [o == e.target for o, e in zip(out.outputs, held_out, strict=True)]
     assert np.mean(right) >= 0.99
 
 
 def test_year_digits_attend_most_to_the_year_words(
-    model: AlignmentModel, held_out: list[dates.DateExample]
+    translated: Translation, held_out: list[dates.DateExample]
 ) -> None:
-    out = model.translate([e.words for e in held_out])
+    out = translated
     good = 0
     for i, e in enumerate(held_out):
         years = {m for m, role in enumerate(e.roles) if role == "year"}
