@@ -17,6 +17,7 @@ import altair as alt
 import numpy as np
 from numpy.typing import NDArray
 
+from attention_atlas.attention.rollout import attention_rollout
 from attention_atlas.charts import Figure, head_grid_chart, row_explorer_chart
 from attention_atlas.errors import ResourceUnavailable
 from attention_atlas.models import Model, ModelUnavailable, load_minilm
@@ -27,6 +28,7 @@ from attention_atlas.readouts import (
     hide_special,
     next_token_score,
     previous_token_score,
+    special_mask,
     special_token_share,
 )
 from attention_atlas.scenarios.base import Result, Scenario
@@ -106,6 +108,7 @@ def compute(scenario: Scenario) -> Result:
             f"s{i}_next": next_token_score(weights),
             f"s{i}_probe": score_grid(ranking, shape),
             f"s{i}_probe_hidden": score_grid(ranking_hidden, shape),
+            f"s{i}_rollout": attention_rollout(weights),  # (L, N, N), see _rollout_context
         }
         labels |= {f"s{i}_tokens": tuple(tokens), f"s{i}_kept": hidden.tokens}
     return Result(
@@ -443,6 +446,114 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
     }
 
 
+# --- across layers: attention rollout ------------------------------------------------------
+
+#: Subtitle of every rollout chart: what was done to the maps.
+ROLLOUT_NOTE = "each layer: 0.5 · mean of its heads + 0.5 · identity, rows renormalised"
+
+
+def _rollout_context(i: int, result: Result) -> dict[str, Any]:
+    """Attention rollout of sentence ``i`` beside its raw heads: figures and finished numbers.
+
+    The rollout after layer l is ``attention_rollout(attentions)[l]`` (N, N); the table
+    compares, layer by layer, the probe's weight (query word -> key word) in the layer's
+    strongest head, in the mean of its heads, and in the rollout up to that layer.
+    """
+    a, facts = result.arrays, result.facts
+    tokens = list(result.labels[f"s{i}_tokens"])
+    weights, rollout = a[f"s{i}_attentions"], a[f"s{i}_rollout"]  # (L, H, N, N), (L, N, N)
+    ranking: list[HeadScore] = facts["probes"][i]
+    best = ranking[0]
+    q, keys = best.query_position, list(best.key_positions)
+    n_layers = rollout.shape[0]
+    probe = a[f"s{i}_probe"]  # (L, H): query -> key weight of every head
+    mean_heads = weights.mean(axis=1)[:, q, keys].sum(axis=-1)  # (L,)
+    rolled = rollout[:, q, keys].sum(axis=-1)  # (L,)
+    words = hide_special(rollout[-1], tokens)
+    q_kept = int(np.flatnonzero(words.positions == q)[0])
+    k_kept = [int(np.flatnonzero(words.positions == k)[0]) for k in keys]
+    special = special_mask(tokens)
+    last = rollout[-1]
+    query, key = quoted(tokens[q]), quoted(tokens[keys[0]])
+    best_lh = (best.layer, best.head)
+    rows = [
+        {
+            "layer": f"L{layer}",
+            "head": head_name(layer, int(np.argmax(probe[layer]))),
+            "head_weight": fixed(float(np.max(probe[layer]))),
+            "mean": fixed(float(mean_heads[layer])),
+            "rollout": fixed(float(rolled[layer])),
+        }
+        for layer in range(n_layers)
+    ]
+    own = float(np.mean(np.diag(last)[~special]))
+    rolled_words = float(words.weights[q_kept, k_kept].sum())
+    title_text = f"“{facts['sentences'][i]['text']}”"
+    return {
+        "tab": facts["sentences"][i]["tab"],
+        "query": query,
+        "key": key,
+        "rows": rows,
+        "best_name": head_name(*best_lh),
+        "best_weight": fixed(best.weight),
+        "rolled": fixed(float(rolled[-1])),
+        "rolled_words": fixed(rolled_words),
+        # The head's link is gone from the rollout: no more than 1.5 times an even share.
+        "vanishes": rolled_words <= 1.5 * len(keys) / len(words.tokens),
+        "uniform_words": fixed(1.0 / len(words.tokens)),
+        "special_share": fixed(float(last[q, special].sum())),
+        "own_share": fixed(own),
+        "n_layers": n_layers,
+        "other_heads": weights.shape[1] - 1,
+        "figs": [
+            heatmap_figure(
+                f"s{i}-rollout",
+                last,
+                tokens,
+                tokens,
+                "Row i: how token i after the last layer traces back to the input tokens, "
+                "if attention and the residual were all that moved information. Rows sum to 1.",
+                title=f"Rollout through all {n_layers} layers, {title_text}",
+                subtitle=ROLLOUT_NOTE,
+                x_title="Input token (layer 0)",
+                y_title=f"Token after layer {n_layers - 1}",
+                domain=(0.0, 1.0),
+                fmt=".3f",
+                name=f"ro{i}",
+            ),
+            heatmap_figure(
+                f"s{i}-rollout-words",
+                words.weights,
+                list(words.tokens),
+                list(words.tokens),
+                "The same rollout without the [CLS] and [SEP] rows and columns, each row "
+                "divided by what is left of it.",
+                title="Rollout, words only",
+                subtitle=[ROLLOUT_NOTE, HIDDEN_NOTE],
+                x_title="Input token (layer 0)",
+                y_title=f"Token after layer {n_layers - 1}",
+                domain=(0.0, 1.0),
+                fmt=".3f",
+                name=f"row{i}",
+            ),
+            heatmap_figure(
+                f"s{i}-rollout-raw",
+                weights[best_lh],
+                tokens,
+                tokens,
+                f"One raw head for comparison: {head_name(*best_lh)}'s softmax(QKᵀ/√d), "
+                f"the head that links {query} to {key} most.",
+                title=f"Raw head {head_name(*best_lh)}, {title_text}",
+                x_title="Key token (attended to)",
+                y_title="Query token",
+                domain=(0.0, 1.0),
+                fmt=".3f",
+                name=f"rr{i}",
+            ),
+        ],
+    }
+
+
 def context(result: Result) -> dict[str, Any]:
     facts = result.facts
     n_layers, n_heads = int(facts["layers"]), int(facts["heads"])
@@ -487,6 +598,10 @@ def context(result: Result) -> dict[str, Any]:
         "hidden_row_error": rounding_error(row_error),
         "sentences": sentences,
         "first": sentences[0],
+        # Across layers: attention rollout beside the raw heads (see _rollout_context).
+        "rollouts": (rollouts := [_rollout_context(i, result) for i in count]),
+        "first_rollout": rollouts[0],
+        "rollout_note": ROLLOUT_NOTE,
     }
 
 

@@ -209,8 +209,9 @@ def test_charts_label_heads_from_zero_and_say_when_tokens_are_hidden(
     text = [json.dumps(c, ensure_ascii=False) for c in specs(raw_page)]
     grids = [t for t in text if '"L5"' in t and '"H11"' in t]
     assert grids and not any('"L6"' in t or '"H12"' in t for t in grids)
-    # Every map drawn without [CLS]/[SEP] says so: one grid and one head view per sentence.
-    hidden_maps = 2 * len(ctx["sentences"])
+    # Every map drawn without [CLS]/[SEP] says so: one grid, one head view and one
+    # rollout per sentence.
+    hidden_maps = 3 * len(ctx["sentences"])
     assert sum(HIDDEN_NOTE in t for t in text) == hidden_maps
     for t in text:
         if "[CLS]" in t and ("without" in t or "words only" in t):
