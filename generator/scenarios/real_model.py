@@ -488,7 +488,6 @@ def _rollout_context(i: int, result: Result) -> dict[str, Any]:
     ]
     own = float(np.mean(np.diag(last)[~special]))
     rolled_words = float(words.weights[q_kept, k_kept].sum())
-    title_text = f"“{facts['sentences'][i]['text']}”"
     return {
         "tab": facts["sentences"][i]["tab"],
         "query": query,
@@ -513,7 +512,7 @@ def _rollout_context(i: int, result: Result) -> dict[str, Any]:
                 tokens,
                 "Row i: how token i after the last layer traces back to the input tokens, "
                 "if attention and the residual were all that moved information. Rows sum to 1.",
-                title=f"Rollout through all {n_layers} layers, {title_text}",
+                title=f"Rollout through all {n_layers} layers",
                 subtitle=ROLLOUT_NOTE,
                 x_title="Input token (layer 0)",
                 y_title=f"Token after layer {n_layers - 1}",
@@ -543,7 +542,7 @@ def _rollout_context(i: int, result: Result) -> dict[str, Any]:
                 tokens,
                 f"One raw head for comparison: {head_name(*best_lh)}'s softmax(QKᵀ/√d), "
                 f"the head that links {query} to {key} most.",
-                title=f"Raw head {head_name(*best_lh)}, {title_text}",
+                title=f"Raw head {head_name(*best_lh)}, all tokens",
                 x_title="Key token (attended to)",
                 y_title="Query token",
                 domain=(0.0, 1.0),
