@@ -39,6 +39,9 @@ from attention_atlas.text import (
 #: What an input word writes, in the order the role chart shows them.
 ROLES = ("weekday", "day", "month", "year", "other")
 
+#: The format that writes the year with two digits, leaving the century to the model.
+SHORT_YEAR = "25/03/21"
+
 #: The ISO characters by what they write: positions 0-3 the year, 5-6 the month, 8-9 the day.
 YEAR, MONTH, DAY, DASHES = (0, 1, 2, 3), (5, 6), (8, 9), (4, 7)
 
@@ -170,6 +173,8 @@ def context(result: Result) -> dict[str, Any]:
         for name in dates.FORMATS
         if name in formats
     ]
+    # Two-digit years ("25/03/21"): the century digits are written nowhere in the input.
+    short = np.array([f == SHORT_YEAR for f in formats])
     examples = []
     for i, e in enumerate(shown):
         words, chars = labels[f"in{i}"], labels[f"out{i}"]
@@ -230,6 +235,12 @@ def context(result: Result) -> dict[str, Any]:
         "day_on_day": f"{roles[list(DAY), ROLES.index('day')].min():.2f}",
         "weekday_max": f"{roles[:, ROLES.index('weekday')].max():.2f}",
         "year_span": _span(YEAR),
+        "short_format": SHORT_YEAR,
+        "short_count": int(short.sum()),
+        "first_year": dates.FIRST_DAY.year,
+        "last_year": dates.LAST_DAY.year,
+        "short_accuracy": percent(float(correct[short].mean()), 1) if short.any() else "",
+        "short_year_share": percent(float(year_ok[short].mean()), 1) if short.any() else "",
         "roles_fig": heatmap_figure(
             "roles",
             roles,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from attention_atlas.scenarios.base import Result
 from attention_atlas.scenarios.learned_alignment import (
     ROLES,
     SCENARIO,
+    SHORT_YEAR,
     role_weights,
     two_at_once,
     year_reads_year,
@@ -85,7 +87,7 @@ def test_the_reading_table_follows_the_first_map(result: Result, ctx: dict[str, 
 
 
 def test_role_weights_and_year_reading_on_a_hand_made_map() -> None:
-    e = dates.example(__import__("datetime").date(2021, 3, 25), "25 march 2021")
+    e = dates.example(dt.date(2021, 3, 25), "25 march 2021")
     w = np.zeros((1, 10, 3))
     w[0, :4, 2] = 1.0  # year digits on "2021"
     w[0, 4:, 0] = 1.0
@@ -117,3 +119,14 @@ def test_damaged_weights_give_the_unavailable_page(
     assert "\n" not in message and str(broken) in message
     text = render_unavailable(SCENARIO, message)
     assert "could not be computed" in text and "cannot read the date model" in text
+
+
+def test_the_two_digit_year_reading_is_computed(
+    result: Result, ctx: dict[str, Any], page: str
+) -> None:
+    assert SHORT_YEAR in dates.FORMATS
+    assert dates.example(dt.date(1969, 7, 20), SHORT_YEAR).words[-1] == "69"
+    short = np.array([f == SHORT_YEAR for f in result.facts["formats"]])
+    assert ctx["short_count"] == short.sum() > 0
+    share = percent(float(result.arrays["year_ok"][short].mean()), 1)
+    assert f"in {share} of them all four\nyear digits read the two-digit year most" in page
