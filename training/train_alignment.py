@@ -1,7 +1,7 @@
 """Train the date translator whose alignment maps the learned-alignment page shows.
 
     pip install -e ".[train]"      # torch, CPU build
-    python training/train_alignment.py [--steps 2500] [--out generator/models/alignment_dates.npz]
+    python training/train_alignment.py [--steps 3000] [--out generator/models/alignment_dates.npz]
 
 The model is the one :mod:`attention_atlas.models.alignment` runs in NumPy: word
 embeddings, a bidirectional GRU encoder, a GRU decoder whose attention is additive
@@ -200,7 +200,7 @@ def train(steps: int, batch_size: int, seed: int) -> tuple[DateTranslator, float
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2500)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
