@@ -48,6 +48,7 @@ _LAZY = {
     "AttentionDump": "attention_atlas.dumps.read",
     "load_dump": "attention_atlas.dumps.read",
     "build_report": "attention_atlas.dumps.report",
+    "save_dump": "attention_atlas.dumps.save",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -15,6 +15,23 @@ head), a file may hold the queries and keys instead of ``attention``:
   with M positions; the weights are ``softmax(scale q k^T)``, never stored.
 - ``scale`` (optional): one number, ``1 / sqrt(d)`` by default.
 
+Decoder models (GPT-2, Llama, Mistral, Qwen):
+
+- ``causal`` (optional, either kind): one boolean. When true, query i may attend to
+  keys j <= i + M - N only: the queries are the *last* N of the M key positions
+  (a decode step over a cached prefix when N < M), the end-aligned convention of
+  PyTorch's ``causal_lower_right`` (equal to ``is_causal=True`` when N = M). N may
+  not exceed M. In an ``attention`` dump the weights above that diagonal must be 0.
+- Grouped-query and multi-query heads (q/k dumps): ``k`` may hold H_kv heads where
+  H, ``q``'s head count, is a multiple of H_kv; query head h reads key head
+  ``h // (H // H_kv)``, as ``scaled_dot_product_attention(enable_gqa=True)``.
+- ``v`` may be stored beside them and is ignored (weights do not need it).
+
+A ``.safetensors`` file holds the same fields as tensors; tokens, which are not
+numbers, go in its ``__metadata__`` as JSON lists of strings
+(:mod:`attention_atlas.dumps.safetensors_file`). Its ``q`` and ``k`` stay in the
+file and are read one head at a time.
+
 :func:`load_any` reads either kind; :func:`load_dump` only the first.
 
 No data is decoded before every check that needs none has passed
@@ -36,6 +53,7 @@ largest gap. Those rows are shown as given, never renormalised.
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 import zipfile
@@ -54,16 +72,25 @@ from attention_atlas.dumps.budget import (
     resolve_budget,
     token_bytes,
 )
+from attention_atlas.dumps.safetensors_file import (
+    SafetensorsHeader,
+    TensorEntry,
+    read_header,
+    read_tensor,
+    to_float32,
+)
 from attention_atlas.errors import AtlasError, ShapeError
 from attention_atlas.text import bytes_text, significant
 
 __all__ = [
+    "CAUSAL_TOLERANCE",
     "MAX_MEMBERS",
     "ROW_SUM_TOLERANCE",
     "ArrayHeader",
     "AttentionDump",
     "DumpHeaders",
     "ProjectionDump",
+    "StoredTensor",
     "inspect_dump",
     "load_any",
     "load_dump",
@@ -73,6 +100,9 @@ __all__ = [
 
 #: A row whose weights sum to 1 within this absolute tolerance counts as a distribution.
 ROW_SUM_TOLERANCE = 1e-3
+
+#: Largest weight a causal ``attention`` dump may give a future key (exact softmax gives 0).
+CAUSAL_TOLERANCE = 1e-6
 
 #: Rows listed by name in a warning before it says "and K more".
 _LISTED_ROWS = 5
@@ -126,6 +156,9 @@ class AttentionDump(_Sizes):
         One-line notes about rows that do not sum to 1.
     zero_rows : int
         Number of all-zero rows (queries that attend to nothing).
+    causal : bool
+        True when the file says each query sees only keys up to its own position
+        (checked: every weight above that diagonal is 0, see :attr:`query_offset`).
     """
 
     source: str
@@ -135,6 +168,16 @@ class AttentionDump(_Sizes):
     stored_shape: tuple[int, ...]
     warnings: tuple[str, ...] = field(default=())
     zero_rows: int = 0
+    causal: bool = False
+
+    @property
+    def query_offset(self) -> int:
+        """Key position of query 0 under the causal mask: M - N when causal, else 0.
+
+        Query i sees keys ``j <= i + query_offset``; the queries are the last N of the
+        M key positions (a decode step over a cached prefix when N < M).
+        """
+        return self.m - self.n if self.causal else 0
 
     @property
     def sizes(self) -> tuple[int, int, int, int]:
@@ -160,8 +203,11 @@ class ProjectionDump(_Sizes):
     Attributes
     ----------
     source : str
-    q : ndarray of float32, shape (L, H, N, d)
-    k : ndarray of float32, shape (L, H, M, d)
+    q : ndarray of float32 or StoredTensor, shape (L, H, N, d)
+    k : ndarray of float32 or StoredTensor, shape (L, H_kv, M, d)
+        H_kv divides H (grouped-query heads; H_kv = H for plain multi-head attention).
+        A :class:`StoredTensor` stays in its ``.safetensors`` file; read a head with
+        :meth:`q_head` and :meth:`k_head`, which work for both.
     scale : float
         Multiplies ``q k^T`` before the softmax.
     tokens : tuple of str, length N
@@ -170,22 +216,68 @@ class ProjectionDump(_Sizes):
         ``q``'s shape as stored in the file.
     warnings : tuple of str
         Always empty: weights computed from q and k are distributions by construction.
+    causal : bool
+        True when query i sees only keys ``j <= i + query_offset``.
     """
 
     source: str
-    q: NDArray[np.float32]
-    k: NDArray[np.float32]
+    q: NDArray[np.float32] | StoredTensor
+    k: NDArray[np.float32] | StoredTensor
     scale: float
     tokens: tuple[str, ...]
     key_tokens: tuple[str, ...]
     stored_shape: tuple[int, ...]
     warnings: tuple[str, ...] = field(default=())
+    causal: bool = False
 
     @property
     def sizes(self) -> tuple[int, int, int, int]:
-        """(L, H, N, M): the maps' shape, from q (L, H, N, d) and k (L, H, M, d)."""
+        """(L, H, N, M): the maps' shape, from q (L, H, N, d) and k (L, H_kv, M, d)."""
         layers, heads, n = (int(s) for s in self.q.shape[:3])
         return layers, heads, n, int(self.k.shape[2])
+
+    @property
+    def width(self) -> int:
+        """d, the width of each query and key."""
+        return int(self.q.shape[3])
+
+    @property
+    def kv_heads(self) -> int:
+        """H_kv, the key heads: H for multi-head, 1 for multi-query, else grouped-query."""
+        return int(self.k.shape[1])
+
+    @property
+    def group(self) -> int:
+        """Query heads per key head, H // H_kv."""
+        return self.heads // self.kv_heads
+
+    def kv_head(self, head: int) -> int:
+        """The key head query head ``head`` reads: ``head // (H // H_kv)``."""
+        return head // self.group
+
+    @property
+    def query_offset(self) -> int:
+        """Key position of query 0 under the causal mask: M - N when causal, else 0.
+
+        Query i sees keys ``j <= i + query_offset`` (PyTorch's lower-right causal
+        alignment): the queries are the last N of the M key positions.
+        """
+        return self.m - self.n if self.causal else 0
+
+    @property
+    def resident_bytes(self) -> int:
+        """Bytes of q and k held in memory (0 for tensors left in their file)."""
+        return sum(a.nbytes for a in (self.q, self.k) if isinstance(a, np.ndarray))
+
+    def q_head(self, layer: int, head: int) -> NDArray[np.float32]:
+        """Query head ``head`` of ``layer``, float32, shape (N, d)."""
+        check_head(self, layer, head)
+        return _head_of(self.q, layer, head)
+
+    def k_head(self, layer: int, head: int) -> NDArray[np.float32]:
+        """The keys query head ``head`` of ``layer`` reads, float32, shape (M, d)."""
+        check_head(self, layer, head)
+        return _head_of(self.k, layer, self.kv_head(head))
 
     @property
     def self_attention(self) -> bool:
@@ -195,6 +287,50 @@ class ProjectionDump(_Sizes):
     def map_bytes(self) -> int:
         """Bytes every head's float32 map would take together, were they stored."""
         return 4 * self.layers * self.heads * self.n * self.m
+
+
+@dataclass(frozen=True)
+class StoredTensor:
+    """``q`` or ``k`` left in a ``.safetensors`` file, read one head at a time.
+
+    Each :meth:`head` maps only that head's bytes (a ``numpy.memmap`` released at
+    once) and widens them to float32, so the file is never held in memory.
+
+    Attributes
+    ----------
+    path : Path
+    entry : TensorEntry
+        The tensor's dtype, stored shape and offset.
+    shape : tuple of int
+        (L, H, P, d): the stored shape with missing leading axes of size 1.
+    """
+
+    path: Path
+    entry: TensorEntry
+    shape: tuple[int, int, int, int]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes in the file (none of them held in memory)."""
+        return self.entry.nbytes
+
+    def part(self, layer: int, head: int | None = None) -> NDArray[np.float32]:
+        """Float32 values of one layer (H, P, d), or of one head (P, d) when ``head`` is given."""
+        lead = len(self.entry.shape) - 2  # stored leading axes: 0, 1 or 2 (layer, head)
+        full = (layer,) if head is None else (layer, head)
+        index = full[len(full) - max(0, lead - (2 - len(full))) :] if lead else ()
+        values = to_float32(read_tensor(self.path, self.entry, index), self.entry.dtype)
+        return values.reshape(self.shape[1:] if head is None else self.shape[2:])
+
+    def head(self, layer: int, head: int) -> NDArray[np.float32]:
+        """Float32 values of one head, shape (P, d)."""
+        return self.part(layer, head)
+
+
+def _head_of(a: NDArray[np.float32] | StoredTensor, layer: int, head: int) -> NDArray[np.float32]:
+    if isinstance(a, StoredTensor):
+        return a.head(layer, head)
+    return a[layer, head]
 
 
 def check_head(dump: AttentionDump | ProjectionDump, layer: int, head: int) -> None:
@@ -417,6 +553,13 @@ class DumpHeaders:
     fields: dict[str, ArrayHeader]
     need: int
     budget: int
+    tensors: dict[str, TensorEntry] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lazy(self) -> bool:
+        """True for a ``.safetensors`` dump of q and k: read one head at a time, never whole."""
+        return bool(self.tensors) and self.kind == "projections"
 
 
 def inspect_dump(
@@ -447,27 +590,112 @@ def inspect_dump(
     file = Path(path)
     source = str(file)
     budget = resolve_budget(max_memory)
-    _check_file(file)
-    try:
-        with zipfile.ZipFile(file) as archive:
-            headers = _member_headers(archive, source, weights_only)
-    except AtlasError:
-        raise
-    except _READ_ERRORS as exc:
-        raise _damaged(source, exc) from exc
+    tensors: dict[str, TensorEntry] = {}
+    values: dict[str, Any] = {}
+    if file.suffix.lower() == ".safetensors":
+        headers, tensors, values = _safetensors_fields(read_header(file), weights_only)
+    else:
+        _check_file(file)
+        try:
+            with zipfile.ZipFile(file) as archive:
+                headers = _member_headers(archive, source, weights_only)
+        except AtlasError:
+            raise
+        except _READ_ERRORS as exc:
+            raise _damaged(source, exc) from exc
     for header in headers.values():
         if header.dtype.hasobject:
             raise _pickled(source, header.name)
+    causal = headers.get("causal")
+    if causal is not None and (causal.dtype.kind != "b" or causal.count != 1):
+        msg = (
+            f"field 'causal': expected one boolean (True or False), got {causal.dtype} "
+            f"shaped {causal.shape}"
+        )
+        raise _fail(source, msg)
     kind: Literal["attention", "projections"]
     if "attention" in headers:
         kind, parts = "attention", _map_parts(source, headers)
     else:
-        kind, parts = "projections", _projection_parts(source, headers)
+        kind, parts = "projections", _projection_parts(source, headers, lazy=bool(tensors))
     need = JOB_BYTES + sum(parts.values())
     if need > budget:
         largest = max(parts, key=lambda name: parts[name])
         raise over_budget(f"{source}: {headers[largest].describe()} needs", need, budget)
-    return DumpHeaders(source=source, kind=kind, fields=headers, need=need, budget=budget)
+    return DumpHeaders(
+        source=source,
+        kind=kind,
+        fields=headers,
+        need=need,
+        budget=budget,
+        tensors=tensors,
+        values=values,
+    )
+
+
+def _safetensors_fields(
+    st: SafetensorsHeader, weights_only: bool
+) -> tuple[dict[str, ArrayHeader], dict[str, TensorEntry], dict[str, Any]]:
+    """A ``.safetensors`` dump's fields as headers, its tensors, and values from its metadata.
+
+    Tokens are JSON lists of strings in ``__metadata__``; ``causal`` and ``scale`` may
+    be a one-element tensor or text there (``"true"``, ``"0.125"``), not both.
+    """
+    source = st.source
+    listed = ", ".join(repr(n) for n in st.tensors) or "no tensors"
+    if "attention" in st.tensors:
+        wanted: tuple[str, ...] = ("attention", "causal")
+    elif "q" in st.tensors and "k" in st.tensors:
+        if weights_only:
+            msg = "holds 'q' and 'k' but no 'attention': this needs the weights themselves"
+            raise _fail(source, msg)
+        wanted = ("q", "k", "scale", "causal")
+    else:
+        raise _fail(source, f"missing tensor 'attention' (or 'q' and 'k') (found {listed})")
+    tensors = {name: st.tensors[name] for name in wanted if name in st.tensors}
+    headers = {
+        name: ArrayHeader(name, entry.shape, entry.stored, False) for name, entry in tensors.items()
+    }
+    values: dict[str, Any] = {}
+    for name in ("tokens", "key_tokens"):
+        text = st.metadata.get(name)
+        if text is None:
+            if name == "tokens":
+                msg = (
+                    "missing field 'tokens': a .safetensors dump keeps its tokens in "
+                    "__metadata__['tokens'] as a JSON list of strings"
+                )
+                raise _fail(source, msg)
+            continue
+        values[name] = _metadata_tokens(source, name, text)
+        headers[name] = ArrayHeader(name, values[name].shape, values[name].dtype, False)
+    for name in ("causal", "scale"):
+        if name in st.metadata:
+            if name in tensors:
+                msg = f"field '{name}': given both as a tensor and in __metadata__; keep one"
+                raise _fail(source, msg)
+            values[name] = st.metadata[name]
+    if "scale" in values:
+        try:
+            values["scale"] = np.float64(values["scale"])
+        except ValueError:
+            msg = f"field 'scale': expected a number in __metadata__, got {values['scale'][:40]!r}"
+            raise _fail(source, msg) from None
+    if "causal" in values:
+        values["causal"] = _causal_flag(source, values["causal"])
+    return headers, tensors, values
+
+
+def _metadata_tokens(source: str, name: str, text: str) -> np.ndarray:
+    """``__metadata__[name]``: a JSON list of strings, as a NumPy string array."""
+    try:
+        items = json.loads(text)
+    except (ValueError, RecursionError):
+        items = None
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        msg = f"field '{name}': expected a JSON list of strings in __metadata__['{name}']"
+        raise _fail(source, msg)
+    return np.array(items, dtype=str) if items else np.empty(0, dtype="<U1")
 
 
 def _member_headers(
@@ -488,12 +716,12 @@ def _member_headers(
         members[name] = info
     listed = ", ".join(repr(n) for n in members) or "no fields"
     if "attention" in members:
-        wanted: tuple[str, ...] = ("attention", "tokens", "key_tokens")
+        wanted: tuple[str, ...] = ("attention", "tokens", "key_tokens", "causal")
     elif "q" in members and "k" in members:
         if weights_only:
             msg = "holds 'q' and 'k' but no 'attention': this needs the weights themselves"
             raise _fail(source, msg)
-        wanted = ("q", "k", "tokens", "key_tokens", "scale")
+        wanted = ("q", "k", "tokens", "key_tokens", "scale", "causal")
     else:
         raise _fail(source, f"missing field 'attention' (or 'q' and 'k') (found {listed})")
     if "tokens" not in members:
@@ -534,7 +762,9 @@ def _map_parts(source: str, headers: dict[str, ArrayHeader]) -> dict[str, int]:
     return {"attention": map_job_bytes(att.count, layers * heads), **parts}
 
 
-def _projection_parts(source: str, headers: dict[str, ArrayHeader]) -> dict[str, int]:
+def _projection_parts(
+    source: str, headers: dict[str, ArrayHeader], *, lazy: bool = False
+) -> dict[str, int]:
     """Memory of a streamed report of a dump of queries and keys, by field."""
     from attention_atlas.dumps.stream import working_bytes
 
@@ -553,6 +783,12 @@ def _projection_parts(source: str, headers: dict[str, ArrayHeader]) -> dict[str,
     # While loading: each stored array and its float32 copy. Then the float32 copies
     # and the streamed pass's working memory (attention_atlas.dumps.stream), which
     # takes the stored arrays' place and is counted with the larger of q and k.
+    if lazy:
+        # Left in the file: each layer's float32 copy while it is checked, then only
+        # the streamed pass's working memory (one head's q and k per worker).
+        parts["q"] = 4 * q.count // layers
+        parts["k"] = working_bytes(layers, heads, n, m, d) + 4 * k.count // layers
+        return parts
     parts["q"] = 4 * q.count + q.nbytes
     parts["k"] = 4 * k.count + k.nbytes
     extra = working_bytes(layers, heads, n, m, d) - q.nbytes - k.nbytes
@@ -562,11 +798,25 @@ def _projection_parts(source: str, headers: dict[str, ArrayHeader]) -> dict[str,
 
 def _read_fields(
     path: Path, *, max_memory: int | str | None, weights_only: bool = False
-) -> tuple[str, dict[str, np.ndarray]]:
-    """The kind of dump and the fields its job reads, decoded only after every check."""
+) -> tuple[str, dict[str, Any]]:
+    """The kind of dump and the fields its job reads, decoded only after every check.
+
+    ``q`` and ``k`` of a ``.safetensors`` dump come back as :class:`StoredTensor`, left
+    in the file.
+    """
     plan = inspect_dump(path, max_memory=max_memory, weights_only=weights_only)
     source = plan.source
-    fields: dict[str, np.ndarray] = {}
+    if plan.tensors:
+        fields: dict[str, Any] = dict(plan.values)
+        for name, entry in plan.tensors.items():
+            if plan.lazy and name in ("q", "k"):
+                shape4 = (1,) * (4 - len(entry.shape)) + entry.shape
+                fields[name] = StoredTensor(path, entry, shape4)
+            else:
+                raw = read_tensor(path, entry)
+                fields[name] = raw if entry.dtype == "BOOL" else _widened(raw, entry.dtype)
+        return plan.kind, fields
+    fields = {}
     try:
         with zipfile.ZipFile(path) as archive:
             for name, header in plan.fields.items():
@@ -579,6 +829,11 @@ def _read_fields(
     except _READ_ERRORS as exc:
         raise _damaged(source, exc) from exc
     return plan.kind, fields
+
+
+def _widened(raw: np.ndarray, dtype: str) -> np.ndarray:
+    """Stored numbers as NumPy can compute with them: ``BF16`` words become float32."""
+    return to_float32(raw, dtype) if dtype == "BF16" else raw
 
 
 # --------------------------------------------------------------------------- shape rules
@@ -613,15 +868,71 @@ def _projection_shape(
 
 
 def _projections_match(source: str, q: tuple[int, ...], k: tuple[int, ...]) -> None:
-    """``k`` has ``q``'s layers, heads and width d; only the positions may differ."""
+    """``k`` has ``q``'s layers and width d, and H_kv heads dividing q's H."""
     q4 = (1,) * (4 - len(q)) + q
     k4 = (1,) * (4 - len(k)) + k
-    if q4[:2] != k4[:2] or q4[3] != k4[3]:
+    if len(q) != len(k) or q4[0] != k4[0] or q4[3] != k4[3]:
         msg = (
-            f"field 'k': shape {k} does not match q {q}: expected the same layers, heads "
-            f"and width d, only the positions may differ"
+            f"field 'k': shape {k} does not match q {q}: expected the same axes, layers "
+            f"and width d; only the heads (H_kv dividing H) and positions may differ"
         )
         raise _shape_fail(source, msg)
+    if q4[1] % k4[1]:
+        msg = (
+            f"field 'k': {k4[1]} key heads do not divide q's {q4[1]} heads (k {k}, q {q}): "
+            f"grouped-query attention needs H a multiple of H_kv"
+        )
+        raise _shape_fail(source, msg)
+
+
+def _causal_flag(source: str, value: Any) -> bool:
+    """``causal``: one boolean (a bool array of one element, or "true"/"false" as text)."""
+    if isinstance(value, str):
+        if value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        msg = f'field \'causal\': expected "true" or "false", got {value[:40]!r}'
+        raise _fail(source, msg)
+    arr = np.asarray(value)
+    if arr.dtype.kind != "b" or arr.size != 1:
+        msg = (
+            f"field 'causal': expected one boolean (True or False), got {arr.dtype} "
+            f"shaped {arr.shape}"
+        )
+        raise _fail(source, msg)
+    return bool(arr.reshape(()))
+
+
+def _causal_fits(source: str, causal: bool, n: int, m: int, shaped: str) -> None:
+    """A causal dump's queries are the last N of its M keys, so N <= M."""
+    if causal and n > m:
+        msg = (
+            f"field 'causal': true, but {shaped} has {n} queries (N) and {m} keys (M); "
+            f"causal queries are the last N of the M key positions, so N <= M"
+        )
+        raise _shape_fail(source, msg)
+
+
+def _future_weights(
+    source: str, weights: NDArray[np.float64], offset: int, tolerance: float
+) -> None:
+    """Refuse a causal map that gives a future key (j > i + offset) more than ``tolerance``."""
+    layers, heads, n, m = weights.shape
+    future = np.triu(np.ones((n, m), dtype=bool), k=offset + 1)  # (N, M)
+    if not future.any():
+        return
+    for layer in range(layers):
+        for head in range(heads):  # one head at a time: extra memory of one map
+            masked = np.where(future, weights[layer, head], 0.0)
+            if masked.max() > tolerance:
+                row, col = np.unravel_index(int(np.argmax(masked)), masked.shape)
+                count = int((masked > tolerance).sum())
+                msg = (
+                    f"field 'attention': causal is true, but layer {layer}, head {head}, "
+                    f"row {row} gives {significant(masked[row, col], 4)} to column {col}, "
+                    f"a future key (row {row} may see columns 0 to {row + offset}); "
+                    f"{count} such weight(s) in this head above {tolerance:g}"
+                )
+                raise _fail(source, msg)
 
 
 def _token_shape(
@@ -697,6 +1008,7 @@ def validate_dump(
     key_tokens: Any = None,
     *,
     source: str = "attention dump",
+    causal: Any = False,
 ) -> AttentionDump:
     """Check arrays already in memory, exactly as :func:`load_dump` checks a file.
 
@@ -708,6 +1020,10 @@ def validate_dump(
     key_tokens : ndarray of str, shape (M,), optional
         Needed when M != N.
     source : str
+    causal : bool or bool array of one element, default False
+        Query i sees keys ``j <= i + M - N`` only: every weight above that diagonal
+        must be at most :data:`CAUSAL_TOLERANCE` (``AtlasError`` naming the first
+        layer, head, row and column that is not). Needs N <= M.
         Name used at the start of every error message.
 
     Returns
@@ -748,6 +1064,10 @@ def validate_dump(
         )
         raise _fail(source, msg)
 
+    is_causal = _causal_flag(source, causal)
+    _causal_fits(source, is_causal, n, m, shaped)
+    if is_causal:
+        _future_weights(source, weights, m - n, CAUSAL_TOLERANCE)
     warnings, zero_rows = _row_sum_notes(weights, source)
     return AttentionDump(
         source=source,
@@ -757,6 +1077,7 @@ def validate_dump(
         stored_shape=stored,
         warnings=tuple(warnings),
         zero_rows=zero_rows,
+        causal=is_causal,
     )
 
 
@@ -785,21 +1106,39 @@ def _row_sum_notes(weights: NDArray[np.float64], source: str) -> tuple[list[str]
     return notes, int(zero.sum())
 
 
-def _projection(source: str, name: str, arr: Any) -> NDArray[np.float32]:
-    """Check ``q`` or ``k``: real, finite, (N, d) to (L, H, N, d); float32, four axes."""
-    a = np.asarray(arr)
-    stored = tuple(int(s) for s in a.shape)
-    shape4 = _projection_shape(source, name, a.dtype, stored)
-    out = a.astype(np.float32).reshape(shape4)
-    if not _all_finite(out):
-        bad = ~np.isfinite(out)
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
+def _not_finite(source: str, name: str, values: NDArray[np.float32], at: tuple[int, ...]) -> None:
+    if not _all_finite(values):
+        bad = ~np.isfinite(values)
+        where = at + tuple(int(i) for i in np.argwhere(bad)[0])
         msg = (
             f"field '{name}': {int(bad.sum())} value(s) are NaN or infinite (or overflow "
             f"float32), first at index {where}"
         )
         raise _fail(source, msg)
+
+
+def _projection(source: str, name: str, arr: Any) -> NDArray[np.float32] | StoredTensor:
+    """Check ``q`` or ``k``: real, finite, (N, d) to (L, H, N, d); float32, four axes.
+
+    A :class:`StoredTensor` is checked one layer at a time and left in its file.
+    """
+    if isinstance(arr, StoredTensor):
+        for layer in range(arr.shape[0]):
+            lead = (layer,) if len(arr.entry.shape) == 4 else ()
+            _not_finite(source, name, arr.part(layer), lead)
+        return arr
+    a = np.asarray(arr)
+    stored = tuple(int(s) for s in a.shape)
+    shape4 = _projection_shape(source, name, a.dtype, stored)
+    out = a.astype(np.float32).reshape(shape4)
+    _not_finite(source, name, out, ())
     return out
+
+
+def _stored_shape(arr: Any) -> tuple[int, ...]:
+    if isinstance(arr, StoredTensor):
+        return arr.entry.shape
+    return tuple(int(s) for s in np.shape(arr))
 
 
 def validate_projections(
@@ -810,33 +1149,39 @@ def validate_projections(
     scale: Any = None,
     *,
     source: str = "attention dump",
+    causal: Any = False,
 ) -> ProjectionDump:
     """Check queries and keys in memory, exactly as :func:`load_any` checks a file.
 
     Parameters
     ----------
     q : ndarray, shape (L, H, N, d), (H, N, d) or (N, d)
-    k : ndarray, shape (L, H, M, d), (H, M, d) or (M, d): ``q``'s leading axes and d
+    k : ndarray, shape (L, H_kv, M, d), (H_kv, M, d) or (M, d)
+        ``q``'s layers and d; H_kv divides H (query head h reads key head
+        ``h // (H // H_kv)``, grouped-query attention).
     tokens : ndarray of str, shape (N,)
     key_tokens : ndarray of str, shape (M,), optional
         Needed when M != N.
     scale : float, optional
         Default ``1 / sqrt(d)``.
     source : str
+    causal : bool or bool array of one element, default False
+        Query i sees keys ``j <= i + M - N`` only; needs N <= M.
 
     Returns
     -------
     dump : ProjectionDump
     """
+    stored = _stored_shape(q)
+    k_stored = _stored_shape(k)
     qa = _projection(source, "q", q)
     ka = _projection(source, "k", k)
-    stored = tuple(int(s) for s in np.shape(q))
-    _projections_match(source, stored, tuple(int(s) for s in np.shape(k)))
+    _projections_match(source, stored, k_stored)
     n, m, d = int(qa.shape[2]), int(ka.shape[2]), int(qa.shape[3])
     shaped = f"q shaped {stored}"
     toks = _token_tuple(source, "tokens", np.asarray(tokens), n, "query positions (N)", shaped)
     if key_tokens is None:
-        _missing_key_tokens(source, n, m, f"k shaped {tuple(np.shape(k))}")
+        _missing_key_tokens(source, n, m, f"k shaped {k_stored}")
         keys = toks
     else:
         keys = _token_tuple(
@@ -850,6 +1195,8 @@ def validate_projections(
             msg = f"field 'scale': expected one finite number, got {value!r}"
             raise _fail(source, msg)
         factor = float(value.reshape(()))
+    is_causal = _causal_flag(source, causal)
+    _causal_fits(source, is_causal, n, m, f"q shaped {stored} and k {k_stored}")
     return ProjectionDump(
         source=source,
         q=qa,
@@ -858,6 +1205,7 @@ def validate_projections(
         tokens=toks,
         key_tokens=keys,
         stored_shape=stored,
+        causal=is_causal,
     )
 
 
@@ -883,7 +1231,11 @@ def load_any(
     kind, fields = _read_fields(file, max_memory=max_memory)
     if kind == "attention":
         return validate_dump(
-            fields["attention"], fields["tokens"], fields.get("key_tokens"), source=str(file)
+            fields["attention"],
+            fields["tokens"],
+            fields.get("key_tokens"),
+            source=str(file),
+            causal=fields.get("causal", False),
         )
     return validate_projections(
         fields["q"],
@@ -892,6 +1244,7 @@ def load_any(
         fields.get("key_tokens"),
         fields.get("scale"),
         source=str(file),
+        causal=fields.get("causal", False),
     )
 
 
@@ -928,4 +1281,5 @@ def load_dump(path: str | Path, *, max_memory: int | str | None = None) -> Atten
         fields["tokens"],
         fields.get("key_tokens"),
         source=str(file),
+        causal=fields.get("causal", False),
     )

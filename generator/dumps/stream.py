@@ -17,21 +17,30 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
-from attention_atlas.attention import block_detail, block_edges, pooled_views, strongest_blocks
+from attention_atlas.attention import block_edges, strongest_blocks
 from attention_atlas.dumps.budget import HEAD_BYTES, over_budget, resolve_budget
 from attention_atlas.dumps.read import ProjectionDump, check_head
+from attention_atlas.errors import AtlasError
 
 __all__ = [
     "BLOCKS",
+    "CHUNK_BYTES",
     "DETAILS",
+    "WORKERS",
     "HeadBlocks",
+    "block_weights",
+    "head_views",
     "stream_dump",
     "stream_head",
     "strongest_blocks",
@@ -43,6 +52,13 @@ BLOCKS = 128
 
 #: Blocks per head whose exact weights are precomputed.
 DETAILS = 4
+
+#: Bytes of the score buffer of a run of queries: large enough that each matrix
+#: product is efficient, small enough to stay near the cache.
+CHUNK_BYTES = 2 * 2**20
+
+#: Heads streamed at once, in threads: one a core, at most 2.
+WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -85,9 +101,10 @@ def working_bytes(
 ) -> int:
     """Peak memory of streaming every head and drawing the report, beside q and k.
 
-    One head at a time: its scaled queries (N d float32), the score buffer of a block
-    of queries (8 MiB, or one whole row of M when that is longer), a few arrays of N
-    and of M, and its detail blocks (h x w each, h = ceil(N / R), w = ceil(M / C)) in
+    :data:`WORKERS` heads at a time: each one's queries and keys and their scaled or
+    transposed copies (float32), the score buffer of a run of queries
+    (:data:`CHUNK_BYTES`, or one row block's scores when that is longer), a few arrays
+    of N and of M, and its detail blocks (h x w each, h = ceil(N / R), w = ceil(M / C)) in
     float32, float64 and while drawn. Kept for every head until the pages are
     written: the pooled views (R x C, float64, twice, and once more for the grid),
     the details in float64 and as page text, and :data:`HEAD_BYTES` of charts.
@@ -96,8 +113,9 @@ def working_bytes(
     """
     rows, cols = min(blocks, n), min(blocks, m)
     cells = min(details, rows * cols) * math.ceil(n / rows) * math.ceil(m / cols)
-    buffer = max(8 * 2**20, 4 * m)  # pooled_views' default block of queries
-    one_head = 4 * n * d + 32 * n + 8 * m + buffer + 48 * cells
+    buffer = CHUNK_BYTES + 4 * m * math.ceil(n / rows)  # head_views' score buffer
+    # A head's q (read from a file, and scaled) and k (read from a file), per worker.
+    one_head = WORKERS * (8 * n * d + 4 * m * d + 32 * n + 8 * m + buffer + 48 * cells)
     kept = 24 * rows * cols + 16 * cells + HEAD_BYTES
     return one_head + layers * heads * kept
 
@@ -107,12 +125,142 @@ def _check_budget(
 ) -> None:
     """Refuse, before any work, when q, k and ``heads`` heads' working memory exceed the budget."""
     budget = resolve_budget(max_memory)
-    d = int(dump.q.shape[-1])
-    work = working_bytes(1, heads, dump.n, dump.m, d, blocks=blocks, details=details)
-    need = dump.q.nbytes + dump.k.nbytes + work
+    work = working_bytes(1, heads, dump.n, dump.m, dump.width, blocks=blocks, details=details)
+    need = dump.resident_bytes + work
     if need > budget:
         what = f"{dump.source}: streaming {heads} head(s) of q {dump.stored_shape} and k"
         raise over_budget(f"{what} {tuple(dump.k.shape)} float32 needs", need, budget)
+
+
+def _chunks(row_edges: NDArray[np.int64], m: int) -> list[tuple[int, int]]:
+    """Runs of whole row blocks ``(first, stop)`` whose scores fit :data:`CHUNK_BYTES`."""
+    widest = int(np.diff(row_edges).max())
+    per = max(1, CHUNK_BYTES // (4 * m * widest))
+    count = row_edges.size - 1
+    return [(b, min(b + per, count)) for b in range(0, count, per)]
+
+
+def head_views(
+    q: NDArray[np.float32],
+    k: NDArray[np.float32],
+    scale: float,
+    rows: int,
+    cols: int,
+    offset: int | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+    """Block means, block maxima and row log-normalisers of ``softmax(scale q k^T)``, streamed.
+
+    Parameters
+    ----------
+    q : ndarray of float32, shape (N, d)
+    k : ndarray of float32, shape (M, d)
+    scale : float
+    rows, cols : int
+        R and C (block rule of :mod:`attention_atlas.attention.pooling`).
+    offset : int, optional
+        Causal: query i sees keys ``j <= i + offset`` only (``offset = M - N`` puts
+        the queries at the end of the keys). ``None``: every key.
+
+    Returns
+    -------
+    mean, maximum : ndarray of float32, shape (R, C)
+    lse : ndarray of float32, shape (N,)
+        ``log sum_j exp(scale q_i . k_j)`` over the keys row i sees.
+
+    Notes
+    -----
+    Runs of whole row blocks at a time: their scores against the keys they may see
+    (a causal run stops at its last row's diagonal, so about half the work of the
+    full map is skipped), the future set to ``-inf`` so its weights are exactly 0,
+    each row shifted by its maximum, exponentiated in place, then pooled. Time
+    O(N M d) (half that when causal), extra memory :data:`CHUNK_BYTES` and O(N + R C).
+    """
+    n, m = q.shape[0], k.shape[0]
+    qs = q * np.float32(scale)  # (N, d), the scale folded in once
+    keys = np.ascontiguousarray(k)  # (M, d): k[:limit].T is a transposed BLAS operand
+    row_edges = block_edges(n, rows, "rows")
+    col_edges = block_edges(m, cols, "cols")
+    mean = np.zeros((rows, cols), dtype=np.float32)
+    maximum = np.zeros((rows, cols), dtype=np.float32)
+    lse = np.empty(n, dtype=np.float32)
+    buf = np.empty(CHUNK_BYTES // 4 + m * int(np.diff(row_edges).max()), dtype=np.float32)
+    for first, stop in _chunks(row_edges, m):
+        start, end = int(row_edges[first]), int(row_edges[stop])
+        limit = m if offset is None else min(m, end + offset)  # keys any of these rows sees
+        scores = buf[: (end - start) * limit].reshape(end - start, limit)
+        # (b, limit); a column slice of k^T would not be BLAS-ready (measured 8x slower)
+        np.matmul(qs[start:end], keys[:limit].T, out=scores)
+        if offset is not None and start + offset + 1 < limit:
+            # Row i sees columns <= i + offset: above that diagonal, -inf (weight 0).
+            edge = start + offset  # the first row's last visible column
+            rel = np.arange(limit - edge)[None, :] - np.arange(end - start)[:, None]
+            np.copyto(scores[:, edge:], -np.inf, where=rel > 0)
+        shift = scores.max(axis=1, keepdims=True)  # (b, 1), finite: every row sees a key
+        if not np.isfinite(shift).all():
+            msg = "scores (scaled q k^T) overflow float32; scale q or k down"
+            raise AtlasError(msg)
+        np.subtract(scores, shift, out=scores)
+        np.exp(scores, out=scores)
+        visible = int(np.searchsorted(col_edges[:-1], limit, side="left"))  # blocks seen
+        starts = col_edges[:visible]
+        sums = _block_sums(scores, starts)  # (b, visible)
+        total = sums.sum(axis=1, keepdims=True)  # (b, 1), >= 1: the row's maximum gives 1
+        lse[start:end] = np.log(total[:, 0]) + shift[:, 0]
+        inverse = np.reciprocal(total)
+        sums *= inverse
+        segments = row_edges[first:stop] - start
+        mean[first:stop, :visible] = np.add.reduceat(sums, segments, axis=0)
+        scores *= inverse
+        # Maxima over each row block's rows first (whole contiguous rows, fast), then
+        # over each column block of that (blocks, limit) result.
+        bounds = itertools.pairwise([*segments.tolist(), end - start])
+        top = np.stack([scores[a:b].max(axis=0) for a, b in bounds])  # (blocks, limit)
+        maximum[first:stop, :visible] = np.maximum.reduceat(top, starts, axis=1)
+    mean /= (np.diff(row_edges)[:, None] * np.diff(col_edges)[None, :]).astype(np.float32)
+    return mean, maximum, lse
+
+
+def _block_sums(scores: NDArray[np.float32], starts: NDArray[np.int64]) -> NDArray[np.float32]:
+    """Sums of ``scores`` (b, limit) over the column blocks starting at ``starts``, (b, C').
+
+    Equal blocks (the usual case) are summed as one matrix-vector product over a view,
+    several times faster than ``numpy.add.reduceat``; a last, shorter block apart.
+    """
+    limit = scores.shape[1]
+    width = int(starts[1] - starts[0]) if starts.size > 1 else limit
+    full = limit // width
+    if starts.size > 1 and np.array_equal(starts[:full], np.arange(full) * width):
+        out = np.empty((scores.shape[0], starts.size), dtype=scores.dtype)
+        view = scores[:, : full * width].reshape(scores.shape[0], full, width)
+        np.matmul(view, np.ones(width, dtype=scores.dtype), out=out[:, :full])
+        if full < starts.size:
+            rest = scores[:, full * width :]
+            out[:, full:] = np.add.reduceat(rest, starts[full:] - full * width, axis=1)
+        return out
+    return np.add.reduceat(scores, starts, axis=1)
+
+
+def block_weights(
+    q: NDArray[np.float32],
+    k: NDArray[np.float32],
+    scale: float,
+    lse: NDArray[np.float32],
+    rows: slice,
+    cols: slice,
+    offset: int | None = None,
+) -> NDArray[np.float32]:
+    """Exact weights of ``rows`` x ``cols`` from each row's log-normaliser, shape (h, w).
+
+    Future keys (``j > i + offset`` when causal) get exactly 0.
+    """
+    qs = q[rows] * np.float32(scale)  # same rounding as head_views
+    w = np.matmul(qs, k[cols].T)
+    np.subtract(w, lse[rows, None], out=w)
+    if offset is not None:
+        i = np.arange(rows.start, rows.stop)[:, None]
+        j = np.arange(cols.start, cols.stop)[None, :]
+        np.copyto(w, -np.inf, where=j > i + offset)
+    return np.exp(w, out=w)
 
 
 def stream_head(
@@ -126,33 +274,47 @@ def stream_head(
 ) -> HeadBlocks:
     """Block means and maxima of one head, and the exact weights of its strongest blocks.
 
-    Cost: one pass of the head's scores, O(N M d), plus O(h M d) per detail block
-    (its rows' scores against the block's keys only, with the normalisers from the
-    pass). Extra memory: the streaming buffer (about 8 MiB), O(N + R C), and the
+    Causal dumps mask the future exactly (weight 0) and skip its scores; a grouped-query
+    head reads its key head (:meth:`ProjectionDump.k_head`). Cost: one pass of the
+    head's scores, O(N M d) (half when causal), plus O(h w d) per detail block.
+    Extra memory: the streaming buffer (:data:`CHUNK_BYTES`), O(N + R C), and the
     details (:func:`working_bytes`); ``AtlasError`` before any work when that and
     q and k exceed ``max_memory`` (bytes or ``"4G"``, default
     :data:`~attention_atlas.dumps.budget.DEFAULT_MAX_MEMORY`).
     """
     check_head(dump, layer, head)
     _check_budget(dump, 1, blocks, details, max_memory)
-    q, k = dump.q[layer, head], dump.k[layer, head]  # (N, d), (M, d)
+    return _stream_one(dump, layer, head, blocks, details)
+
+
+def _stream_one(
+    dump: ProjectionDump, layer: int, head: int, blocks: int, details: int
+) -> HeadBlocks:
+    q, k = dump.q_head(layer, head), dump.k_head(layer, head)  # (N, d), (M, d) float32
     rows, cols = min(blocks, dump.n), min(blocks, dump.m)
-    pooled = pooled_views(q, k, rows, cols, ("mean", "max"), scale=dump.scale)
-    maximum = pooled.views["max"].astype(np.float64)
+    offset = dump.query_offset if dump.causal else None
+    mean, maximum, lse = head_views(q, k, dump.scale, rows, cols, offset)
+    row_edges, col_edges = block_edges(dump.n, rows), block_edges(dump.m, cols)
     chosen = strongest_blocks(maximum, details)
     exact = tuple(
-        block_detail(q, k, rows, cols, i, j, row_lse=pooled.row_lse, scale=dump.scale).astype(
-            np.float64
-        )
+        block_weights(
+            q,
+            k,
+            dump.scale,
+            lse,
+            slice(int(row_edges[i]), int(row_edges[i + 1])),
+            slice(int(col_edges[j]), int(col_edges[j + 1])),
+            offset,
+        ).astype(np.float64)
         for i, j in chosen
     )
     return HeadBlocks(
         layer=layer,
         head=head,
-        mean=pooled.views["mean"].astype(np.float64),
-        maximum=maximum,
-        row_edges=block_edges(dump.n, rows),
-        col_edges=block_edges(dump.m, cols),
+        mean=mean.astype(np.float64),
+        maximum=maximum.astype(np.float64),
+        row_edges=row_edges,
+        col_edges=col_edges,
         blocks=tuple(chosen),
         details=exact,
     )
@@ -165,22 +327,28 @@ def stream_dump(
     details: int = DETAILS,
     progress: Callable[[int, int], None] | None = None,
     max_memory: int | str | None = None,
+    workers: int = WORKERS,
 ) -> list[HeadBlocks]:
     """:func:`stream_head` for every head, layer by layer; ``progress(done, total)`` after each.
 
-    ``AtlasError`` before any work when q, k and the working memory of every head's
-    results (:func:`working_bytes`) exceed ``max_memory``.
+    ``workers`` heads are streamed at once in threads (NumPy releases the GIL in its
+    products and exponentials); the result is in (layer, head) order whatever the
+    number. ``AtlasError`` before any work when q, k and the working memory of every
+    head's results (:func:`working_bytes`) exceed ``max_memory``.
     """
     total = dump.layers * dump.heads
     _check_budget(dump, total, blocks, details, max_memory)
-    out = []
-    for layer in range(dump.layers):
-        for head in range(dump.heads):
-            out.append(
-                stream_head(
-                    dump, layer, head, blocks=blocks, details=details, max_memory=max_memory
-                )
-            )
+    pairs = [(layer, head) for layer in range(dump.layers) for head in range(dump.heads)]
+    out: list[HeadBlocks] = []
+    threads = max(1, workers)
+    # One BLAS thread per worker: two workers each asking for two threads on two
+    # cores would only fight over them.
+    with (
+        threadpool_limits(1 if threads > 1 else None, user_api="blas"),
+        ThreadPoolExecutor(max_workers=threads) as pool,
+    ):
+        for view in pool.map(lambda p: _stream_one(dump, p[0], p[1], blocks, details), pairs):
+            out.append(view)
             if progress is not None:
                 progress(len(out), total)
     return out

@@ -328,7 +328,7 @@ def test_a_query_key_bomb_is_refused_naming_k(tmp_path: Path) -> None:
     k = Member.stored("k.npy", npy_header((1, 1, 2**31, 8), "<f2"))
     keys = Member.stored("key_tokens.npy", npy_header((2**31,), "<U1"))
     path = write_zip(tmp_path / "qk.npz", [q, k, Member.stored("tokens.npy", npy(TOKENS)), keys])
-    with pytest.raises(AtlasError, match=r"field '(k|key_tokens)' \(2147483648.*needs"):
+    with pytest.raises(AtlasError, match=r"field '(k' \(1, 1, |key_tokens' \()2147483648.*needs"):
         load_any(path)
 
 
