@@ -193,8 +193,8 @@ def head_views(
         if offset is not None and start + offset + 1 < limit:
             # Row i sees columns <= i + offset: above that diagonal, -inf (weight 0).
             edge = start + offset  # the first row's last visible column
-            rel = np.arange(limit - edge)[None, :] - np.arange(end - start)[:, None]
-            np.copyto(scores[:, edge:], -np.inf, where=rel > 0)
+            seen = np.tri(end - start, limit - edge, dtype=bool)  # (b, limit - edge)
+            np.copyto(scores[:, edge:], -np.inf, where=~seen)
         shift = scores.max(axis=1, keepdims=True)  # (b, 1), finite: every row sees a key
         if not np.isfinite(shift).all():
             msg = "scores (scaled q k^T) overflow float32; scale q or k down"
