@@ -164,3 +164,41 @@ def test_grouped_keys_that_do_not_divide_the_query_heads_are_refused(tmp_path: P
             tokens=["a", "b"],
         )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow  # importing transformers takes about 20 s
+def test_the_guides_gpt2_lines_write_a_causal_dump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decoder snippet of the CI guide, run on a small GPT-2 with random weights."""
+    torch = pytest.importorskip("torch", reason="torch is not installed (never a dependency)")
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    import re
+
+    guide = Path(__file__).resolve().parents[2] / "site_src" / "guides" / "ci.md"
+    code = [
+        b
+        for b in re.findall(r"^```python\n(.*?)^```$", guide.read_text("utf-8"), re.S | re.M)
+        if "output_attentions=True" in b and "save_dump(" in b
+    ]
+    assert len(code) == 1
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(n_layer=2, n_head=3, n_embd=24, vocab_size=50)
+    model = transformers.GPT2LMHeadModel(config).eval()
+    model.config._attn_implementation = "eager"
+
+    class Tokenizer:  # the lines need a call and convert_ids_to_tokens
+        def __call__(self, text: str, return_tensors: str) -> dict[str, Any]:
+            words = text.split()
+            return {"input_ids": torch.tensor([[len(w) % 50 for w in words]])}
+
+        def convert_ids_to_tokens(self, ids: Any) -> list[str]:
+            return [f"w{int(i)}" for i in ids]
+
+    monkeypatch.chdir(tmp_path)
+    with torch.no_grad():
+        exec(code[0], {"model": model, "tokenizer": Tokenizer()})
+    dump = load_any(tmp_path / "gpt2.safetensors")
+    assert isinstance(dump, AttentionDump)
+    assert dump.causal and dump.attention.shape == (2, 3, 11, 11)  # 11 words
+    assert dump.tokens[0] == "w3"  # "The"
