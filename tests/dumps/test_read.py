@@ -14,6 +14,7 @@ import pytest
 from attention_atlas.dumps.read import (
     ROW_SUM_TOLERANCE,
     ProjectionDump,
+    inspect_dump,
     load_any,
     load_dump,
     validate_dump,
@@ -337,3 +338,58 @@ def test_load_dump_names_what_a_query_key_dump_lacks(tmp_path: Path) -> None:
     path = savez(tmp_path / "qk.npz", q=Q, k=K, tokens=TOKENS)
     with pytest.raises(AtlasError, match="holds 'q' and 'k' but no 'attention'"):
         load_dump(path)
+
+
+# --------------------------------------------------------------------------- decoder dumps
+
+
+def _causal_uniform(n: int, m: int) -> np.ndarray:
+    """Each query i spreads its weight evenly over keys 0..i + m - n."""
+    seen = np.tril(np.ones((n, m)), k=m - n)
+    return seen / seen.sum(axis=1, keepdims=True)
+
+
+def test_a_causal_npz_dump_loads_with_its_flag_and_offset(tmp_path: Path) -> None:
+    path = savez(
+        tmp_path / "gpt2.npz",
+        attention=_causal_uniform(2, 4)[None],
+        tokens=TOKENS[2:],
+        key_tokens=TOKENS,
+        causal=np.bool_(True),
+    )
+    dump = load_dump(path)
+    assert dump.causal and dump.query_offset == 2
+    assert not load_dump(
+        savez(tmp_path / "plain.npz", attention=uniform(4, 4), tokens=TOKENS)
+    ).causal
+
+
+def test_a_causal_dump_that_looks_ahead_names_layer_head_row_and_column(tmp_path: Path) -> None:
+    weights = np.stack([_causal_uniform(4, 4), np.full((4, 4), 0.25)])  # head 1 is not causal
+    path = savez(tmp_path / "leak.npz", attention=weights, tokens=TOKENS, causal=np.bool_(True))
+    with pytest.raises(
+        AtlasError,
+        match=r"leak\.npz: field 'attention': causal is true, but layer 0, head 1, row 0 ",
+    ) as caught:
+        load_dump(path)
+    assert "to column 1, a future key (row 0 may see columns 0 to 0)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "causal", [np.int8(1), np.array([True, True]), np.array("true"), np.float32(1.0)]
+)
+def test_a_causal_field_that_is_not_one_boolean_is_refused_from_its_header(
+    tmp_path: Path, causal: np.ndarray
+) -> None:
+    path = savez(tmp_path / "c.npz", attention=uniform(4, 4), tokens=TOKENS, causal=causal)
+    with pytest.raises(AtlasError, match=r"c\.npz: field 'causal': expected one boolean"):
+        inspect_dump(path)
+
+
+def test_grouped_query_keys_load_from_npz(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 6, 4, 8)), rng.standard_normal((2, 3, 4, 8))
+    path = savez(tmp_path / "gqa.npz", q=q, k=k, v=k, tokens=TOKENS, causal=np.bool_(True))
+    dump = load_any(path)
+    assert (dump.heads, dump.kv_heads, dump.group, dump.kv_head(5)) == (6, 3, 2, 2)
+    np.testing.assert_array_equal(dump.k_head(1, 5), k[1, 2].astype(np.float32))

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attention_atlas.dumps.read import (
     AttentionDump,
@@ -212,3 +214,43 @@ def test_the_report_command_refuses_a_garbage_header_with_exit_2(tmp_path: Path)
     assert done.returncode == 2
     assert "garbage.safetensors" in done.stderr and "header: not JSON" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 200) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_entry = st.fixed_dictionaries(
+    {
+        "dtype": st.sampled_from(["F16", "BF16", "F32", "F64", "BOOL", "X"]),
+        "shape": st.lists(st.integers(-1, 4), max_size=4) | _json,
+        "data_offsets": st.lists(st.integers(-1, 80), min_size=2, max_size=2) | _json,
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tensors=st.dictionaries(
+        st.sampled_from(["q", "k", "attention", "causal", "scale"]), _entry | _json
+    ),
+    metadata=st.none()
+    | st.dictionaries(st.sampled_from(["tokens", "causal", "scale"]), _json | st.text()),
+    data=st.binary(max_size=80),
+)
+def test_no_header_gets_past_the_checks_with_anything_but_a_one_line_error(
+    tmp_path_factory: pytest.TempPathFactory, tensors: dict[str, Any], metadata: Any, data: bytes
+) -> None:
+    header = dict(tensors)
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    path = raw_file(tmp_path_factory.mktemp("fuzz") / "f.safetensors", header, data)
+    try:
+        dump = load_any(path)
+    except AtlasError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+    else:  # only a well-formed dump gets here
+        assert dump.tokens and len(dump.tokens) == dump.n
