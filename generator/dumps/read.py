@@ -1214,6 +1214,9 @@ def load_any(
 ) -> AttentionDump | ProjectionDump:
     """Load a dump of attention weights, or of queries and keys (``q``, ``k``).
 
+    ``.safetensors`` files (by their suffix) keep ``q`` and ``k`` in the file
+    (:class:`StoredTensor`); ``.npz`` files are read into memory as float32.
+
     Parameters
     ----------
     path : str or Path
@@ -1249,13 +1252,15 @@ def load_any(
 
 
 def load_dump(path: str | Path, *, max_memory: int | str | None = None) -> AttentionDump:
-    """Load and check a user's ``.npz`` attention dump.
+    """Load and check a user's ``.npz`` or ``.safetensors`` attention dump.
 
     Parameters
     ----------
     path : str or Path
-        A file written by ``numpy.savez`` / ``numpy.savez_compressed`` with the fields
-        ``attention``, ``tokens`` and optionally ``key_tokens``.
+        A file written by ``numpy.savez`` / ``numpy.savez_compressed`` (or
+        :func:`~attention_atlas.dumps.save.save_dump`) with the fields ``attention``,
+        ``tokens`` and optionally ``key_tokens`` and ``causal``; a ``.safetensors``
+        file (by its suffix) with its tokens in ``__metadata__``.
     max_memory : int or str, optional
         Memory a report or export of this dump may use, in bytes or as ``"4G"``
         (default :data:`~attention_atlas.dumps.budget.DEFAULT_MAX_MEMORY`). The job's
