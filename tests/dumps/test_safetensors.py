@@ -254,3 +254,18 @@ def test_no_header_gets_past_the_checks_with_anything_but_a_one_line_error(
         assert str(exc).startswith(str(path)) and "\n" not in str(exc)
     else:  # only a well-formed dump gets here
         assert dump.tokens and len(dump.tokens) == dump.n
+
+
+def test_a_llama_sized_dump_is_priced_without_holding_q_and_k(tmp_path: Path) -> None:
+    """32 layers x 32 heads (8 key heads) x 2048 x 128 float16: q alone is 1 GiB as float32."""
+    from attention_atlas.dumps.safetensors_file import header_bytes
+
+    shapes = {"q": ("F16", (32, 32, 2048, 128)), "k": ("F16", (32, 8, 2048, 128))}
+    head = header_bytes(shapes, {"tokens": json.dumps(["t"] * 2048), "causal": "true"})
+    path = tmp_path / "llama.safetensors"
+    with path.open("wb") as handle:  # a sparse file: the header, then 640 MiB of holes
+        handle.write(head)
+        handle.truncate(len(head) + 2 * (32 * 32 + 32 * 8) * 2048 * 128)
+    plan = inspect_dump(path)
+    assert plan.lazy and plan.kind == "projections"
+    assert plan.need < 2**30 <= 4 * 32 * 32 * 2048 * 128
