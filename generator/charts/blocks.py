@@ -26,6 +26,7 @@ from attention_atlas.charts.theme import HIGHLIGHT
 from attention_atlas.charts.toolkit import (
     MatrixData,
     Titles,
+    add_top_level,
     atlas_usermeta,
     cell_tooltip,
     chart_title,
@@ -248,12 +249,15 @@ def block_overview_chart(
         scale_type=scale_type,
         marked_rows=_marked_rows(data, marked, marked_names),
     )
-    chart = cast(alt.LayerChart, alt.layer(*layers).add_params(*data.params()))
-    return chart.properties(
-        title=chart_title(title, subtitle, titles.marks),
-        width=_map_size(n, m)[0],
-        height=_map_size(n, m)[1],
-        usermeta=atlas_usermeta(cells=n * m, renderer_hint="canvas"),
+    width, height = _map_size(n, m)
+    return cast(
+        alt.LayerChart,
+        add_top_level(
+            alt.layer(*layers, width=width, height=height),
+            data.params(),
+            title=chart_title(title, subtitle, titles.marks),
+            usermeta=atlas_usermeta(cells=n * m, renderer_hint="canvas"),
+        ),
     )
 
 
@@ -400,7 +404,7 @@ def block_explorer_chart(
         cross("y").encode(y=alt.Y("r:O", scale=position_scale(n))),
     ]
     width, height = _map_size(n, m)
-    overview = alt.layer(*over).properties(width=width, height=height)
+    overview = alt.layer(*over, width=width, height=height)
 
     params, (h, w) = _detail_params(details, dt)
     size = h * w
@@ -465,15 +469,16 @@ def block_explorer_chart(
         .encode(text="text:N")
     )
     width, height = _map_size(h, w)
-    detail = alt.layer(cells, heading).properties(width=width, height=height)
-    chart = (
-        alt.vconcat(overview, detail, spacing=64)
-        .resolve_scale(color="independent")
-        .resolve_legend(color="independent")
-        .add_params(*data.params(), *params)
-    )
+    detail = alt.layer(cells, heading, width=width, height=height)
+    chart = alt.vconcat(overview, detail, spacing=64)
     restrict_views(chart, pick.name, (f"{name}_cells",))
-    return chart.properties(
+    return add_top_level(
+        chart,
+        [*data.params(), *params],
+        resolve=alt.Resolve(
+            scale=alt.ScaleResolveMap(color="independent"),
+            legend=alt.LegendResolveMap(color="independent"),
+        ),
         title=chart_title(title, subtitle, titles.marks | title_marks(detail_title)),
         usermeta=atlas_usermeta(cells=n * m + size, renderer_hint="canvas"),
     )

@@ -364,3 +364,24 @@ def _view_names(chart: Any) -> list[str]:
     if isinstance(name, str) and getattr(chart, "mark", None) not in (None, alt.Undefined):
         found.append(name)
     return found
+
+
+def add_top_level(chart: Any, params: Collection[alt.Parameter] = (), **properties: Any) -> Any:
+    """Add variable ``params`` and ``properties`` to a compound chart in place; return it.
+
+    Altair's chained calls copy the whole chart, and ``add_params`` on a concat pushes
+    each param into every subchart and lifts it back: on a report of a thousand heads
+    that was most of the time spent drawing. Variable params (the data a chart
+    carries) sit at the top level either way; a selection still goes through
+    ``add_params`` on the layer it is made on.
+    """
+    for param in params:
+        if not isinstance(param.param, alt.VariableParameter):
+            msg = f"add_top_level takes variable params only, got {param.param.__class__.__name__}"
+            raise AtlasError(msg)
+    if params:
+        had = [] if chart.params is alt.Undefined else list(chart.params)
+        chart.params = [*had, *(p.param for p in params)]
+    for key, value in properties.items():
+        setattr(chart, key, value)
+    return chart
