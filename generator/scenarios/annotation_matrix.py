@@ -9,6 +9,7 @@ import numpy as np
 
 from attention_atlas.attention import dot_scores, softmax
 from attention_atlas.charts import Figure, vector_chart
+from attention_atlas.charts.live import softmax_live_chart
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import bar_figure, heatmap_figure
 from attention_atlas.text import fixed, significant
@@ -81,6 +82,12 @@ def context(result: Result) -> dict[str, Any]:
         "top_name": names[top],
         "top_weight": fixed(weights[top], 4),
         "context": [fixed(x, 4) for x in a["context"]],
+        "live_panel": Figure(
+            softmax_live_chart(a["decoder"], a["annotations"], names, units),
+            caption="Drag a slider: scores, e^(score/T), both softmaxes and the context "
+            "vector follow in the page; overflow marks where e^x leaves float64.",
+            name="live",
+        ),
         "annotations_fig": _annotation_map(
             "annotations",
             a["annotations"],

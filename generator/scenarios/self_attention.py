@@ -10,6 +10,7 @@ import numpy as np
 
 from attention_atlas.attention import self_attention
 from attention_atlas.charts import Figure, row_explorer_chart
+from attention_atlas.charts.live import self_attention_live_chart
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import (
@@ -208,6 +209,12 @@ def context(result: Result) -> dict[str, Any]:
         "z_focus_dim_value": fixed(z[focus, int(np.argmax(np.abs(z[focus])))]),
         "row_sum_error": rounding_error(float(np.max(np.abs(weights.sum(axis=1) - 1.0)))),
         "top_rows": top_rows,
+        "live_panel": Figure(
+            self_attention_live_chart(q, k, v, tokens, focus=focus),
+            caption="Pick a query word, switch the division by √d, drag the temperature: "
+            "its scores, weights and row of Z follow in the page.",
+            name="live",
+        ),
         "x_fig": _matrix(
             "x",
             x,

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 from attention_atlas.attention import additive_attention, additive_scores, dot_scores, softmax
+from attention_atlas.charts import Figure
+from attention_atlas.charts.live import additive_live_chart
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import fixed, rounding_error, significant
@@ -125,6 +127,12 @@ def context(result: Result) -> dict[str, Any]:
         "first_out": _vector_label(out[0]),
         "gap": rounding_error(float(np.max(np.abs(out[:, 1] - out[:, 0] - 1.0))), 2),
         "two_word_target": target[two_word],
+        "live_panel": Figure(
+            additive_live_chart(a["inputs"], a["query"], a["w_q"], a["w_k"], a["v"], queries),
+            caption="Pick a query, drag the inputs or the temperature: the scores, weights "
+            "and output row follow in the page, with the same scoring net.",
+            name="live",
+        ),
         "two_word_sources": shared,
         "two_word_weights": [fixed(a["align"][two_word, source.index(w)]) for w in shared],
         "weights_fig": heatmap_figure(

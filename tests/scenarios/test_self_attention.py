@@ -101,5 +101,5 @@ def test_page_states_the_computed_numbers(page: str, result: Result) -> None:
 
 def test_every_chart_reaches_the_page_as_html() -> None:
     raw = render_scenario(SCENARIO)
-    assert raw.count('<figure class="atlas-figure"') == 7
+    assert raw.count('<figure class="atlas-figure"') == 8  # 7 steps and the live panel
     assert "&lt;figure" not in raw

@@ -17,6 +17,9 @@
  * with its values. Large heads (usermeta.atlas.heads.exact) are drawn as one image,
  * made here from the codes, and hovering it shows the cell under the pointer.
  *
+ * A redraw keeps the values the reader set on a live panel's controls (params bound to
+ * inputs), so switching light/dark does not reset them.
+ *
  * A touch that travels (a scroll starting on a chart) is marked on its touchend
  * event, so that selections made "on touchend[!event.atlasTravelled]" ignore it.
  */
@@ -313,6 +316,21 @@
     });
   }
 
+  // A redraw (the colour scheme changed) starts the controls of a live panel (params
+  // bound to inputs, not selections) where the reader left them.
+  function keepControls(el, spec) {
+    var view = el.__atlasEmbed && el.__atlasEmbed.view;
+    if (!view) return;
+    (spec.params || []).forEach(function (p) {
+      if (!p.bind || p.select) return;
+      try {
+        p.value = view.signal(p.name);
+      } catch (err) {
+        // not a signal of the drawn view: keep the spec's value
+      }
+    });
+  }
+
   function render(el) {
     if (typeof window.vegaEmbed !== "function") {
       showError(el, new Error("the chart library did not load"));
@@ -327,6 +345,7 @@
     }
     var meta = headMeta(spec);
     if (meta) restoreHead(el, spec, meta);
+    keepControls(el, spec);
     var dark = isDark();
     var token = (el.__atlasToken || 0) + 1;
     el.__atlasToken = token;
