@@ -245,10 +245,10 @@ def _naive_line(name: str) -> str:
     """One line saying whether the naive softmax broke, and why."""
     return (
         f"(!isFinite(exp({name}_max)) ? "
-        f"'naive softmax: e^x overflows float64 past x = {EXP_LIMIT:.2f}' : "
-        f"!isFinite({name}_nsum) ? 'naive softmax: the sum of e^x overflows float64' : "
-        f"{name}_nsum == 0 ? 'naive softmax: every e^x underflows to 0 (0/0)' : "
-        f"'naive softmax: no overflow, the same weights')"
+        f"'naive: e^x overflows past x = {EXP_LIMIT:.2f}' : "
+        f"!isFinite({name}_nsum) ? 'naive: the sum of e^x overflows' : "
+        f"{name}_nsum == 0 ? 'naive: every e^x underflows, 0/0' : "
+        f"'naive: no overflow, the same weights')"
     )
 
 
@@ -320,8 +320,11 @@ def _table(
     ).properties(title=title, width=alt.Step(_COLUMN), height=alt.Step(_ROW))
 
 
-def _lines(name: str, lines: Sequence[str], *, width: int) -> alt.Chart:
-    """Lines of text computed in the page, one ``<name>_lines`` item each."""
+def _lines(name: str, lines: Sequence[str]) -> alt.Chart:
+    """Lines of text computed in the page, one ``<name>_lines`` item each.
+
+    The view is narrow: the panel is as wide as its longest line, not wider.
+    """
     return (
         alt.Chart(alt.sequence(0, len(lines), as_="i"), name=f"{name}_lines")
         .transform_calculate(t=_array(lines) + "[datum.i]")
@@ -330,7 +333,7 @@ def _lines(name: str, lines: Sequence[str], *, width: int) -> alt.Chart:
             y=alt.Y("i:O", axis=None),
             text="t:N",
         )
-        .properties(width=width, height=alt.Step(_ROW))
+        .properties(width=60, height=alt.Step(_ROW))
     )
 
 
@@ -355,7 +358,7 @@ def _bars(
     """
     count = len(labels)
     labels_param = f"{name}_{key}_names"
-    step = max(34, min(60, 300 // count))
+    step = max(30, min(60, 260 // count))
     x = alt.X(
         "j:O",
         scale=alt.Scale(domain={"expr": f"sequence(0, {count})"}),
@@ -454,8 +457,9 @@ def dot_score_live_chart(
     Returns
     -------
     chart : altair.VConcatChart
-        Text lines (the score as a sum, e^score or "overflow" past e^709.78), a table of
-        decoder, annotation and product per unit, and the products as bars.
+        Text lines (the score as a sum of products, e^score or "overflow" past
+        e^709.78), a table of decoder, annotation and product per unit, and the
+        products as bars.
 
     Notes
     -----
@@ -482,14 +486,8 @@ def dot_score_live_chart(
         alt.param(name=pv, expr=_array(f"{dv}[{u}] * {av}[{u}]" for u in range(d))),
         alt.param(name=f"{name}_score", expr=_sum(f"{pv}[{u}]" for u in range(d))),
     ]
-
-    def shown(v: str) -> str:  # a factor, in parentheses when negative
-        text = _fmt(v, ".6~g")
-        return f"({v} < 0 ? '(' + {text} + ')' : {text})"
-
-    products = " + ' + ' + ".join(
-        f"{shown(f'{dv}[{u}]')} + '·' + {shown(f'{av}[{u}]')}" for u in range(d)
-    )
+    # The sum as the page writes it ("15 + 12 + 900 = 927"); the table has the factors.
+    products = " + ' + ' + ".join(_fmt(f"{pv}[{u}]", ".6~g") for u in range(d))
     score = f"{name}_score"
     lines = [
         f"'score = ' + {products} + ' = ' + {_fmt(score, '.6~g')}",
@@ -521,7 +519,7 @@ def dot_score_live_chart(
     )
     return _panel(
         name,
-        [_lines(name, lines, width=300), table, bars],
+        [_lines(name, lines), table, bars],
         params,
         [s.name for s in (*dec_s, *ann_s)],
         title=title,
@@ -601,7 +599,7 @@ def softmax_live_chart(
     lines = [
         f"'T = ' + {_fmt(f'{name}_temp', '.3~g')} + ': weights = softmax(score / T)'",
         _naive_line(name),
-        f"'context vector = [' + {context} + ']'",
+        f"'context = [' + {context} + ']'",
     ]
     table = _table(name, rows, _softmax_columns(name), title="Per annotation", row_title="")
     weights = _bars(
@@ -621,14 +619,14 @@ def softmax_live_chart(
         "ctx",
         cols,
         f"{name}_ctx[datum.j]",
-        title="Context vector: weights × annotations, summed",
+        title="Context vector: Σ weight × annotation",
         x_title="Hidden unit",
         y_title="context",
         fmt=".4f",
     )
     return _panel(
         name,
-        [_lines(name, lines, width=300), table, weights, ctx],
+        [_lines(name, lines), table, weights, ctx],
         params,
         [s.name for s in (t_slider, *dec_s, *ann_s)],
         title=title,
@@ -756,14 +754,14 @@ def additive_live_chart(
         "out",
         [f"dim {b + 1}" for b in range(d)],
         f"{name}_out[datum.j]",
-        title="Output row: weights × inputs, summed",
+        title="Output row: Σ weight × input",
         x_title="Dimension of the input vectors",
         y_title="output",
         fmt=".4f",
     )
     return _panel(
         name,
-        [_lines(name, lines, width=300), table, weights, outbars],
+        [_lines(name, lines), table, weights, outbars],
         params,
         [pick.name, *(s.name for s in (t_slider, *x_s))],
         title=title,
@@ -847,10 +845,10 @@ def self_attention_live_chart(
     z = " + ', ' + ".join(_fmt(f"{name}_z[{u}]", ".4f") for u in range(dv))
     word = f"{name}_words[{qi}]"
     lines = [
-        f"'query word “' + {word} + '”: scores q·k' + ({scaled} ? ' / √{d}' : '')"
-        f" + ', T = ' + {_fmt(f'{name}_temp', '.3~g')}",
+        f"'query “' + {word} + '”, T = ' + {_fmt(f'{name}_temp', '.3~g')}",
+        f"'scores = q·k' + ({scaled} ? ' / √{d}' : ', not divided by √{d}')",
         _naive_line(name),
-        f"'its row of Z = [' + {z} + ']'",
+        f"'row of Z = [' + {z} + ']'",
     ]
     table = _table(name, words, _softmax_columns(name), title="Per key word", row_title="")
     weights = _bars(
@@ -870,14 +868,14 @@ def self_attention_live_chart(
         "z",
         [f"dim {u + 1}" for u in range(dv)],
         f"{name}_z[datum.j]",
-        title="Its row of Z: weights × values, summed",
+        title="Its row of Z: Σ weight × value",
         x_title="Value dimension",
         y_title="z",
         fmt=".4f",
     )
     return _panel(
         name,
-        [_lines(name, lines, width=300), table, weights, zbars],
+        [_lines(name, lines), table, weights, zbars],
         params,
         [pick.name, scale_check.name, t_slider.name],
         title=title,
