@@ -414,7 +414,12 @@ def _panel(
     return (
         alt.vconcat(*views, spacing=22)
         .add_params(*params)
-        .properties(title=chart_title(title, subtitle), usermeta=meta)
+        .properties(
+            title=chart_title(title, subtitle),
+            usermeta=meta,
+            # Lay out again on every change: a longer number must not be cut off.
+            autosize=alt.AutoSizeParams(type="pad", resize=True),
+        )
     )
 
 
@@ -597,7 +602,7 @@ def softmax_live_chart(
     ]
     context = " + ', ' + ".join(_fmt(f"{name}_ctx[{u}]", ".4f") for u in range(d))
     lines = [
-        f"'T = ' + {_fmt(f'{name}_temp', '.3~g')} + ': weights = softmax(score / T)'",
+        f"'T = ' + {_fmt(f'{name}_temp', '.3~r')} + ': weights = softmax(score / T)'",
         _naive_line(name),
         f"'context = [' + {context} + ']'",
     ]
@@ -731,7 +736,7 @@ def additive_live_chart(
     out = " + ', ' + ".join(_fmt(f"{name}_out[{b}]", ".4f") for b in range(d))
     query = f"{name}_qlabels[{qi}]"
     lines = [
-        f"'query ' + {query} + ', T = ' + {_fmt(f'{name}_temp', '.3~g')}",
+        f"'query ' + {query} + ', T = ' + {_fmt(f'{name}_temp', '.3~r')}",
         _naive_line(name),
         f"'output row = {{' + {out} + '}}'",
     ]
@@ -845,7 +850,7 @@ def self_attention_live_chart(
     z = " + ', ' + ".join(_fmt(f"{name}_z[{u}]", ".4f") for u in range(dv))
     word = f"{name}_words[{qi}]"
     lines = [
-        f"'query “' + {word} + '”, T = ' + {_fmt(f'{name}_temp', '.3~g')}",
+        f"'query “' + {word} + '”, T = ' + {_fmt(f'{name}_temp', '.3~r')}",
         f"'scores = q·k' + ({scaled} ? ' / √{d}' : ', not divided by √{d}')",
         _naive_line(name),
         f"'row of Z = [' + {z} + ']'",

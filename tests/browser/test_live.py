@@ -124,8 +124,24 @@ READ_PANEL = rf"""async () => {{
     fits: el.scrollWidth <= el.clientWidth + 1 && box.right <= window.innerWidth + 1,
     width: el.clientWidth,
     drawn: el.querySelector('svg').getBoundingClientRect().width,
+    cut: (() => {{  // a text drawn outside the SVG: the layout did not follow a change
+      const svg = el.querySelector('svg').getBoundingClientRect();
+      return [...el.querySelectorAll('svg text')].some((t) => {{
+        const r = t.getBoundingClientRect();
+        return r.width > 0 && (r.left < svg.left - 1 || r.right > svg.right + 1
+          || r.top < svg.top - 1 || r.bottom > svg.bottom + 1);
+      }});
+    }})(),
   }};
 }}"""
+
+#: Hide Material's sticky header (it would cover the top of a panel's screenshot), or
+#: show it again (its light/dark toggle is clicked between screenshots).
+HIDE_HEADER = """(hide) => {
+  document.querySelectorAll('.md-header').forEach((h) => {
+    h.style.visibility = hide ? 'hidden' : '';
+  });
+}"""
 
 SCROLL_TO_PANEL = f"() => {PANEL}().scrollIntoView({{block: 'start', behavior: 'instant'}})"
 
@@ -168,7 +184,10 @@ def _shows(text: str, expected: float, spec: str, why: str = "") -> list[str]:
     kind, digits = spec[0], int(spec[1:])
     mantissa = text.split("e")[0]
     decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
-    significant = len(re.sub(r"^[−-]?0*\.?0*", "", mantissa).replace(".", ""))
+    digits_shown = re.sub(r"^[−-]?0*\.?0*", "", mantissa)
+    if "." not in mantissa:  # "1000": trailing zeros of a whole number are not digits shown
+        digits_shown = digits_shown.rstrip("0")
+    significant = len(digits_shown.replace(".", ""))
     if kind in "fe" and decimals != digits:
         return [f"{text!r} shows {decimals} decimals, not {digits}"]
     if kind == "g" and significant > digits:
@@ -504,6 +523,7 @@ def _page(browser: Any, **options: Any) -> Iterator[tuple[Any, Watch]]:
 def _shoot(page: Any, visit: Visit, when: str, theme: str) -> None:
     """The panel at 1280 and 390 px wide, as JPEGs."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate(HIDE_HEADER, True)
     for size, label in ((DESKTOP, "1280"), (PHONE, "390")):
         page.set_viewport_size(size)
         page.evaluate(SCROLL_TO_PANEL)
@@ -515,10 +535,10 @@ def _shoot(page: Any, visit: Visit, when: str, theme: str) -> None:
         path = SCREENSHOTS / f"live-{visit.slug}--{when}-{theme}-{label}.png"
         slider = page.locator(".vega-bindings input[type=range]")
         figure = page.locator(".atlas-figure").filter(has=slider).first
-        # Material's sticky header would cover the panel's top.
-        figure.screenshot(path=str(path), style=".md-header { visibility: hidden; }")
+        figure.screenshot(path=str(path), animations="disabled")
         visit.screenshots.append(path)
     page.set_viewport_size(DESKTOP)
+    page.evaluate(HIDE_HEADER, False)
 
 
 def _read(page: Any, visit: Visit, label: str) -> dict[str, Any]:
@@ -648,6 +668,7 @@ def test_every_state_of_every_panel_fits_a_phone(visits: dict[str, Visit]) -> No
         assert visit.phone_width > 300, visit.slug
         for label, reading in visit.readings:
             assert reading["drawn"] <= visit.phone_width, (visit.slug, label, reading["drawn"])
+            assert not reading["cut"], (visit.slug, label, "content drawn outside the chart")
 
 
 def test_each_panel_has_eight_screenshots(visits: dict[str, Visit]) -> None:
