@@ -141,11 +141,12 @@ def test_npz_chart_names(run_npz: Path) -> None:
 
 def test_scenario_main_chart_and_named_chart() -> None:
     figures = scenario_figures("self-attention")
-    assert list(figures) == ["x", "q", "k", "v", "scores", "weights", "z"]
+    assert list(figures) == ["x", "q", "k", "v", "scores", "weights", "z", "live"]
     assert target_spec("self-attention") == figures["weights"].to_dict()
     assert target_spec("self-attention", chart="scores") == figures["scores"].to_dict()
     with pytest.raises(
-        AtlasError, match=r"has no chart 'nope': expected one of x, q, k, v, scores, weights, z$"
+        AtlasError,
+        match=r"has no chart 'nope': expected one of x, q, k, v, scores, weights, z, live$",
     ):
         target_spec("self-attention", chart="nope")
 

@@ -414,6 +414,7 @@ def _panel(
     return (
         alt.vconcat(*views, spacing=22)
         .add_params(*params)
+        .configure_view(stroke=None)  # the text views are not plots: no frame, even in export
         .properties(
             title=chart_title(title, subtitle),
             usermeta=meta,

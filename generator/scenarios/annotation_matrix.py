@@ -82,12 +82,6 @@ def context(result: Result) -> dict[str, Any]:
         "top_name": names[top],
         "top_weight": fixed(weights[top], 4),
         "context": [fixed(x, 4) for x in a["context"]],
-        "live_panel": Figure(
-            softmax_live_chart(a["decoder"], a["annotations"], names, units),
-            caption="Drag a slider: scores, e^(score/T), both softmaxes and the context "
-            "vector follow in the page; overflow marks where e^x leaves float64.",
-            name="live",
-        ),
         "annotations_fig": _annotation_map(
             "annotations",
             a["annotations"],
@@ -133,6 +127,13 @@ def context(result: Result) -> dict[str, Any]:
             vector_chart(a["context"], units, title="Context vector", fmt=".4f", scheme="blues"),
             caption="The column sums of the weighted annotations: the attention context vector.",
             name="context",
+        ),
+        # Last, as on the page.
+        "live_panel": Figure(
+            softmax_live_chart(a["decoder"], a["annotations"], names, units),
+            caption="Drag a slider: scores, e^(score/T), both softmaxes and the context "
+            "vector follow in the page; overflow marks where e^x leaves float64.",
+            name="live",
         ),
     }
 

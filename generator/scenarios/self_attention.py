@@ -209,12 +209,6 @@ def context(result: Result) -> dict[str, Any]:
         "z_focus_dim_value": fixed(z[focus, int(np.argmax(np.abs(z[focus])))]),
         "row_sum_error": rounding_error(float(np.max(np.abs(weights.sum(axis=1) - 1.0)))),
         "top_rows": top_rows,
-        "live_panel": Figure(
-            self_attention_live_chart(q, k, v, tokens, focus=focus),
-            caption="Pick a query word, switch the division by √d, drag the temperature: "
-            "its scores, weights and row of Z follow in the page.",
-            name="live",
-        ),
         "x_fig": _matrix(
             "x",
             x,
@@ -289,6 +283,13 @@ def context(result: Result) -> dict[str, Any]:
             x_title="Value dimension (not a word)",
             value_title="z",
             name="z",
+        ),
+        # Last, as on the page.
+        "live_panel": Figure(
+            self_attention_live_chart(q, k, v, tokens, focus=focus),
+            caption="Pick a query word, switch the division by √d, drag the temperature: "
+            "its scores, weights and row of Z follow in the page.",
+            name="live",
         ),
     }
 

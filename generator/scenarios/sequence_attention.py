@@ -127,12 +127,6 @@ def context(result: Result) -> dict[str, Any]:
         "first_out": _vector_label(out[0]),
         "gap": rounding_error(float(np.max(np.abs(out[:, 1] - out[:, 0] - 1.0))), 2),
         "two_word_target": target[two_word],
-        "live_panel": Figure(
-            additive_live_chart(a["inputs"], a["query"], a["w_q"], a["w_k"], a["v"], queries),
-            caption="Pick a query, drag the inputs or the temperature: the scores, weights "
-            "and output row follow in the page, with the same scoring net.",
-            name="live",
-        ),
         "two_word_sources": shared,
         "two_word_weights": [fixed(a["align"][two_word, source.index(w)]) for w in shared],
         "weights_fig": heatmap_figure(
@@ -169,6 +163,13 @@ def context(result: Result) -> dict[str, Any]:
             x_title="French word (input)",
             y_title="English word being produced (query)",
             domain=(0.0, 1.0),
+        ),
+        # Last, as on the page.
+        "live_panel": Figure(
+            additive_live_chart(a["inputs"], a["query"], a["w_q"], a["w_k"], a["v"], queries),
+            caption="Pick a query, drag the inputs or the temperature: the scores, weights "
+            "and output row follow in the page, with the same scoring net.",
+            name="live",
         ),
     }
 

@@ -44,11 +44,6 @@ def context(result: Result) -> dict[str, Any]:
         "sum_text": " + ".join(significant(x, 6) for x in products),
         "largest_unit": units[int(np.argmax(products))],
         "largest_share": fixed(products.max() / a["score"] * 100, 0),
-        "live_panel": Figure(
-            dot_score_live_chart(a["decoder"], a["annotation"], units),
-            caption="Drag a slider: the products, the score and e^score follow in the page.",
-            name="live",
-        ),
         **{
             f"{key}_fig": Figure(
                 vector_chart(a[key], units, title=title, fmt=".6~g"), caption=caption, name=key
@@ -71,6 +66,12 @@ def context(result: Result) -> dict[str, Any]:
                 ),
             )
         },
+        # Last, as on the page.
+        "live_panel": Figure(
+            dot_score_live_chart(a["decoder"], a["annotation"], units),
+            caption="Drag a slider: the products, the score and e^score follow in the page.",
+            name="live",
+        ),
     }
 
 
