@@ -123,6 +123,8 @@ READ_PANEL = rf"""async () => {{
     theme: el.getAttribute('data-theme'),
     fits: el.scrollWidth <= el.clientWidth + 1 && box.right <= window.innerWidth + 1,
     width: el.clientWidth,
+    controlsFirst: el.querySelector('.vega-bindings').getBoundingClientRect().bottom
+      <= el.querySelector('svg').getBoundingClientRect().top,
     drawn: el.querySelector('svg').getBoundingClientRect().width,
     cut: (() => {{  // a text drawn outside the SVG: the layout did not follow a change
       const svg = el.querySelector('svg').getBoundingClientRect();
@@ -669,6 +671,7 @@ def test_every_state_of_every_panel_fits_a_phone(visits: dict[str, Visit]) -> No
         for label, reading in visit.readings:
             assert reading["drawn"] <= visit.phone_width, (visit.slug, label, reading["drawn"])
             assert not reading["cut"], (visit.slug, label, "content drawn outside the chart")
+            assert reading["controlsFirst"], (visit.slug, label, "controls under the outputs")
 
 
 def test_each_panel_has_eight_screenshots(visits: dict[str, Visit]) -> None:
