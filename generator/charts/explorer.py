@@ -12,6 +12,7 @@ from attention_atlas.charts.heatmap import heat_layers
 from attention_atlas.charts.theme import ACCENT, HIGHLIGHT
 from attention_atlas.charts.toolkit import (
     Titles,
+    add_top_level,
     atlas_usermeta,
     cell_dims,
     cell_tooltip,
@@ -132,9 +133,11 @@ def row_explorer_chart(
         .transform_filter(pick)
         .properties(width=alt.Step(step), height=220)
     )
-    chart = alt.hconcat(heat, row, spacing=30).add_params(*data.params())
+    chart = alt.hconcat(heat, row, spacing=30)
     restrict_views(chart, pick.name, (f"{name}_cells",))
-    return chart.properties(
+    return add_top_level(
+        chart,
+        data.params(),
         title=chart_title(
             title,
             subtitle or "Click a query row to see its weights as bars.",

@@ -21,6 +21,7 @@ from attention_atlas.charts.html import Renderer
 from attention_atlas.charts.toolkit import (
     MatrixData,
     Titles,
+    add_top_level,
     atlas_usermeta,
     cell_dims,
     cell_tooltip,
@@ -359,14 +360,21 @@ def _one_view(
     """``layers`` over one sequence of the N*M cells (non-finite ones left empty), with
     the matrix's params, a step of ``cell`` pixels, the title and the usermeta."""
     n, m = data.shape
-    chart = alt.layer(*layers, data=alt.sequence(0, n * m, as_="i")).transform_calculate(
-        **data.calculate()
-    )
+    transform: list[Any] = [
+        alt.CalculateTransform(calculate=expr, **{"as": field})
+        for field, expr in data.calculate().items()
+    ]
     if data.enc.has_missing:
-        chart = chart.transform_filter("isValid(datum.v)")
-    return cast(alt.LayerChart, chart.add_params(*data.params())).properties(
-        title=title,
-        width=alt.Step(cell[0]),
-        height=alt.Step(cell[1]),
-        usermeta=atlas_usermeta(cells=n * m, renderer_hint=renderer_hint),
+        transform.append(alt.FilterTransform(filter="isValid(datum.v)"))
+    chart = alt.layer(*layers, data=alt.sequence(0, n * m, as_="i"), transform=transform)
+    return cast(
+        alt.LayerChart,
+        add_top_level(
+            chart,
+            data.params(),
+            title=title,
+            width=alt.Step(cell[0]),
+            height=alt.Step(cell[1]),
+            usermeta=atlas_usermeta(cells=n * m, renderer_hint=renderer_hint),
+        ),
     )
