@@ -141,8 +141,17 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from attention_atlas.export import export
+    from attention_atlas.export import chart_list, export
 
+    if args.list:
+        # One chart a line, target first, so scripts can read it; the default is marked.
+        for target, name, default in chart_list(args.target):
+            print(f"{target}\t{name}" + ("\t(default)" if default else ""))
+        return EXIT_OK
+    given = (("SLUG_OR_FILE", args.target), ("--format", args.format), ("--out", args.out))
+    missing = [flag for flag, value in given if value is None]
+    if missing:
+        args.usage.error(f"the following arguments are required: {', '.join(missing)}")
     try:
         written = export(
             args.target,
@@ -265,9 +274,17 @@ def parser() -> argparse.ArgumentParser:
         description="Export a scenario's chart (by slug) or a .npz dump's map, offline. "
         "The same input gives byte-identical files.",
     )
-    export.add_argument("target", metavar="SLUG_OR_FILE", help="a scenario slug or a .npz file")
-    export.add_argument("--format", required=True, choices=["png", "svg", "pdf", "json"])
-    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file")
+    export.add_argument(
+        "target", nargs="?", metavar="SLUG_OR_FILE", help="a scenario slug or a .npz file"
+    )
+    export.add_argument("--format", choices=["png", "svg", "pdf", "json"], help="required")
+    export.add_argument("--out", type=Path, metavar="FILE", help="output file (required)")
+    export.add_argument(
+        "--list",
+        action="store_true",
+        help="print the charts --chart can name, one a line: target, chart, and (default) "
+        "beside the one exported without --chart (every scenario's without SLUG_OR_FILE)",
+    )
     export.add_argument(
         "--chart",
         default=None,
@@ -278,7 +295,7 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--layer", type=int, default=None, help="layer (0-based)")
     export.add_argument("--head", type=int, default=None, help="head (0-based)")
     _add_max_memory(export, "exporting a .npz dump")
-    export.set_defaults(run=_export)
+    export.set_defaults(run=_export, usage=export)
 
     assets = commands.add_parser(
         "assets",

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "chart_list",
     "dump_figure",
     "export",
     "normalize_pdf",
@@ -198,6 +199,29 @@ def target_figure(
             raise AtlasError(msg)
         return scenario_head_figure(target, layer=layer or 0, head=head or 0)
     return scenario_figure(target, chart)
+
+
+def chart_list(target: str | None = None) -> list[tuple[str, str, bool]]:
+    """What ``--chart`` can name: ``(target, chart, is_default)`` rows.
+
+    Without ``target``, every chart of every scenario in navigation order, each
+    scenario's main figure first; with a slug, that scenario's; with a ``.npz`` path,
+    the charts of that dump (``map`` is the default).
+    """
+    from attention_atlas.scenarios import all_scenarios
+
+    if target is not None and (target.endswith(".npz") or os.sep in target):
+        from attention_atlas.dumps.charts import chart_names
+        from attention_atlas.dumps.read import load_dump
+
+        return [(target, name, name == "map") for name in chart_names(load_dump(target))]
+    slugs = [s.slug for s in all_scenarios()] if target is None else [_scenario(target).slug]
+    rows: list[tuple[str, str, bool]] = []
+    for slug in slugs:
+        main = _scenario(slug).main_figure
+        names = sorted(scenario_figures(slug), key=lambda name: name != main)  # stable
+        rows += [(slug, name, name == main) for name in names]
+    return rows
 
 
 def target_spec(target: str, **options: Any) -> dict[str, Any]:

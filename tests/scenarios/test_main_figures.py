@@ -108,3 +108,47 @@ def test_no_context_value_is_figure_html(
 
     assert not [s for s in strings(context) if "atlas-figure" in s or "data-spec" in s]
     assert figures
+
+
+def test_export_list_names_every_chart_of_every_scenario(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from attention_atlas.cli import main
+
+    assert main(["export", "--list"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    for scenario in SCENARIOS:
+        listed = [row[1:] for row in rows if row[0] == scenario.slug]
+        try:
+            names = list(export.scenario_figures(scenario.slug))
+        except ResourceUnavailable:
+            continue
+        assert sorted(name for name, *_ in listed) == sorted(names), scenario.slug
+        assert [name for name, *flag in listed if flag == ["(default)"]] == [scenario.main_figure]
+    assert {row[0] for row in rows} == {s.slug for s in SCENARIOS}
+
+
+def test_export_list_of_a_dump_names_its_charts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from attention_atlas.cli import main
+    from attention_atlas.dumps.charts import chart_names
+    from attention_atlas.dumps.read import load_dump
+
+    path = tmp_path / "run.npz"
+    weights = np.random.default_rng(0).dirichlet(np.ones(4), size=(2, 2, 4))
+    np.savez(path, attention=weights, tokens=np.array(["[CLS]", "a", "b", "[SEP]"]))
+    assert main(["export", str(path), "--list"]) == 0
+    names = [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()]
+    assert names == chart_names(load_dump(path))
+
+
+def test_export_without_list_still_needs_format_and_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from attention_atlas.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["export", "self-attention"])
+    assert info.value.code == 2
+    assert "--format, --out" in capsys.readouterr().err
