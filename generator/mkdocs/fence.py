@@ -38,6 +38,11 @@ the page (when known), the option and what was expected. The options are plain
 and nesting deeper than :data:`MAX_DEPTH` are refused before anything is built, and
 any user text a message quotes is cut to a few dozen characters.
 
+In a Zensical build (which runs no MkDocs plugin) the fence reads the page and the
+docs folder from the rendering context Zensical gives each Markdown instance, so
+``file:`` is relative to the docs folder and errors name the page there too; a bad
+fence ends the build with one line instead of Zensical's traceback.
+
 Register it with ``pymdownx.superfences``::
 
     custom_fences:
@@ -54,6 +59,8 @@ from __future__ import annotations
 import functools
 import os
 import reprlib
+import sys
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -128,6 +135,9 @@ class _Context:
 
 _context = _Context()
 
+#: The page being rendered by Zensical in this thread (it may render pages in threads).
+_host: ContextVar[_Context | None] = ContextVar("atlas_fence_host", default=None)
+
 
 def set_context(*, docs_dir: str | os.PathLike[str] | None = None, page: str | None = None) -> None:
     """Tell fences the docs folder (for ``file:``) and the page (for errors); both reset.
@@ -139,8 +149,13 @@ def set_context(*, docs_dir: str | os.PathLike[str] | None = None, page: str | N
     _context.page = page
 
 
+def _current() -> _Context:
+    return _host.get() or _context
+
+
 def _where() -> str:
-    return f"attention fence in {_context.page}" if _context.page else "attention fence"
+    page = _current().page
+    return f"attention fence in {page}" if page else "attention fence"
 
 
 def _fail(what: str) -> FenceError:
@@ -269,11 +284,12 @@ def parse_options(source: str) -> FenceOptions:
 
 
 def _resolve(path: str) -> Path:
-    base = _context.docs_dir or Path.cwd()
+    docs_dir = _current().docs_dir
+    base = docs_dir or Path.cwd()
     candidate = Path(path)
     resolved = candidate if candidate.is_absolute() else base / candidate
     if not resolved.is_file():
-        where = "the docs folder" if _context.docs_dir else "the current folder"
+        where = "the docs folder" if docs_dir else "the current folder"
         raise _fail(
             f"file: {_cut(path, QUOTE_CHARS)} not found (looked in {where}: "
             f"{_cut(str(resolved), 2 * QUOTE_CHARS)})"
@@ -361,14 +377,79 @@ def fence_format(
 
     Superfences turns any other exception into a silent fall-back (the fence shows as
     text), so every failure is re-raised as a ``FenceError`` that stops the build.
+    Under Zensical the page and docs folder come from its rendering context
+    (:func:`zensical_page`), and a failure ends the build with one line
+    (:func:`_quiet_zensical_exit`).
     """
+    host = zensical_page(md) if _context.page is None else None
+    token = _host.set(host)
     try:
         return str(render_fence(parse_options(source)))
-    except FenceError:
+    except FenceError as exc:
+        if host is not None:
+            _quiet_zensical_exit(str(exc))
         raise
     except Exception as exc:
         said = str(exc).strip() or "no message"
-        raise _fail(f"could not draw the chart ({type(exc).__name__}: {said})") from exc
+        error = _fail(f"could not draw the chart ({type(exc).__name__}: {said})")
+        if host is not None:
+            _quiet_zensical_exit(str(error))
+        raise error from exc
+    finally:
+        _host.reset(token)
+
+
+def zensical_page(md: Any) -> _Context | None:
+    """The page and docs folder of a Zensical render, ``None`` outside Zensical.
+
+    Zensical (which runs no MkDocs plugin) registers a ``rendering_context``
+    preprocessor on every Markdown instance, holding the page (``page.path``, relative
+    to the docs folder) and its configuration (``docs_dir``).
+    """
+    for processor in getattr(md, "preprocessors", None) or ():
+        if getattr(processor, "name", None) != "rendering_context":
+            continue
+        page = getattr(getattr(processor, "page", None), "path", None)
+        config = getattr(processor, "config", None) or {}
+        docs_dir = config.get("docs_dir") if isinstance(config, dict) else None
+        root = config.get("root_dir") if isinstance(config, dict) else None
+        folder = None
+        if isinstance(docs_dir, str | os.PathLike):
+            folder = Path(docs_dir)
+            if isinstance(root, str | os.PathLike):  # docs_dir is relative to the project root
+                folder = Path(root) / folder
+        return _Context(docs_dir=folder, page=str(page) if page else None)
+    return None
+
+
+#: Messages of the fences that failed in this process under Zensical.
+_zensical_errors: list[str] = []
+
+
+def _quiet_zensical_exit(message: str) -> None:
+    """Make Zensical's end on a fence error one line: ``error: <message>``.
+
+    Zensical renders pages from its Rust core, which wraps the error in a
+    ``RuntimeError`` that reaches the top of ``zensical build`` and prints two
+    tracebacks. This hook (installed once, for the process) prints the fence's own
+    message instead when the uncaught error carries it; any other error keeps its
+    traceback. The exit code stays Zensical's (1).
+    """
+    _zensical_errors.append(message)
+    if getattr(sys.excepthook, "__atlas__", False):
+        return
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        said = str(value)
+        known = [m for m in _zensical_errors if m in said]
+        if known:
+            print(f"error: {known[0]}", file=sys.stderr, flush=True)
+        else:
+            previous(kind, value, tb)
+
+    hook.__atlas__ = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 def custom_fence() -> dict[str, Any]:

@@ -197,3 +197,37 @@ def test_header_options_are_refused() -> None:
     page = "```{.attention layer=2}\nfile: a.npz\n```\n"
     with pytest.raises(FenceError, match="header options"):
         render(page)
+
+
+class _ZensicalContext:
+    """What Zensical registers on each Markdown instance (its ``rendering_context``)."""
+
+    name = "rendering_context"
+
+    def __init__(self, path: str, root: Path) -> None:
+        self.page = type("Page", (), {"path": path})()
+        self.config = {"docs_dir": "docs", "root_dir": str(root)}
+
+
+def test_under_zensical_file_is_relative_to_the_docs_folder_and_errors_name_the_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from attention_atlas.mkdocs.fence import fence_format
+
+    (tmp_path / "docs" / "data").mkdir(parents=True)
+    weights = np.random.default_rng(0).dirichlet(np.ones(3), size=(1, 1, 3))
+    np.savez(tmp_path / "docs" / "data" / "run.npz", attention=weights, tokens=np.array(list("abc")))
+    md = SimpleNamespace(preprocessors=[object(), _ZensicalContext("guide/page.md", tmp_path)])
+    monkeypatch.chdir(tmp_path / "docs" / "data")  # not the docs folder: must not matter
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    html = fence_format("file: data/run.npz\n", "attention", "attention", {}, md)
+    assert html.count('class="atlas-chart"') == 1
+    with pytest.raises(FenceError, match=r"^attention fence in guide/page\.md: unknown option"):
+        fence_format("file: data/run.npz\nlayr: 1\n", "attention", "attention", {}, md)
+    # The build's end is one line naming the page, not Zensical's traceback.
+    assert getattr(sys.excepthook, "__atlas__", False)

@@ -43,7 +43,7 @@ def test_register_fence_keeps_other_fences_and_is_idempotent() -> None:
     register_fence(config)
     register_fence(config)
     names = [f["name"] for f in config.mdx_configs[SUPERFENCES]["custom_fences"]]
-    assert names == ["note", FENCE_NAME]
+    assert names == ["mermaid", "note", FENCE_NAME]
     assert config.markdown_extensions.count(SUPERFENCES) == 1
 
 
@@ -65,7 +65,7 @@ def test_fixture_site_builds_strict_with_both_fences(tmp_path: Path) -> None:
     css = re.findall(r'<link rel="stylesheet" href="(assets/atlas/[^"]+)"', page)
     assert css and all((out / c).is_file() for c in css)
     assert not re.search(r'src="(https?:)?//', page)  # nothing loaded from elsewhere
-    assert not re.search(r'<link[^>]+href="(https?:)?//', page)
+    assert not re.search(r'<link(?![^>]*rel="canonical")[^>]+href="(https?:)?//', page)
 
 
 def test_a_bad_fence_fails_the_build_naming_page_and_option(tmp_path: Path) -> None:
@@ -106,11 +106,13 @@ def test_plugin_less_setup_from_the_guide_builds(
         for block in re.findall(r"^```yaml\n(.*?)^```$", guide, flags=re.S | re.M)
         if "custom_fences" in block
     ]
+    snippet = re.sub(r"^  - attention-atlas\b.*\n", "", snippet, flags=re.M)  # no plugin
     site = fixture_copy(tmp_path)
     (site / "mkdocs.yml").write_text(
         "site_name: No plugin\ndocs_dir: docs\nstrict: true\n"
         "theme:\n  name: material\n  font: false\n" + snippet
     )
+    shutil.rmtree(site / "docs" / "guide")
     (site / "docs" / "index.md").write_text(
         "# No plugin\n\n```attention\nfile: docs/data/tiny.npz\nhead: 1\n```\n"
     )
