@@ -221,7 +221,8 @@ def test_under_zensical_file_is_relative_to_the_docs_folder_and_errors_name_the_
 
     (tmp_path / "docs" / "data").mkdir(parents=True)
     weights = np.random.default_rng(0).dirichlet(np.ones(3), size=(1, 1, 3))
-    np.savez(tmp_path / "docs" / "data" / "run.npz", attention=weights, tokens=np.array(list("abc")))
+    tokens = np.array(list("abc"))
+    np.savez(tmp_path / "docs" / "data" / "run.npz", attention=weights, tokens=tokens)
     md = SimpleNamespace(preprocessors=[object(), _ZensicalContext("guide/page.md", tmp_path)])
     monkeypatch.chdir(tmp_path / "docs" / "data")  # not the docs folder: must not matter
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)

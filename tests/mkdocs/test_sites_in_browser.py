@@ -226,7 +226,8 @@ def test_a_bad_fence_ends_a_zensical_build_with_one_line(
 ) -> None:
     src = tmp_path / "src"
     shutil.copytree(zensical_site.parent, src, ignore=shutil.ignore_patterns("site", ".cache"))
-    (src / "docs" / "more.md").write_text("# More\n\n```attention\nfile: data/tiny.npz\nlayr: 1\n```\n")
+    bad = "# More\n\n```attention\nfile: data/tiny.npz\nlayr: 1\n```\n"
+    (src / "docs" / "more.md").write_text(bad)
     done = zensical_build(src)
     assert done.returncode != 0
     # Zensical's own "No issues found" (its configuration check) comes first.
