@@ -47,6 +47,7 @@ _LAZY = {
     "head_chart": "attention_atlas.dumps.charts",
     "AttentionDump": "attention_atlas.dumps.read",
     "load_dump": "attention_atlas.dumps.read",
+    "notebook": "attention_atlas.charts.notebook",
     "build_report": "attention_atlas.dumps.report",
     "save_dump": "attention_atlas.dumps.save",
 }

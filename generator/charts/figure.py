@@ -4,8 +4,9 @@ A :class:`Figure` leaves a scenario's ``context()``, a report or the Python API 
 travels as it is: templates place it with the ``figure`` filter, export renders
 its spec, the Markdown fence embeds it and a notebook displays it. It has the
 three ways out of an Altair chart: :meth:`Figure.to_dict` (the spec),
-:meth:`Figure._repr_mimebundle_` (notebooks) and :meth:`Figure.html` (the snippet a
-page carries). Nothing downstream parses HTML to get the chart back.
+:meth:`Figure._repr_mimebundle_` (notebooks, offline; ``_mime_`` for marimo) and
+:meth:`Figure.html` (the snippet a page carries). Nothing downstream parses HTML to get
+the chart back.
 """
 
 from __future__ import annotations
@@ -111,9 +112,32 @@ class Figure:
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        """Display in a notebook as Altair displays a chart (the active Altair renderer)."""
-        renderer = alt.renderers.get()
-        return renderer(self.to_dict()) if renderer else {}
+        """Display in Jupyter, VS Code or nbconvert's HTML, offline: the page's snippet,
+        with the chart scripts in the first output of the kernel's life (see
+        :mod:`attention_atlas.charts.notebook`).
+
+        A renderer chosen with ``alt.renderers.enable`` (``"json"``, ``"png"``,
+        ``"mimetype"``, ...) is followed, except Altair's HTML ones, which load Vega
+        from a CDN and draw nothing offline.
+        """
+        from attention_atlas.charts.notebook import OFFLINE_INSTEAD_OF, mimebundle
+
+        if alt.renderers.active not in OFFLINE_INSTEAD_OF:
+            renderer = alt.renderers.get()
+            return renderer(self.to_dict()) if renderer else {}
+        return mimebundle(
+            self._spec,
+            self._payload,
+            caption=self.caption,
+            renderer=self.renderer,
+            alt_text=self.alt_text,
+        )
+
+    def _mime_(self) -> tuple[str, str]:
+        """Display in marimo: the Vega-Lite spec, drawn by marimo's own Vega."""
+        from attention_atlas.charts.notebook import marimo_mime
+
+        return marimo_mime(self._spec)
 
     def __html__(self) -> str:
         # Jinja2 and MarkupSafe call this for ``{{ fig }}``: place a figure with the

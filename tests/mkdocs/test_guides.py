@@ -2,38 +2,115 @@
 
 from __future__ import annotations
 
+import ast
 import re
-import runpy
 import shlex
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import altair as alt
 import pytest
 import yaml
 
 from attention_atlas.cli import parser
 from attention_atlas.mkdocs.fence import OPTIONS
-
-GUIDES = Path(__file__).resolve().parents[2] / "site_src" / "guides"
-
-
-def blocks(page: str, language: str) -> list[str]:
-    text = (GUIDES / page).read_text(encoding="utf-8")
-    return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.S | re.M)
+from tests.mkdocs._guides import GUIDES, blocks, expected_error
 
 
-@pytest.mark.parametrize("index", range(len(blocks("python-api.md", "python"))))
+def python_pages() -> list[str]:
+    return sorted(p.name for p in GUIDES.glob("*.md") if blocks(p.name, "python"))
+
+
+class _Tensor:
+    """What the ``ci.md`` example takes from PyTorch: indexing, ``detach()``, ``numpy()``."""
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+    def __getitem__(self, index: int) -> _Tensor:
+        return _Tensor(self.array[index])
+
+    def detach(self) -> _Tensor:
+        return self
+
+    def numpy(self) -> Any:
+        return self.array
+
+
+def _reader_objects() -> dict[str, Any]:
+    """Stand-ins for what a block takes from the reader's own code (a transformers model)."""
+    import numpy as np
+
+    words = ["[CLS]", "the", "animal", "was", "tired", "[SEP]"]
+    weights = np.random.default_rng(5).dirichlet(np.ones(6), size=(3, 1, 2, 6))  # L, B, H, N
+
+    def model(*, input_ids: Any, output_attentions: bool) -> Any:
+        assert output_attentions and len(input_ids[0]) == len(words)
+        return SimpleNamespace(attentions=tuple(_Tensor(layer) for layer in weights))
+
+    tokenizer = SimpleNamespace(convert_ids_to_tokens=lambda ids: [words[i] for i in ids])
+    return {"model": model, "tokenizer": tokenizer, "inputs": {"input_ids": [list(range(6))]}}
+
+
+@pytest.mark.parametrize("page", python_pages())
 def test_every_python_example_runs(
-    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code = blocks("python-api.md", "python")[index]
-    script = tmp_path / "example.py"
-    script.write_text(code, encoding="utf-8")
+    """A page's Python blocks run in order in one namespace, as a notebook's cells do; a
+    block's last expression is displayed as a notebook would (its mimebundle), and a
+    block ending in ``# Name (a ValueError): message`` must raise exactly that. What a
+    block takes from the reader's own code (``model``, ``tokenizer``, ``inputs``) is a
+    stand-in; a ``run.npz`` a page writes must load as a dump."""
+    from attention_atlas.charts import notebook
+    from attention_atlas.dumps.read import load_dump
+
     monkeypatch.chdir(tmp_path)
-    namespace = runpy.run_path(str(script))
-    charts = [v for v in namespace.values() if hasattr(v, "to_dict") and hasattr(v, "mark")]
-    charts += [v for v in namespace.values() if type(v).__module__.startswith("altair")]
+    # attention_atlas.notebook() switches Altair's renderer for the process: undo it after.
+    monkeypatch.setitem(notebook._state, "sent", notebook._state["sent"])
+    active = alt.renderers.active
+    try:
+        namespace, shown = _run_blocks(page)
+    finally:
+        alt.renderers.enable(active)
+    charts = [v for v in [*namespace.values(), *shown] if isinstance(v, alt.TopLevelMixin)]
     for chart in charts:
         chart.to_dict()  # a valid Vega-Lite spec
+    if (tmp_path / "run.npz").is_file():
+        assert load_dump(tmp_path / "run.npz").layers >= 1
+    else:
+        assert charts, f"{page} draws no chart and writes no dump"
+
+
+def _run_blocks(page: str) -> tuple[dict[str, Any], list[Any]]:
+    namespace: dict[str, Any] = {"__name__": "__guide__", **_reader_objects()}
+    shown: list[Any] = []
+    for index, code in enumerate(blocks(page, "python")):
+        where = f"{page}, Python block {index}"
+        expected = expected_error(code)
+        if expected is None:
+            shown += _run_cell(code, where, namespace)
+            continue
+        name, base, message = expected
+        with pytest.raises(Exception) as raised:
+            _run_cell(code, where, namespace)
+        assert type(raised.value).__name__ == name, where
+        assert base in {c.__name__ for c in type(raised.value).__mro__}, where
+        assert str(raised.value) == message, where
+    return namespace, shown
+
+
+def _run_cell(code: str, where: str, namespace: dict[str, Any]) -> list[Any]:
+    """Run ``code``; a last expression is evaluated and displayed as a notebook cell's."""
+    tree = ast.parse(code, where)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, where, "exec"), namespace)
+    if last is None:
+        return []
+    value = eval(compile(ast.Expression(last.value), where, "eval"), namespace)
+    if hasattr(value, "_repr_mimebundle_"):
+        value._repr_mimebundle_()  # what the notebook shows
+    return [value]
 
 
 def test_python_examples_cover_every_chart_builder() -> None:
@@ -63,7 +140,9 @@ _Loader.add_multi_constructor(
 )
 
 
-@pytest.mark.parametrize("page", ["ci.md", "embedding.md"])
+@pytest.mark.parametrize(
+    "page", sorted(p.name for p in GUIDES.glob("*.md") if blocks(p.name, "yaml"))
+)
 def test_yaml_examples_parse(page: str) -> None:
     for block in blocks(page, "yaml"):
         yaml.load(block, Loader=_Loader)

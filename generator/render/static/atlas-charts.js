@@ -26,8 +26,15 @@
 (function () {
   "use strict";
 
+  // Material's dark scheme, or a notebook's dark theme (JupyterLab, VS Code).
   function isDark() {
-    return document.body && document.body.getAttribute("data-md-color-scheme") === "slate";
+    var body = document.body;
+    if (!body) return false;
+    return (
+      body.getAttribute("data-md-color-scheme") === "slate" ||
+      body.getAttribute("data-jp-theme-light") === "false" ||
+      body.classList.contains("vscode-dark")
+    );
   }
 
   function themeConfig(dark) {
@@ -418,7 +425,10 @@
       document.querySelectorAll('.atlas-chart[data-rendered="true"]').forEach(function (el) {
         if (el.getAttribute("data-theme") !== wanted) render(el);
       });
-    }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
+    }).observe(document.body, {
+      attributes: true,
+      attributeFilter: ["data-md-color-scheme", "data-jp-theme-light", "class"],
+    });
   }
 
   function start() {

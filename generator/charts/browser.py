@@ -1,0 +1,69 @@
+"""The browser half of every chart, as text: the Vega bundle, the themes, the renderer.
+
+A page (through :mod:`attention_atlas.render.assets`, which writes these as files) and a
+notebook (through :mod:`attention_atlas.charts.notebook`, which inlines them) load the
+same scripts. Third-party JavaScript is produced here at run time from the
+``vl-convert-python`` package, never kept in the repository; the renderer and its
+stylesheet are package data (``render/static/``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+from attention_atlas.charts.theme import DARK, LIGHT
+
+__all__ = ["JAVASCRIPT", "STYLESHEETS", "asset_texts", "themes_script", "vega_bundle"]
+
+#: File names in load order: the Vega bundle, the themes, then our renderer.
+JAVASCRIPT = ("vega-embed.js", "atlas-themes.js", "atlas-charts.js")
+STYLESHEETS = ("atlas.css",)
+
+
+@lru_cache(maxsize=1)
+def vega_bundle() -> str:
+    """vega, vega-lite and vega-embed as one classic script exposing only ``vegaEmbed``.
+
+    The bundle declares its helpers at top level; wrapping it in a function keeps them
+    out of ``window``. The bundle itself assigns ``window.vegaEmbed`` (and sets
+    ``window.vega``/``window.vegaLite`` to null, which are removed again). The result is
+    cached: producing it takes about a second.
+    """
+    from importlib.metadata import version
+
+    import vl_convert
+
+    bundle = vl_convert.javascript_bundle()  # type: ignore[call-arg]
+    return (
+        f"/* vega-embed bundle from vl-convert-python {version('vl-convert-python')} */\n"
+        "(function () {\n"
+        f"{bundle}\n"
+        "})();\n"
+        "// The bundle sets these to null; only vegaEmbed is usable.\n"
+        "if (window.vega === null) delete window.vega;\n"
+        "if (window.vegaLite === null) delete window.vegaLite;\n"
+    )
+
+
+def themes_script() -> str:
+    """``window.ATLAS_THEMES``: the light and dark Vega configs of :mod:`.theme`."""
+    themes = json.dumps({"light": LIGHT, "dark": DARK}, sort_keys=True, separators=(",", ":"))
+    return f"window.ATLAS_THEMES = {themes};\n"
+
+
+def _static(name: str) -> str:
+    # Package data beside the render room's writer; read as a file, not imported.
+    folder = resources.files("attention_atlas") / "render" / "static"
+    return (folder / name).read_text(encoding="utf-8")
+
+
+def asset_texts() -> dict[str, str]:
+    """Every asset's text, keyed by file name (scripts in load order, then CSS)."""
+    return {
+        "vega-embed.js": vega_bundle(),
+        "atlas-themes.js": themes_script(),
+        "atlas-charts.js": _static("atlas-charts.js"),
+        "atlas.css": _static("atlas.css"),
+    }
