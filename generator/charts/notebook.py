@@ -206,6 +206,12 @@ def marimo_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_SCHEMA_MAJOR = re.compile(r"/vega-lite/v(\d+)")
+
+
 def marimo_mime(spec: dict[str, Any]) -> tuple[str, str]:
-    """marimo's ``_mime_``: the Vega-Lite spec under marimo's Vega-Lite mimetype."""
-    return "application/vnd.vegalite.v5+json", json.dumps(marimo_spec(spec), sort_keys=True)
+    """marimo's ``_mime_``: the spec under the Vega-Lite mimetype of its ``$schema``
+    (``application/vnd.vegalite.v6+json``, as marimo shows an Altair 6 chart)."""
+    found = _SCHEMA_MAJOR.search(str(spec.get("$schema", "")))
+    mime = f"application/vnd.vegalite.v{found[1] if found else 5}+json"
+    return mime, json.dumps(marimo_spec(spec), sort_keys=True)
