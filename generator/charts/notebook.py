@@ -109,7 +109,13 @@ _DRAW = (
 )
 
 
+_NOSCRIPT = re.compile(r"<noscript>.*?</noscript>", re.S)
+
+
 def _output_html(figure_html: str, title: str) -> str:
+    # A notebook shows its own line where scripts do not run (and its sanitizer would show
+    # the page's <noscript> text beside it).
+    figure_html = _NOSCRIPT.sub("", figure_html)
     what = f"Interactive chart: {title}." if title else "Interactive chart."
     note = (
         f'<p class="atlas-static" style="font-style: italic">{html.escape(what)} '
