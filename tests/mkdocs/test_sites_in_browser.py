@@ -229,16 +229,18 @@ def test_zensical_builds_the_site_and_its_charts_draw(chromium: Any, zensical_si
 def test_a_bad_fence_ends_a_zensical_build_with_one_line(
     zensical_site: Path, tmp_path: Path
 ) -> None:
+    """Exactly the lines the embedding guide shows, and no traceback."""
+    (shown,) = [
+        block
+        for block in re.findall(r"^```text\n(.*?)^```$", GUIDE.read_text(), flags=re.S | re.M)
+        if "No issues found" in block
+    ]
     src = tmp_path / "src"
     shutil.copytree(zensical_site.parent, src, ignore=shutil.ignore_patterns("site", ".cache"))
-    bad = "# More\n\n```attention\nfile: data/tiny.npz\nlayr: 1\n```\n"
-    (src / "docs" / "more.md").write_text(bad)
+    bad = "# Model\n\n```attention\nfile: data/tiny.npz\nheads: 1\n```\n"
+    (src / "docs" / "model.md").write_text(bad)
     done = zensical_build(src)
     assert done.returncode != 0
     # Zensical's own "No issues found" (its configuration check) comes first.
-    errors = [line for line in done.stderr.splitlines() if line.strip() != "No issues found"]
-    assert errors == [
-        "error: attention fence in more.md: unknown option 'layr': expected one of scenario, "
-        "file, chart, layer, head, hide_special, renderer, caption"
-    ], done.stderr
+    assert done.stderr.split() == shown.split(), done.stderr
     assert "Traceback" not in done.stdout + done.stderr
