@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -50,11 +51,25 @@ def need(module: str) -> Any:
         pytest.skip(reason)
 
 
+#: After the guide: the Python API guide's examples, then every chart they made, shown.
+SHOW_EVERY_CHART = """\
+import altair as alt
+from IPython.display import display
+
+for name, value in list(globals().items()):
+    if not name.startswith("_") and isinstance(value, (alt.TopLevelMixin, Figure)):
+        display(value)"""
+
+
 def guide_notebook() -> Any:
-    """The guide's Python blocks as a notebook, one cell a block, in order."""
+    """The notebooks guide's Python blocks as a notebook, one cell a block, in order; then
+    the Python API guide's, and a cell showing every chart they built (each builder)."""
     nbformat = need("nbformat")
     cells = []
-    for code in blocks(GUIDE, "python"):
+    # The API guide writes its own run.npz: in a folder of its own.
+    elsewhere = 'import os\n\nos.makedirs("api", exist_ok=True)\nos.chdir("api")'
+    api = blocks("python-api.md", "python")
+    for code in [*blocks(GUIDE, "python"), elsewhere, *api, SHOW_EVERY_CHART]:
         cell = nbformat.v4.new_code_cell(code.rstrip("\n"))
         if expected_error(code):
             cell.metadata["tags"] = ["raises-exception"]
@@ -92,8 +107,9 @@ def test_every_chart_cell_shows_a_chart_and_the_scripts_travel_once(
 ) -> None:
     notebook, _ = executed
     outputs = _html_outputs(notebook)
-    charts = [html for html in outputs if 'class="atlas-chart"' in html]
-    assert len(charts) == 4, outputs  # one head, every head, entropy, your own arrays
+    guide = _html_outputs(SimpleNamespace(cells=notebook.cells[: len(blocks(GUIDE, "python"))]))
+    charts = [html for html in guide if 'class="atlas-chart"' in html]
+    assert len(charts) == 4, guide  # one head, every head, entropy, your own arrays
     assert sum(html.count(BUNDLE_MARK) for html in outputs) == 1
     assert BUNDLE_MARK in outputs[0]  # the set-up cell carries them
     assert "cdn" not in " ".join(outputs).lower().replace("vl-convert", "")
@@ -143,7 +159,8 @@ def test_the_notebook_as_html_draws_every_chart_offline_with_exact_hover_values(
         wait_for_charts(page)
         states = chart_states(page)
         problems = [p for state in states for p in chart_problems(state, where="notebook: ")]
-        assert len(states) == 4
+        drawn = sum(html.count('class="atlas-chart"') for html in _html_outputs(notebook))
+        assert len(states) == drawn > 10  # the guide's charts, then one of every builder
         assert not problems, "\n".join(problems)
         # The first chart is head 2 of layer 1: each cell's tooltip is the dump's weight.
         for r, c in ((0, 0), (2, 3), (5, 1)):
