@@ -5,7 +5,8 @@ ipykernel's ``python3`` kernel (one kernel run for the module). Its outputs must
 the chart scripts exactly once, and a wrong array must stop its cell with the
 builders' own error. nbconvert turns the executed notebook into HTML, which Chromium
 opens with every host but 127.0.0.1 unresolvable: each chart must be drawn with its
-marks, and hovering a cell must show the weight the dump holds.
+marks, hovering a cell must show the weight the dump holds, and a dark JupyterLab
+theme must draw every chart again in the dark theme.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def test_a_wrong_array_stops_its_cell_with_the_builders_error(
     )
 
 
-def test_the_notebook_as_html_draws_every_chart_offline_with_exact_hover_values(
+def test_the_notebook_as_html_draws_every_chart_offline_with_hover_values_and_dark(
     executed: tuple[Any, Path],
 ) -> None:
     nbconvert = need("nbconvert")
@@ -166,6 +167,11 @@ def test_the_notebook_as_html_draws_every_chart_offline_with_exact_hover_values(
         for r, c in ((0, 0), (2, 3), (5, 1)):
             tip = hover_tooltip(page, 0, r, c)
             assert abs(float(tip["weight"]) - weights[1, 2, r, c]) <= 5e-5, (r, c, tip)
+        # JupyterLab's dark themes mark the body so; every chart is drawn again, dark.
+        page.evaluate("() => document.body.setAttribute('data-jp-theme-light', 'false')")
+        wait_for_charts(page, "dark")
+        dark = [p for s in chart_states(page) for p in chart_problems(s, theme="dark")]
+        assert not dark, "\n".join(dark)
         left = [url for url in watch.outside(*local_origins(base_url)) if not url.startswith(shell)]
         assert left == [], left
         # Resources that failed are the shell's (above) and the page's absent favicon.
