@@ -187,8 +187,7 @@ def target_figure(
     ``max_memory`` (bytes or ``"4G"``) bounds the memory spent on a ``.npz`` dump
     (:func:`attention_atlas.dumps.read.load_dump`); a slug ignores it.
     """
-    is_file = target.endswith(".npz") or os.sep in target or Path(target).is_file()
-    if is_file:
+    if _is_file(target):
         from attention_atlas.dumps.read import load_dump
 
         dump = load_dump(target, max_memory=max_memory)
@@ -201,16 +200,21 @@ def target_figure(
     return scenario_figure(target, chart)
 
 
+def _is_file(target: str) -> bool:
+    """Whether ``target`` names a dump file rather than a scenario slug."""
+    return target.endswith((".npz", ".safetensors")) or os.sep in target or Path(target).is_file()
+
+
 def chart_list(target: str | None = None) -> list[tuple[str, str, bool]]:
     """What ``--chart`` can name: ``(target, chart, is_default)`` rows.
 
     Without ``target``, every chart of every scenario in navigation order, each
     scenario's main figure first; with a slug, that scenario's; with a ``.npz`` path,
-    the charts of that dump (``map`` is the default).
+    the charts of that dump (``.npz`` or ``.safetensors``; ``map`` is the default).
     """
     from attention_atlas.scenarios import all_scenarios
 
-    if target is not None and (target.endswith(".npz") or os.sep in target):
+    if target is not None and _is_file(target):
         from attention_atlas.dumps.charts import chart_names
         from attention_atlas.dumps.read import load_dump
 
