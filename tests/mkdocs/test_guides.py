@@ -23,13 +23,25 @@ def python_pages() -> list[str]:
 
 
 class _Tensor:
-    """What the ``ci.md`` example takes from PyTorch: indexing, ``detach()``, ``numpy()``."""
+    """What the guides' examples take from PyTorch: indexing, ``detach()``, ``numpy()``,
+    ``__array__``."""
 
     def __init__(self, array: Any) -> None:
         self.array = array
 
     def __getitem__(self, index: int) -> _Tensor:
         return _Tensor(self.array[index])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        return self.array if dtype is None else self.array.astype(dtype)
+
+    @property
+    def dtype(self) -> Any:
+        return self.array.dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
 
     def detach(self) -> _Tensor:
         return self
@@ -39,18 +51,25 @@ class _Tensor:
 
 
 def _reader_objects() -> dict[str, Any]:
-    """Stand-ins for what a block takes from the reader's own code (a transformers model)."""
+    """Stand-ins for what a block takes from the reader's own code: a transformers
+    tokenizer and model (causal attention, so a ``causal=True`` example holds too)."""
     import numpy as np
 
     words = ["[CLS]", "the", "animal", "was", "tired", "[SEP]"]
-    weights = np.random.default_rng(5).dirichlet(np.ones(6), size=(3, 1, 2, 6))  # L, B, H, N
+    raw = np.random.default_rng(5).random((3, 1, 2, 6, 6)) + 0.1  # (L, B, H, N, N)
+    raw *= np.tril(np.ones((6, 6)))
+    weights = raw / raw.sum(axis=-1, keepdims=True)
+    inputs = {"input_ids": [list(range(len(words)))]}
 
     def model(*, input_ids: Any, output_attentions: bool) -> Any:
         assert output_attentions and len(input_ids[0]) == len(words)
         return SimpleNamespace(attentions=tuple(_Tensor(layer) for layer in weights))
 
-    tokenizer = SimpleNamespace(convert_ids_to_tokens=lambda ids: [words[i] for i in ids])
-    return {"model": model, "tokenizer": tokenizer, "inputs": {"input_ids": [list(range(6))]}}
+    def tokenizer(text: str, return_tensors: str = "pt") -> dict[str, Any]:
+        return inputs
+
+    tokenizer.convert_ids_to_tokens = lambda ids: [words[i] for i in ids]  # type: ignore[attr-defined]
+    return {"model": model, "tokenizer": tokenizer, "inputs": inputs}
 
 
 @pytest.mark.parametrize("page", python_pages())
@@ -61,7 +80,7 @@ def test_every_python_example_runs(
     block's last expression is displayed as a notebook would (its mimebundle), and a
     block ending in ``# Name (a ValueError): message`` must raise exactly that. What a
     block takes from the reader's own code (``model``, ``tokenizer``, ``inputs``) is a
-    stand-in; a ``run.npz`` a page writes must load as a dump."""
+    stand-in; a dump a page writes (``.npz``, ``.safetensors``) must load."""
     from attention_atlas.charts import notebook
     from attention_atlas.dumps.read import load_dump
 
@@ -76,10 +95,10 @@ def test_every_python_example_runs(
     charts = [v for v in [*namespace.values(), *shown] if isinstance(v, alt.TopLevelMixin)]
     for chart in charts:
         chart.to_dict()  # a valid Vega-Lite spec
-    if (tmp_path / "run.npz").is_file():
-        assert load_dump(tmp_path / "run.npz").layers >= 1
-    else:
-        assert charts, f"{page} draws no chart and writes no dump"
+    dumps = sorted(p for p in tmp_path.iterdir() if p.suffix in (".npz", ".safetensors"))
+    for path in dumps:
+        assert load_dump(path).layers >= 1, path.name
+    assert charts or dumps, f"{page} draws no chart and writes no dump"
 
 
 def _run_blocks(page: str) -> tuple[dict[str, Any], list[Any]]:
