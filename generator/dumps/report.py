@@ -32,6 +32,7 @@ from markupsafe import Markup, escape
 
 from attention_atlas.dumps import charts as dump_charts
 from attention_atlas.dumps.read import AttentionDump, ProjectionDump, load_any
+from attention_atlas.dumps.workers import per_layer
 from attention_atlas.fileio import MARKER, write_atomic, write_if_changed
 from attention_atlas.render import templating
 from attention_atlas.text import (
@@ -224,6 +225,12 @@ def _layer(dump: AttentionDump, title: str, layer: int) -> dict[str, Any]:
     return {**_common(dump, title), "layer": layer, "head_figs": heads}
 
 
+def _layer_text(shared: tuple[AttentionDump, str], layer: int) -> str:
+    """The page of one layer (drawn by :func:`per_layer`)."""
+    dump, title = shared
+    return templating.render("report/layer.md.j2", _layer(dump, title, layer))
+
+
 def _summaries(dump: AttentionDump, title: str, summary: dump_charts.HeadSummary) -> dict[str, Any]:
     captions = {
         "entropy": "Low entropy: each query looks at a few keys. High: it spreads its "
@@ -303,10 +310,11 @@ def render_report(dump: AttentionDump, *, title: str | None = None) -> dict[str,
             "report/summaries.md.j2", _summaries(dump, heading, summary)
         ),
     }
-    for layer in range(dump.layers):
-        pages[_layer_page(layer)] = templating.render(
-            "report/layer.md.j2", _layer(dump, heading, layer)
-        )
+    layer_pages = per_layer(
+        _layer_text, (dump, heading), dump.layers, heads=dump.layers * dump.heads
+    )
+    for layer, text in enumerate(layer_pages):
+        pages[_layer_page(layer)] = text
     if dump_charts.needs_pooling(dump):
         pages["pooled.md"] = templating.render("report/pooled.md.j2", _pooled(dump, heading))
     pages.update(files)
@@ -448,12 +456,23 @@ def render_streamed_report(
         ),
     }
     pages = {"index.md": templating.render("report/streamed-overview.md.j2", overview)}
-    for layer in range(dump.layers):
-        figs = [_streamed_head(dump, v) for v in heads if v.layer == layer]
-        pages[_layer_page(layer)] = templating.render(
-            "report/streamed-layer.md.j2", {**common, "layer": layer, "head_figs": figs}
-        )
+    layer_pages = per_layer(
+        _streamed_layer_text, (dump, common, heads), dump.layers, heads=len(heads)
+    )
+    for layer, text in enumerate(layer_pages):
+        pages[_layer_page(layer)] = text
     return pages
+
+
+def _streamed_layer_text(
+    shared: tuple[ProjectionDump, dict[str, Any], list[Any]], layer: int
+) -> str:
+    """The page of one layer of a streamed report (drawn by :func:`per_layer`)."""
+    dump, common, heads = shared
+    figs = [_streamed_head(dump, v) for v in heads if v.layer == layer]
+    return templating.render(
+        "report/streamed-layer.md.j2", {**common, "layer": layer, "head_figs": figs}
+    )
 
 
 def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[str, Any]:
