@@ -16,4 +16,6 @@ def math(latex: str, display: bool = False) -> Markup:
     if display:
         # Python-Markdown treats a block-level tag on its own line as raw HTML.
         return Markup(f'<div class="atlas-math">{html}</div>')
-    return Markup(html)
+    # Python-Markdown counts <math> as block-level: a line that opens with it would
+    # leave its paragraph. A span keeps inline maths inline wherever the line breaks.
+    return Markup(f"<span>{html}</span>")
