@@ -424,6 +424,61 @@ def _panel(
     )
 
 
+def _weighted_sum_panel(
+    name: str,
+    lines: list[str],
+    table: alt.LayerChart,
+    params: list[alt.Parameter],
+    controls: list[str],
+    *,
+    keys: tuple[Sequence[str], str],
+    weights_title: str,
+    result: tuple[str, Sequence[str], str, str],
+    result_title: str,
+    title: str,
+) -> alt.VConcatChart:
+    """A panel that ends in a weighted sum: its text ``lines`` and ``table``, then the
+    weights ``<name>_w`` as bars (the largest in the accent colour), then the sum.
+
+    ``keys`` is the weighted positions' labels and axis title; ``result`` the sum's
+    param key (``<name>_<key>``), its labels, axis title and value title.
+    """
+    labels, axis = keys
+    key, result_labels, result_axis, value_title = result
+    weights = _bars(
+        name,
+        "w",
+        labels,
+        f"{name}_w[datum.j]",
+        title=weights_title,
+        x_title=axis,
+        y_title="weight",
+        fmt=".4f",
+        domain=(0.0, 1.0),
+        mark_max=True,
+    )
+    total = _bars(
+        name,
+        key,
+        result_labels,
+        f"{name}_{key}[datum.j]",
+        title=result_title,
+        x_title=result_axis,
+        y_title=value_title,
+        fmt=".4f",
+    )
+    n, d = len(labels), len(result_labels)
+    return _panel(
+        name,
+        [_lines(name, lines), table, weights, total],
+        params,
+        controls,
+        title=title,
+        subtitle=_LIVE_NOTE,
+        cells=4 * n + len(lines) + n + d,
+    )
+
+
 def _check_name(name: str) -> None:
     if not _NAME.match(name):
         msg = f"name must be letters and digits starting with a letter, got {name!r}"
@@ -608,36 +663,17 @@ def softmax_live_chart(
         f"'context = [' + {context} + ']'",
     ]
     table = _table(name, rows, _softmax_columns(name), title="Per annotation", row_title="")
-    weights = _bars(
+    return _weighted_sum_panel(
         name,
-        "w",
-        [f"a{j + 1}" for j in range(k)],
-        f"{name}_w[datum.j]",
-        title="Weights (stable softmax)",
-        x_title="Annotation",
-        y_title="weight",
-        fmt=".4f",
-        domain=(0.0, 1.0),
-        mark_max=True,
-    )
-    ctx = _bars(
-        name,
-        "ctx",
-        cols,
-        f"{name}_ctx[datum.j]",
-        title="Context vector: Σ weight × annotation",
-        x_title="Hidden unit",
-        y_title="context",
-        fmt=".4f",
-    )
-    return _panel(
-        name,
-        [_lines(name, lines), table, weights, ctx],
+        lines,
+        table,
         params,
         [s.name for s in (t_slider, *dec_s, *ann_s)],
+        keys=([f"a{j + 1}" for j in range(k)], "Annotation"),
+        weights_title="Weights (stable softmax)",
+        result=("ctx", cols, "Hidden unit", "context"),
+        result_title="Context vector: Σ weight × annotation",
         title=title,
-        subtitle=_LIVE_NOTE,
-        cells=4 * k + len(lines) + k + d,
     )
 
 
@@ -743,36 +779,22 @@ def additive_live_chart(
     ]
     params.append(alt.param(name=f"{name}_qlabels", value=qlabels))
     table = _table(name, in_names, _softmax_columns(name), title="Per input vector", row_title="")
-    weights = _bars(
+    return _weighted_sum_panel(
         name,
-        "w",
-        [f"x{j + 1}" for j in range(m)],
-        f"{name}_w[datum.j]",
-        title="Weights on the inputs (stable softmax)",
-        x_title="Input vector",
-        y_title="weight",
-        fmt=".4f",
-        domain=(0.0, 1.0),
-        mark_max=True,
-    )
-    outbars = _bars(
-        name,
-        "out",
-        [f"dim {b + 1}" for b in range(d)],
-        f"{name}_out[datum.j]",
-        title="Output row: Σ weight × input",
-        x_title="Dimension of the input vectors",
-        y_title="output",
-        fmt=".4f",
-    )
-    return _panel(
-        name,
-        [_lines(name, lines), table, weights, outbars],
+        lines,
+        table,
         params,
         [pick.name, *(s.name for s in (t_slider, *x_s))],
+        keys=([f"x{j + 1}" for j in range(m)], "Input vector"),
+        weights_title="Weights on the inputs (stable softmax)",
+        result=(
+            "out",
+            [f"dim {b + 1}" for b in range(d)],
+            "Dimension of the input vectors",
+            "output",
+        ),
+        result_title="Output row: Σ weight × input",
         title=title,
-        subtitle=_LIVE_NOTE,
-        cells=4 * m + len(lines) + m + d,
     )
 
 
@@ -857,34 +879,15 @@ def self_attention_live_chart(
         f"'row of Z = [' + {z} + ']'",
     ]
     table = _table(name, words, _softmax_columns(name), title="Per key word", row_title="")
-    weights = _bars(
+    return _weighted_sum_panel(
         name,
-        "w",
-        words,
-        f"{name}_w[datum.j]",
-        title="Its weights (stable softmax)",
-        x_title="Key word",
-        y_title="weight",
-        fmt=".4f",
-        domain=(0.0, 1.0),
-        mark_max=True,
-    )
-    zbars = _bars(
-        name,
-        "z",
-        [f"dim {u + 1}" for u in range(dv)],
-        f"{name}_z[datum.j]",
-        title="Its row of Z: Σ weight × value",
-        x_title="Value dimension",
-        y_title="z",
-        fmt=".4f",
-    )
-    return _panel(
-        name,
-        [_lines(name, lines), table, weights, zbars],
+        lines,
+        table,
         params,
         [pick.name, scale_check.name, t_slider.name],
+        keys=(words, "Key word"),
+        weights_title="Its weights (stable softmax)",
+        result=("z", [f"dim {u + 1}" for u in range(dv)], "Value dimension", "z"),
+        result_title="Its row of Z: Σ weight × value",
         title=title,
-        subtitle=_LIVE_NOTE,
-        cells=4 * n + len(lines) + n + dv,
     )
