@@ -966,6 +966,24 @@ def _missing_key_tokens(source: str, n: int, m: int, shaped: str) -> None:
         raise _shape_fail(source, msg)
 
 
+def _query_and_key_tokens(
+    source: str, tokens: Any, key_tokens: Any, nm: tuple[int, int], shaped: str, k_shaped: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The N query tokens and M key tokens (the query tokens when ``key_tokens`` is None).
+
+    ``shaped`` and ``k_shaped`` name the arrays whose N and M the tokens must match.
+    """
+    n, m = nm
+    toks = _token_tuple(source, "tokens", np.asarray(tokens), n, "query positions (N)", shaped)
+    if key_tokens is None:
+        _missing_key_tokens(source, n, m, k_shaped)
+        return toks, toks
+    keys = _token_tuple(
+        source, "key_tokens", np.asarray(key_tokens), m, "key positions (M)", shaped
+    )
+    return toks, keys
+
+
 def _token_tuple(
     source: str, name: str, arr: np.ndarray, count: int, axis: str, shaped: str
 ) -> tuple[str, ...]:
@@ -1037,14 +1055,7 @@ def validate_dump(
     n, m = shape4[2], shape4[3]
     shaped = f"attention shaped {stored}"
 
-    toks = _token_tuple(source, "tokens", np.asarray(tokens), n, "query positions (N)", shaped)
-    if key_tokens is None:
-        _missing_key_tokens(source, n, m, shaped)
-        keys = toks
-    else:
-        keys = _token_tuple(
-            source, "key_tokens", np.asarray(key_tokens), m, "key positions (M)", shaped
-        )
+    toks, keys = _query_and_key_tokens(source, tokens, key_tokens, (n, m), shaped, shaped)
 
     if not _all_finite(weights):
         bad = ~np.isfinite(weights)
@@ -1179,14 +1190,9 @@ def validate_projections(
     _projections_match(source, stored, k_stored)
     n, m, d = int(qa.shape[2]), int(ka.shape[2]), int(qa.shape[3])
     shaped = f"q shaped {stored}"
-    toks = _token_tuple(source, "tokens", np.asarray(tokens), n, "query positions (N)", shaped)
-    if key_tokens is None:
-        _missing_key_tokens(source, n, m, f"k shaped {k_stored}")
-        keys = toks
-    else:
-        keys = _token_tuple(
-            source, "key_tokens", np.asarray(key_tokens), m, "key positions (M)", shaped
-        )
+    toks, keys = _query_and_key_tokens(
+        source, tokens, key_tokens, (n, m), shaped, f"k shaped {k_stored}"
+    )
     if scale is None:
         factor = 1.0 / float(np.sqrt(d))
     else:

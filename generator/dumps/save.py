@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -228,10 +229,8 @@ def save_dump(
     for dt in stored.values():
         if dt not in _FLOATS:
             raise AtlasError(f"{source}: dtype: expected float16, float32 or float64, got {dt}")
-    if suffix == ".npz":
-        _write_npz(file, fields, stored, toks, keys, is_causal, scale)
-    else:
-        _write_safetensors(file, fields, stored, toks, keys, is_causal, scale)
+    payload = _Payload(fields, stored, toks, keys, is_causal, scale)
+    (_write_npz if suffix == ".npz" else _write_safetensors)(file, payload)
     return file
 
 
@@ -240,16 +239,22 @@ def _given(attention: Any, q: Any, k: Any) -> str:
     return ", ".join(named) or "none of them"
 
 
-def _write_npz(
-    file: Path,
-    fields: dict[str, _Layers],
-    stored: dict[str, np.dtype[Any]],
-    toks: list[str],
-    keys: list[str] | None,
-    causal: bool,
-    scale: float | None,
-) -> None:
+@dataclass(frozen=True)
+class _Payload:
+    """What a dump file holds: the arrays (each with the dtype it is stored in) and the rest."""
+
+    fields: dict[str, _Layers]
+    stored: dict[str, np.dtype[Any]]
+    toks: list[str]
+    keys: list[str] | None
+    causal: bool
+    scale: float | None
+
+
+def _write_npz(file: Path, payload: _Payload) -> None:
     """``numpy.savez`` into memory (the arrays whole), then one atomic write."""
+    fields, stored, toks, keys = payload.fields, payload.stored, payload.toks, payload.keys
+    causal, scale = payload.causal, payload.scale
     arrays: dict[str, Any] = {n: f.stacked().astype(stored[n]) for n, f in fields.items()}
     arrays["tokens"] = np.array(toks, dtype=str)
     if keys is not None:
@@ -262,16 +267,10 @@ def _write_npz(
     fileio.write_atomic(file, buffer.getvalue())
 
 
-def _write_safetensors(
-    file: Path,
-    fields: dict[str, _Layers],
-    stored: dict[str, np.dtype[Any]],
-    toks: list[str],
-    keys: list[str] | None,
-    causal: bool,
-    scale: float | None,
-) -> None:
+def _write_safetensors(file: Path, payload: _Payload) -> None:
     """Header, then each field a layer at a time (tokens, causal and scale as metadata)."""
+    fields, stored, toks, keys = payload.fields, payload.stored, payload.toks, payload.keys
+    causal, scale = payload.causal, payload.scale
     metadata = {"tokens": json.dumps(toks, ensure_ascii=False), "causal": str(causal).lower()}
     if keys is not None:
         metadata["key_tokens"] = json.dumps(keys, ensure_ascii=False)
