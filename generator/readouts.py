@@ -18,16 +18,27 @@ from numpy.typing import ArrayLike, NDArray
 from attention_atlas.errors import AtlasError, ShapeError
 
 __all__ = [
+    "FIRST_DOMINATES",
+    "KINDS",
+    "NEIGHBOUR_MIN",
+    "SINK_MIN",
     "SPECIAL_TOKENS",
+    "HeadKinds",
     "HeadScore",
     "HiddenSpecial",
+    "LinkScore",
+    "causal_visible",
     "find_heads",
     "head_entropy",
+    "head_kinds",
+    "head_sinks",
     "hide_special",
     "next_token_score",
     "previous_token_score",
+    "rank_link",
     "special_mask",
     "special_token_share",
+    "token_position",
 ]
 
 Array = NDArray[np.float64]
@@ -290,3 +301,280 @@ def row_entropy_bits(weights: NDArray[Any]) -> NDArray[np.float64]:
     w = np.asarray(weights, dtype=np.float64)
     logs = np.log2(w, out=np.zeros_like(w), where=w > 0)
     return np.asarray(-(w * logs).sum(axis=-1) + 0.0)
+
+
+# --------------------------------------------------------------------------- head kinds and sinks
+
+#: A head is a previous-token, next-token or diagonal head when its queries put, on
+#: average, at least this much weight on the position just before them, just after
+#: them or on themselves.
+NEIGHBOUR_MIN = 0.5
+
+#: A head is a sink head when one key takes at least this much mean weight from the
+#: queries that can see it.
+SINK_MIN = 0.5
+
+#: The first token dominates a head when it is the head's sink and takes at least this
+#: much mean weight.
+FIRST_DOMINATES = 0.5
+
+#: The kinds :func:`head_kinds` names, in the order they win a tie.
+KINDS = ("previous-token", "next-token", "diagonal", "sink", "broad")
+
+
+@dataclass(frozen=True)
+class HeadKinds:
+    """What each head of an (..., N, M) stack mostly does, and the numbers that decide it.
+
+    Attributes
+    ----------
+    kind : ndarray of str, shape (...)
+        One of :data:`KINDS` per head.
+    previous, following, diagonal : ndarray of float64, shape (...), or None
+        Mean weight each query puts on the position just before it, just after it, and
+        on itself; ``None`` when queries and keys are different sequences.
+    sink : ndarray of int, shape (...)
+        The key that takes the most mean weight (:func:`head_sinks`).
+    sink_weight : ndarray of float64, shape (...)
+        That key's mean weight over the queries that can see it.
+    """
+
+    kind: NDArray[np.str_]
+    previous: Array | None
+    following: Array | None
+    diagonal: Array | None
+    sink: NDArray[np.intp]
+    sink_weight: Array
+
+    @property
+    def first_dominates(self) -> NDArray[np.bool_]:
+        """True where key 0 is the sink with at least :data:`FIRST_DOMINATES` mean weight."""
+        return (self.sink == 0) & (self.sink_weight >= FIRST_DOMINATES)
+
+
+def causal_visible(n: int, m: int) -> NDArray[np.bool_]:
+    """Which keys each query may see under a causal mask, the queries being the last N of M.
+
+    Returns
+    -------
+    ndarray of bool, shape (N, M)
+        Query ``i`` sits at position ``i + M - N`` and sees keys ``0 .. i + M - N``
+        (PyTorch's convention for N < M: the mask aligned to the end).
+    """
+    rows = np.arange(n)[:, None] + (m - n)
+    return np.arange(m)[None, :] <= rows
+
+
+def head_sinks(
+    weights: ArrayLike, visible: ArrayLike | None = None
+) -> tuple[NDArray[np.intp], Array]:
+    """Each head's sink: the key with the most mean weight over the queries that can see it.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (..., N, M)
+    visible : ndarray of bool, shape (N, M), optional
+        True where a query may see a key (:func:`causal_visible` for a decoder); every
+        query sees every key by default. A key no query sees never is a sink.
+
+    Returns
+    -------
+    sink : ndarray of int, shape (...)
+        The key position (ties: the earlier key).
+    weight : ndarray of float64, shape (...)
+        ``mean over visible rows i of w[i, sink]``.
+    """
+    w = _weights(weights)
+    n, m = w.shape[-2:]
+    if visible is None:
+        total = w.sum(axis=-2, dtype=np.float64)  # (..., M)
+        count = np.full(m, n, dtype=np.float64)
+    else:
+        seen = np.asarray(visible, dtype=bool)
+        if seen.shape != (n, m):
+            msg = f"visible must have shape ({n}, {m}) like the maps, got shape {seen.shape}"
+            raise ShapeError(msg)
+        total = np.where(seen, w, 0).sum(axis=-2, dtype=np.float64)
+        count = seen.sum(axis=0).astype(np.float64)
+    mean = np.divide(total, count, out=np.full_like(total, -1.0), where=count > 0)
+    sink = mean.argmax(axis=-1)
+    return sink, np.maximum(np.take_along_axis(mean, sink[..., None], axis=-1)[..., 0], 0.0)
+
+
+def _aligned_mean(w: NDArray[np.floating], offset: int) -> Array:
+    """Mean of ``w[i, i + offset]`` over the rows where that key exists (0 if none)."""
+    n, m = w.shape[-2:]
+    if not -n < offset < m:
+        return np.zeros(w.shape[:-2])
+    diag = np.diagonal(w, offset=offset, axis1=-2, axis2=-1)
+    return np.asarray(diag.mean(axis=-1, dtype=np.float64))
+
+
+def head_kinds(
+    weights: ArrayLike,
+    *,
+    aligned: bool = True,
+    visible: ArrayLike | None = None,
+) -> HeadKinds:
+    """Name what each head mostly does, by a stated rule.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (..., N, M)
+    aligned : bool
+        True when queries and keys are positions of one sequence, the queries being its
+        last N positions (query ``i`` at position ``i + M - N``; ``M == N`` for plain
+        self-attention). False for cross attention: only "sink" and "broad" apply.
+    visible : ndarray of bool, shape (N, M), optional
+        Passed to :func:`head_sinks` (a causal mask for a decoder).
+
+    Returns
+    -------
+    HeadKinds
+
+    Notes
+    -----
+    The rule, per head: the scores are the mean weight each query puts on the position
+    just before it (previous-token), just after it (next-token) and on itself
+    (diagonal), and the largest mean weight one key takes from the queries that see it
+    (sink). Among the scores of at least :data:`NEIGHBOUR_MIN` (neighbours and
+    diagonal) or :data:`SINK_MIN` (sink), the largest names the head, ties going to the
+    earlier of :data:`KINDS`; a head with none is "broad". Cost O(L H N M).
+    """
+    w = _weights(weights)
+    n, m = w.shape[-2:]
+    sink, sink_weight = head_sinks(w, visible)
+    lead = w.shape[:-2]
+    scores = []
+    previous = following = diagonal = None
+    if aligned:
+        shift = m - n
+        previous = _aligned_mean(w, shift - 1)
+        following = _aligned_mean(w, shift + 1)
+        diagonal = _aligned_mean(w, shift)
+        scores = [
+            np.where(previous >= NEIGHBOUR_MIN, previous, -1.0),
+            np.where(following >= NEIGHBOUR_MIN, following, -1.0),
+            np.where(diagonal >= NEIGHBOUR_MIN, diagonal, -1.0),
+        ]
+    else:
+        scores = [np.full(lead, -1.0)] * 3
+    scores.append(np.where(sink_weight >= SINK_MIN, sink_weight, -1.0))
+    scores.append(np.zeros(lead))  # broad: wins only when nothing else qualifies
+    stacked = np.stack(scores, axis=-1)  # (..., 5)
+    winner = stacked.argmax(axis=-1)  # first of the largest: KINDS order breaks ties
+    kind = np.asarray(KINDS)[winner]
+    return HeadKinds(kind, previous, following, diagonal, sink, sink_weight)
+
+
+# --------------------------------------------------------------------------- asking one link
+
+
+def token_position(tokens: Sequence[str], which: str | int, role: str) -> int:
+    """The position a query or key names: a whole number, or a token's text when unique.
+
+    Parameters
+    ----------
+    tokens : sequence of str, length N
+    which : str or int
+        A 0-based position (an int, or a string of digits), or a token. A token matches
+        exactly first; failing that, case-insensitively with WordPiece's ``##`` and
+        byte-level or SentencePiece word marks (``Ġ``, ``▁``) and spaces stripped. Prefix
+        the text with ``=`` to look up a token made of digits (``"=2"``).
+    role : str
+        ``"query"`` or ``"key"``, for the error message.
+
+    Raises
+    ------
+    AtlasError
+        A position out of range, or a text that matches no token or more than one (the
+        message lists the candidates' positions).
+    """
+    count = len(tokens)
+    if isinstance(which, int | np.integer) or (
+        isinstance(which, str) and which.strip().isdigit() and which.strip().isascii()
+    ):
+        pos = int(which)
+        if not 0 <= pos < count:
+            msg = f"{role} position {pos} does not exist: expected 0 to {count - 1}"
+            raise AtlasError(msg)
+        return pos
+    text = which[1:] if which.startswith("=") else which
+    found = [i for i, t in enumerate(tokens) if t == text]
+    if not found:
+        target = _loose(text)
+        found = [i for i, t in enumerate(tokens) if _loose(t) == target] if target else []
+    if len(found) == 1:
+        return found[0]
+    if found:
+        listed = ", ".join(f"{i} ({_quoted(tokens[i])})" for i in found[:20])
+        more = f" and {len(found) - 20} more" if len(found) > 20 else ""
+        msg = (
+            f"{role} {_quoted(which)} is ambiguous: it is at positions {listed}{more}; "
+            f"give the position instead"
+        )
+        raise AtlasError(msg)
+    near = [i for i, t in enumerate(tokens) if _loose(text) and _loose(text) in _loose(t)]
+    hint = (
+        "candidates: " + ", ".join(f"{i} ({_quoted(tokens[i])})" for i in near[:20])
+        if near
+        else f"give a position 0 to {count - 1} or one of the tokens"
+    )
+    msg = f"{role} {_quoted(which)} is not one of the {count} tokens; {hint}"
+    raise AtlasError(msg)
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a one-line message: escaped, and cut after ``limit`` characters."""
+    shown = repr(text[:limit])
+    return shown + "…" if len(text) > limit else shown
+
+
+def _loose(token: str) -> str:
+    """A token with case, WordPiece / byte-level / SentencePiece marks and spaces dropped."""
+    return token.strip().removeprefix("##").lstrip("Ġ▁ ").lower()
+
+
+@dataclass(frozen=True)
+class LinkScore:
+    """One head's weight from a query position onto a key position (0-based)."""
+
+    layer: int
+    head: int
+    weight: float
+    kind: str
+
+
+def rank_link(weights: ArrayLike, query: int, key: int, kinds: ArrayLike) -> list[LinkScore]:
+    """Every (layer, head) ranked by its weight from ``query`` onto ``key``.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (L, H, N, M)
+    query, key : int
+        0-based positions (see :func:`token_position`).
+    kinds : ndarray of str, shape (L, H)
+        Each head's kind (:func:`head_kinds`).
+
+    Returns
+    -------
+    list of LinkScore
+        All L*H heads, highest weight first; ties: lower layer, then lower head.
+    """
+    w = _weights(weights)
+    if w.ndim != 4:
+        msg = f"weights must have shape (L, H, N, M), got shape {w.shape}"
+        raise ShapeError(msg)
+    layers, heads, n, m = w.shape
+    if not (0 <= query < n and 0 <= key < m):
+        msg = f"(query {query}, key {key}) is outside maps of {n} queries x {m} keys"
+        raise AtlasError(msg)
+    names = np.asarray(kinds)
+    values = np.asarray(w[:, :, query, key], dtype=np.float64)  # (L, H)
+    order = np.lexsort((np.arange(layers * heads), -values.reshape(-1)))
+    return [
+        LinkScore(
+            int(i // heads), int(i % heads), float(values.reshape(-1)[i]), str(names.reshape(-1)[i])
+        )
+        for i in order
+    ]
