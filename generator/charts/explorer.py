@@ -21,6 +21,7 @@ from attention_atlas.charts.toolkit import (
     position_encoding,
     prepare_matrix,
     restrict_views,
+    value_axis_title,
 )
 from attention_atlas.errors import AtlasError
 
@@ -40,6 +41,7 @@ def row_explorer_chart(
     initial_row: int = 0,
     subtitle: str | list[str] | None = None,
     name: str = "rx",
+    quantize: bool | None = None,
 ) -> alt.HConcatChart:
     """The weight map, and beside it the weights of the query row the reader clicks.
 
@@ -59,6 +61,9 @@ def row_explorer_chart(
         Say here when tokens are hidden or rows renormalised.
     name : str
         Prefix of param and view names.
+    quantize : bool, optional
+        As :func:`attention_atlas.charts.heatmap_chart`: ``None`` quantises from 4096
+        cells; False sends exact values (the clicked row's bars then are exact too).
 
     Returns
     -------
@@ -68,7 +73,14 @@ def row_explorer_chart(
     titles = Titles(x_title, y_title, value_title)
     shown = titles.shown()
     data = prepare_matrix(
-        w, row_labels, col_labels, prefix=name, fmt=fmt, domain=None, diverging=False, quantize=None
+        w,
+        row_labels,
+        col_labels,
+        prefix=name,
+        fmt=fmt,
+        domain=None,
+        diverging=False,
+        quantize=quantize,
     )
     n, m = data.shape
     if not 0 <= initial_row < n:
@@ -118,7 +130,7 @@ def row_explorer_chart(
                 orient="bottom",
             ),
             y=alt.Y("v:Q", title=shown.value, scale=alt.Scale(domain=[0, max(top, 1e-9)])),
-            tooltip=cell_tooltip(shown.y, shown.x, shown.value, fmt),
+            tooltip=cell_tooltip(shown.y, shown.x, value_axis_title(data, shown.value), fmt),
         )
     )
     label = (

@@ -228,9 +228,10 @@ def quantised_title(title: str, levels: int, of: str = "") -> str:
 
 
 def value_axis_title(data: MatrixData, value_title: str) -> str:
-    """Tooltip title of the value, saying so when values are quantised."""
+    """Tooltip title of the value, saying so (and the step) when values are quantised."""
     if data.enc.quantized:
-        return quantised_title(value_title, data.enc.levels)
+        step = f"{data.enc.step:.2g}"
+        return f"≈ {quantised_title(value_title, data.enc.levels)[:-1]}, step {step})"
     return value_title
 
 

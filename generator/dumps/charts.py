@@ -38,6 +38,7 @@ from attention_atlas.readouts import (
 from attention_atlas.text import fixed, plural, size_text, span_text
 
 __all__ = [
+    "ASK_CELLS",
     "POOL_ABOVE",
     "SPECIAL_TOKENS",
     "HeadSummary",
@@ -47,11 +48,13 @@ __all__ = [
     "dump_chart",
     "head_chart",
     "head_summaries",
+    "link_chart",
     "model_view_chart",
     "pooled",
     "pooled_chart",
     "row_chart",
     "summary_chart",
+    "value_format",
 ]
 
 #: Maps with more positions than this on an axis are pooled before drawing.
@@ -199,8 +202,14 @@ def head_chart(
     reduce: Reduce = "mean",
     renderer: Renderer | None = None,
     title: str | None = None,
+    x_title: str = "Key (attended to)",
+    y_title: str = "Query (attending)",
 ) -> alt.TopLevelMixin:
     """Heatmap of one head, pooled (and saying so) when it is larger than ``POOL_ABOVE``.
+
+    A map of :data:`~attention_atlas.charts.encoding.QUANTIZE_CELLS` cells or more
+    travels as 256 levels; its values are then printed with the digits a level has
+    (:func:`value_format`) and the tooltip says "≈ … quantised, step …".
 
     Parameters
     ----------
@@ -215,6 +224,8 @@ def head_chart(
         Renderer hint recorded in the chart.
     title : str, optional
         Defaults to ``"Layer L, head H"`` and the map's size.
+    x_title, y_title : str
+        What the columns and rows are (cross attention: encoder and decoder tokens).
 
     Returns
     -------
@@ -238,6 +249,9 @@ def head_chart(
         cols,
         title=heading,
         subtitle=notes or None,
+        x_title=x_title,
+        y_title=y_title,
+        fmt=value_format(weights, (0.0, top)),
         domain=(0.0, top),
         renderer_hint=renderer or ("canvas" if weights.size > 4096 else None),
         name="head",
@@ -251,21 +265,71 @@ def row_chart(
     *,
     hide_special: bool = False,
     title: str | None = None,
+    x_title: str = "Key (attended to)",
+    y_title: str = "Query (attending)",
 ) -> alt.TopLevelMixin:
     """Clickable map of one head whose selected query row is drawn as bars.
 
-    Maps larger than ``POOL_ABOVE`` are pooled (block means) first, and the subtitle
-    says so.
+    Up to ``POOL_ABOVE`` positions a side the map travels exactly (4 decimals), so a
+    clicked query's bars and every tooltip show its exact row. Larger maps are pooled
+    (block means, quantised to 256 levels) and the subtitle says so; their values are
+    printed with the digits a level has and marked "≈ … quantised, step …".
     """
     from attention_atlas.charts import row_explorer_chart
 
     weights, rows, cols, notes = _head_map(dump, layer, head, hide_special)
+    exact = True
     if weights.shape[0] > POOL_ABOVE or weights.shape[1] > POOL_ABOVE:
         view = pooled(weights, rows, cols, reduce="mean")
         notes.append(view.note)
         weights, rows, cols = view.values, view.row_labels, view.col_labels
+        exact = False
     heading = title or f"Layer {layer}, head {head}: click a query to see its row"
-    return row_explorer_chart(weights, rows, cols, title=heading, subtitle=notes or None)
+    return row_explorer_chart(
+        weights,
+        rows,
+        cols,
+        title=heading,
+        subtitle=notes or None,
+        x_title=x_title,
+        y_title=y_title,
+        fmt=".4f" if exact else value_format(weights, None, quantized=True),
+        quantize=False if exact else None,
+    )
+
+
+def value_format(
+    weights: NDArray[np.float64],
+    domain: tuple[float, float] | None,
+    *,
+    quantized: bool | None = None,
+) -> str:
+    """The d3 format that prints a chart's values with the digits they really have.
+
+    Exact values (fewer than :data:`~attention_atlas.charts.encoding.QUANTIZE_CELLS`
+    cells, unless ``quantized``) keep 4 decimals. Quantised ones are a level of
+    ``(hi - lo) / 255`` wide: printed to the decimal of that step's first significant
+    digit (3 decimals for weights in [0, 1]), and never more than 4.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (N, M)
+    domain : tuple of float, optional
+        The colour domain the levels span; default as the chart's own
+        (:func:`~attention_atlas.charts.encoding.default_domain`).
+    quantized : bool, optional
+        Whether the chart quantises; ``None`` decides by the number of cells as the
+        chart builders do.
+    """
+    from attention_atlas.charts.encoding import QUANTIZE_CELLS, default_domain, encode_matrix
+
+    if quantized is None:
+        quantized = weights.size >= QUANTIZE_CELLS
+    if not quantized:
+        return ".4f"
+    lo, hi = domain if domain is not None else default_domain(weights, diverging=False)
+    step = encode_matrix(np.zeros((1, 1)), quantize=True, domain=(lo, hi)).step
+    return f".{min(4, max(0, math.ceil(-math.log10(step))))}f"
 
 
 def model_view_chart(
@@ -336,6 +400,7 @@ def pooled_chart(
         title=f"Layer {layer}, head {head}: {what} ({r} × {c} blocks of a {dump.n} × {dump.m} map)",
         subtitle=[view.note],
         value_title=f"weight ({reduce})",
+        fmt=value_format(view.values, (0.0, max(1e-9, float(view.values.max())))),
         domain=(0.0, max(1e-9, float(view.values.max()))),
         renderer_hint="canvas",
         name="pool",
@@ -510,3 +575,101 @@ def dump_chart(
     if name.startswith("pooled-"):
         return pooled_chart(dump, layer, head, reduce="mean" if name == "pooled-mean" else "max")
     return summary_chart(dump, name)
+
+
+#: Largest number of weights (L * H * N * M) the report's "ask" chart carries, exactly,
+#: in its page (about 5 bytes a weight): beyond it the page lists chosen pairs only.
+ASK_CELLS = 200_000
+
+
+def link_chart(
+    dump: AttentionDump,
+    kinds: Sequence[str],
+    *,
+    query: int = 0,
+    key: int = 0,
+    x_title: str = "Key",
+    y_title: str = "Query",
+) -> alt.TopLevelMixin:
+    """Every head ranked by its weight from a query onto a key the reader picks.
+
+    Two menus pick the query and the key (by position and token); the bars list every
+    (layer, head), largest weight first, with each head's kind. The weights travel
+    exactly (4 decimals), so the chart needs ``L * H * N * M <= ASK_CELLS``.
+
+    Parameters
+    ----------
+    dump : AttentionDump
+    kinds : sequence of str, length L * H
+        Each head's kind, layer-major (:func:`attention_atlas.readouts.head_kinds`).
+    query, key : int
+        The pair picked first.
+    x_title, y_title : str
+        What keys and queries are (the menus' names).
+    """
+    from attention_atlas.charts.encoding import encode_matrix, label_list
+    from attention_atlas.charts.theme import ACCENT
+    from attention_atlas.charts.toolkit import chart_title, value_params
+
+    layers, heads, n, m = dump.sizes
+    total = layers * heads * n * m
+    if total > ASK_CELLS:
+        msg = f"{dump.source}: {total} weights are too many for the ask chart (at most {ASK_CELLS})"
+        raise AtlasError(msg)
+    if len(kinds) != layers * heads:
+        msg = f"{len(kinds)} kinds given for {layers * heads} heads"
+        raise AtlasError(msg)
+    enc = encode_matrix(dump.attention.reshape(layers * heads, n * m), decimals=4)
+    q_labels = [f"{i}: {t}" for i, t in enumerate(label_list(dump.tokens, n, "tokens"))]
+    k_labels = [f"{i}: {t}" for i, t in enumerate(label_list(dump.key_tokens, m, "key_tokens"))]
+    pick_q = alt.param(
+        name="ask_q",
+        value=int(query),
+        bind=alt.binding_select(options=list(range(n)), labels=q_labels, name=f"{y_title} "),
+    )
+    pick_k = alt.param(
+        name="ask_k",
+        value=int(key),
+        bind=alt.binding_select(options=list(range(m)), labels=k_labels, name=f"{x_title} "),
+    )
+    value = enc.decode_expr("ask_v", f"(datum.i * {n * m} + ask_q * {m} + ask_k)")
+    height = max(120, 14 * layers * heads)
+    bars = (
+        alt.Chart(alt.sequence(0, layers * heads, as_="i"), name="ask_bars")
+        .transform_calculate(
+            layer=f"floor(datum.i / {heads})",
+            head=f"datum.i % {heads}",
+            v=value,
+            kind="ask_kinds[datum.i]",
+        )
+        .transform_calculate(name="'L' + datum.layer + ' H' + datum.head")
+        .transform_window(
+            rank="row_number()", sort=[alt.SortField("v", order="descending"), {"field": "i"}]
+        )
+        .mark_bar(color=ACCENT)
+        .encode(
+            y=alt.Y("name:N", sort=alt.EncodingSortField("rank"), title="Head (layer, head)"),
+            x=alt.X(
+                "v:Q", title="weight from the query onto the key", scale=alt.Scale(domain=[0, 1])
+            ),
+            tooltip=[
+                alt.Tooltip("rank:Q", title="rank"),
+                alt.Tooltip("name:N", title="head"),
+                alt.Tooltip("v:Q", title="weight (exact, 4 decimals)", format=".4f"),
+                alt.Tooltip("kind:N", title="kind"),
+            ],
+        )
+        .properties(width=360, height=height)
+    )
+    return bars.add_params(
+        *value_params(enc, "ask_v"),
+        alt.param(name="ask_kinds", value=[str(k) for k in kinds]),
+        pick_q,
+        pick_k,
+    ).properties(
+        title=chart_title(
+            "Which heads link this query to this key?",
+            "Pick a query and a key below; every head, largest weight first.",
+        ),
+        usermeta={"atlas": {"cells": int(layers * heads)}},
+    )

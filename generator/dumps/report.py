@@ -30,9 +30,12 @@ import numpy as np
 import yaml
 from markupsafe import Markup, escape
 
+from attention_atlas import readouts
 from attention_atlas.dumps import charts as dump_charts
 from attention_atlas.dumps.read import AttentionDump, ProjectionDump, load_any
+from attention_atlas.dumps.seq2seq import FIELDS, PARTS, TITLES, Seq2SeqDump, is_seq2seq
 from attention_atlas.dumps.workers import per_layer
+from attention_atlas.errors import AtlasError
 from attention_atlas.fileio import MARKER, write_atomic, write_if_changed
 from attention_atlas.render import templating
 from attention_atlas.text import (
@@ -159,14 +162,65 @@ def _model_view(dump: AttentionDump) -> tuple[Any, dict[str, str]]:
 GRID_WIDTH = 640
 
 
+def _kinds(dump: AttentionDump) -> readouts.HeadKinds:
+    """Each head's kind and sink; a causal map's sinks count only the queries that see them."""
+    seen = readouts.seen_keys(dump.attention, bool(getattr(dump, "causal", False)))
+    return readouts.head_kinds(dump.attention, aligned=dump.self_attention, visible=seen)
+
+
+def _head_name(layer: int, head: int) -> str:
+    return f"L{layer} H{head}"
+
+
+def _kinds_context(dump: AttentionDump, kinds: readouts.HeadKinds) -> dict[str, Any]:
+    """The kinds' counts, the rule in words, and the first-token sentence."""
+    counts = {k: int((kinds.kind == k).sum()) for k in readouts.KINDS}
+    kinds_text = ", ".join(f"{plural(counts[k], 'head')} {k}" for k in readouts.KINDS if counts[k])
+    dominated = [
+        _head_name(int(layer), int(head))
+        for layer, head in zip(*np.nonzero(kinds.first_dominates), strict=True)
+    ]
+    first = visible(dump.key_tokens[0])
+    total = dump.layers * dump.heads
+    if dominated:
+        listed = ", ".join(dominated[:24]) + (
+            f" and {len(dominated) - 24} more" if len(dominated) > 24 else ""
+        )
+        first_text = (
+            f"The first token (position 0, “{first}”) dominates {len(dominated)} of {total} "
+            f"heads: it is their sink and takes at least "
+            f"{fixed(readouts.FIRST_DOMINATES, 1)} of the mean weight of the queries that "
+            f"see it ({listed})."
+        )
+    else:
+        first_text = (
+            f"The first token (position 0, “{first}”) dominates none of the {total} heads "
+            f"(no head gives it {fixed(readouts.FIRST_DOMINATES, 1)} or more of its mean "
+            "weight as its sink)."
+        )
+    return {
+        "kinds_text": kinds_text,
+        "first_text": first_text,
+        "neighbour_min": fixed(readouts.NEIGHBOUR_MIN, 1),
+        "sink_min": fixed(readouts.SINK_MIN, 1),
+        "causal_sinks": readouts.seen_keys(dump.attention, bool(getattr(dump, "causal", False)))
+        is not None,
+    }
+
+
 def _overview(
-    dump: AttentionDump, title: str, summary: dump_charts.HeadSummary, files: dict[str, str]
+    dump: AttentionDump,
+    title: str,
+    summary: dump_charts.HeadSummary,
+    files: dict[str, str],
+    kinds: readouts.HeadKinds,
+    axes: tuple[str, str] = ("Key (attended to)", "Query (attending)"),
 ) -> dict[str, Any]:
     single = dump.layers * dump.heads == 1
     if single:
         main = _figure(
-            dump_charts.head_chart(dump, 0, 0),
-            "Rows are queries, columns keys; hover a cell for the exact weight.",
+            dump_charts.head_chart(dump, 0, 0, x_title=axes[0], y_title=axes[1]),
+            "Rows are queries, columns keys; hover a cell for its weight.",
             "map",
         )
     else:
@@ -189,6 +243,8 @@ def _overview(
             "previous": fixed(r["previous"], 3),
             "next": fixed(r["next"], 3),
             "max_weight": fixed(r["max_weight"], 3),
+            "kind": str(kinds.kind[r["layer"], r["head"]]),
+            "sink": _sink_text(dump, kinds, r["layer"], r["head"]),
         }
         for r in summary.rows()
     ]
@@ -204,18 +260,31 @@ def _overview(
         "special": ", ".join(visible(t) for t in summary.special),
         "has_special": summary.special_share is not None,
         "has_neighbours": summary.previous is not None,
+        **_kinds_context(dump, kinds),
         **_token_table(dump),
     }
 
 
-def _layer(dump: AttentionDump, title: str, layer: int) -> dict[str, Any]:
+def _sink_text(dump: AttentionDump, kinds: readouts.HeadKinds, layer: int, head: int) -> str:
+    """``0: [CLS] (0.62)``: the sink's position, token and mean weight."""
+    pos = int(kinds.sink[layer, head])
+    token = visible(dump.key_tokens[pos])
+    return f"{pos}: {escape(token)} ({fixed(float(kinds.sink_weight[layer, head]), 3)})"
+
+
+def _layer(
+    dump: AttentionDump,
+    title: str,
+    layer: int,
+    axes: tuple[str, str] = ("Key (attended to)", "Query (attending)"),
+) -> dict[str, Any]:
     heads = []
     for head in range(dump.heads):
         heads.append(
             {
                 "head": head,
                 "fig": _figure(
-                    dump_charts.row_chart(dump, layer, head),
+                    dump_charts.row_chart(dump, layer, head, x_title=axes[0], y_title=axes[1]),
                     "Click a query (a row of the map) to draw how it splits its attention "
                     "over the keys; hover for exact weights.",
                     f"L{layer}H{head}",
@@ -225,10 +294,10 @@ def _layer(dump: AttentionDump, title: str, layer: int) -> dict[str, Any]:
     return {**_common(dump, title), "layer": layer, "head_figs": heads}
 
 
-def _layer_text(shared: tuple[AttentionDump, str], layer: int) -> str:
+def _layer_text(shared: tuple[AttentionDump, str, tuple[str, str]], layer: int) -> str:
     """The page of one layer (drawn by :func:`per_layer`)."""
-    dump, title = shared
-    return templating.render("report/layer.md.j2", _layer(dump, title, layer))
+    dump, title, axes = shared
+    return templating.render("report/layer.md.j2", _layer(dump, title, layer, axes))
 
 
 def _summaries(dump: AttentionDump, title: str, summary: dump_charts.HeadSummary) -> dict[str, Any]:
@@ -294,24 +363,125 @@ def _pooled(dump: AttentionDump, title: str) -> dict[str, Any]:
     }
 
 
-def render_report(dump: AttentionDump, *, title: str | None = None) -> dict[str, str]:
+#: A pair to ask about: (query, key), each a position or a token's text.
+Ask = tuple[str | int, str | int]
+
+_AXES = ("Key (attended to)", "Query (attending)")
+
+
+def _default_pair(dump: AttentionDump) -> tuple[int, int]:
+    """The strongest link of any head between two different, non-special tokens (or 0, 0)."""
+    strongest = dump.attention.max(axis=(0, 1)).copy()  # (N, M)
+    strongest[readouts.special_mask(dump.tokens), :] = -1
+    strongest[:, readouts.special_mask(dump.key_tokens)] = -1
+    if dump.self_attention:
+        np.fill_diagonal(strongest, -1)
+    if strongest.max() < 0:
+        return 0, 0
+    q, k = np.unravel_index(int(strongest.argmax()), strongest.shape)
+    return int(q), int(k)
+
+
+def resolve_asks(dump: AttentionDump, asks: list[Ask]) -> list[tuple[int, int]]:
+    """Each (query, key) as positions; ``AtlasError`` naming the file when one does not resolve."""
+    pairs = []
+    for query, key in asks:
+        try:
+            pairs.append(
+                (
+                    readouts.token_position(dump.tokens, query, "query"),
+                    readouts.token_position(dump.key_tokens, key, "key"),
+                )
+            )
+        except AtlasError as exc:
+            raise AtlasError(f"{dump.source}: {exc}") from None
+    return pairs
+
+
+def _ask(
+    dump: AttentionDump,
+    title: str,
+    kinds: readouts.HeadKinds,
+    pairs: list[tuple[int, int]],
+    axes: tuple[str, str],
+) -> dict[str, Any]:
+    """The "ask" page: a picker over every pair when the weights fit, and a table a pair."""
+    tables = []
+    for q, k in pairs:
+        ranked = readouts.rank_link(dump.attention, q, k, kinds.kind)
+        tables.append(
+            {
+                "query": f"{q} “{visible(dump.tokens[q])}”",
+                "key": f"{k} “{visible(dump.key_tokens[k])}”",
+                "rows": [
+                    {
+                        "rank": rank,
+                        "layer": s.layer,
+                        "head": s.head,
+                        "link": Markup(_layer_page(s.layer) + f"#head-{s.head}"),
+                        "weight": significant(s.weight, 4),
+                        "kind": s.kind,
+                    }
+                    for rank, s in enumerate(ranked, start=1)
+                ],
+            }
+        )
+    total = dump.layers * dump.heads * dump.n * dump.m
+    fig = None
+    if total <= dump_charts.ASK_CELLS:
+        q, k = pairs[0] if pairs else _default_pair(dump)
+        chart = dump_charts.link_chart(
+            dump,
+            [str(x) for x in kinds.kind.reshape(-1)],
+            query=q,
+            key=k,
+            x_title=axes[0].split(" (")[0],
+            y_title=axes[1].split(" (")[0],
+        )
+        fig = _figure(
+            chart,
+            "Pick a query and a key: each bar is one head's weight from that query onto "
+            "that key, exact to 4 decimals; hover for the head's rank and kind.",
+            "ask",
+        )
+    return {
+        **_common(dump, title),
+        "chart_fig": fig,
+        "asks": tables,
+        "weights_count": f"{total:,}",
+        "ask_cells": f"{dump_charts.ASK_CELLS:,}",
+    }
+
+
+def render_report(
+    dump: AttentionDump,
+    *,
+    title: str | None = None,
+    asks: list[Ask] | None = None,
+    axes: tuple[str, str] = _AXES,
+) -> dict[str, str]:
     """Every file of the report, keyed by its path in the docs folder (pure: writes nothing).
 
     The ``.md`` entries are pages; the others (the model view's per-head data, in
-    :data:`MODEL_VIEW_DATA`) are copied by MkDocs as they are.
+    :data:`MODEL_VIEW_DATA`) are copied by MkDocs as they are. ``asks`` are the
+    (query, key) pairs the "ask" page ranks every head for (positions or unique
+    token texts); ``axes`` name the maps' columns and rows (key, query).
     """
     heading = title or f"Attention report: {Path(dump.source).name}"
+    pairs = resolve_asks(dump, list(asks or []))
     summary = dump_charts.head_summaries(dump)
+    kinds = _kinds(dump)
     files: dict[str, str] = {}
-    overview = _overview(dump, heading, summary, files)
+    overview = _overview(dump, heading, summary, files, kinds, axes)
     pages = {
         "index.md": templating.render("report/overview.md.j2", overview),
         "summaries.md": templating.render(
             "report/summaries.md.j2", _summaries(dump, heading, summary)
         ),
+        "ask.md": templating.render("report/ask.md.j2", _ask(dump, heading, kinds, pairs, axes)),
     }
     layer_pages = per_layer(
-        _layer_text, (dump, heading), dump.layers, heads=dump.layers * dump.heads
+        _layer_text, (dump, heading, axes), dump.layers, heads=dump.layers * dump.heads
     )
     for layer, text in enumerate(layer_pages):
         pages[_layer_page(layer)] = text
@@ -475,25 +645,47 @@ def _streamed_layer_text(
     )
 
 
-def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[str, Any]:
-    """The generated ``mkdocs.yml`` (as a dict): the Atlas theme, offline, file://-friendly."""
+def _nav(pages: dict[str, str], prefix: str = "") -> list[Any]:
+    """The navigation of one report's pages, all under ``prefix`` ("" or ``"cross/"``)."""
     layers = sorted(
-        (p for p in pages if p.startswith("heads/")),
-        key=lambda p: int(p.removeprefix("heads/layer-").removesuffix(".md")),
+        (p for p in pages if p.startswith(prefix + "heads/")),
+        key=lambda p: int(p.removeprefix(prefix + "heads/layer-").removesuffix(".md")),
     )
-    nav: list[Any] = [{"Overview": "index.md"}]
+    nav: list[Any] = [{"Overview": prefix + "index.md"}]
     nav.append(
         {
             "Heads": [
-                {p.removeprefix("heads/").removesuffix(".md").replace("-", " ").capitalize(): p}
+                {
+                    p.removeprefix(prefix + "heads/")
+                    .removesuffix(".md")
+                    .replace("-", " ")
+                    .capitalize(): p
+                }
                 for p in layers
             ]
         }
     )
-    if "summaries.md" in pages:
-        nav.append({"Head summaries": "summaries.md"})
-    if "pooled.md" in pages:
-        nav.append({"Pooled views": "pooled.md"})
+    for page, name in (
+        ("summaries.md", "Head summaries"),
+        ("ask.md", "Ask the report"),
+        ("pooled.md", "Pooled views"),
+    ):
+        if prefix + page in pages:
+            nav.append({name: prefix + page})
+    return nav
+
+
+def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[str, Any]:
+    """The generated ``mkdocs.yml`` (as a dict): the Atlas theme, offline, file://-friendly.
+
+    An encoder-decoder report (pages under ``encoder/``, ``decoder/``, ``cross/``) gets
+    one section a map.
+    """
+    if any(p.startswith(f"{part}/") for p in pages for part in PARTS):
+        nav: list[Any] = [{"Overview": "index.md"}]
+        nav += [{TITLES[part]: _nav(pages, f"{part}/")} for part in PARTS]
+    else:
+        nav = _nav(pages)
     return {
         # MkDocs themes print site_name unescaped in places (<title>, aria-label).
         "site_name": str(escape(visible(title))),
@@ -549,6 +741,8 @@ def build_report(
     out: Path | None = None,
     title: str | None = None,
     max_memory: int | str | None = None,
+    asks: list[Ask] | None = None,
+    ask_map: str = "cross",
 ) -> ReportResult:
     """Check ``path``, render the report and build it into ``out`` (atomically).
 
@@ -565,31 +759,50 @@ def build_report(
         Memory the report may use, in bytes or as ``"4G"`` (default
         :data:`attention_atlas.dumps.budget.DEFAULT_MAX_MEMORY`); a dump that needs
         more is refused from its arrays' headers, before any data is read.
+    asks : list of (query, key), optional
+        Pairs the "ask" page ranks every head for (positions or unique token texts).
+    ask_map : {"encoder", "decoder", "cross"}
+        Which map of an encoder-decoder dump the ``asks`` concern.
 
     Returns
     -------
     ReportResult
     """
-    from attention_atlas import publish
     from attention_atlas.charts.html import schema_validation
     from attention_atlas.dumps.stream import stream_dump
-    from attention_atlas.render.assets import write_assets
 
-    dump = load_any(path, max_memory=max_memory)
-    target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
-    _check_out(target)
     heading = title or f"Attention report: {Path(path).name}"
+    target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
+    if is_seq2seq(path):
+        from attention_atlas.dumps.seq2seq import load_seq2seq
+
+        both = load_seq2seq(path, max_memory=max_memory)
+        _check_out(target)
+        with schema_validation(False):
+            pages = render_seq2seq_report(both, title=heading, asks=asks, ask_map=ask_map)
+        return publish_report(pages, target, heading, Path(path).name, list(both.warnings))
+    dump = load_any(path, max_memory=max_memory)
+    _check_out(target)
     # The tests validate every chart of a report against the schema; a run skips it.
     with schema_validation(False):
         if isinstance(dump, ProjectionDump):
             views = stream_dump(dump, max_memory=max_memory)
             pages = render_streamed_report(dump, title=heading, views=views)
         else:
-            pages = render_report(dump, title=heading)
+            pages = render_report(dump, title=heading, asks=asks)
+    return publish_report(pages, target, heading, Path(path).name, list(dump.warnings))
+
+
+def publish_report(
+    pages: dict[str, str], target: Path, heading: str, source_name: str, warnings: list[str]
+) -> ReportResult:
+    """Build rendered ``pages`` with MkDocs and swap the site into ``target`` (atomically)."""
+    from attention_atlas import publish
+    from attention_atlas.render.assets import write_assets
+
+    _check_out(target)
     with (
-        publish.publishing(
-            target, kind="report", looks_ours=None, source=Path(path).name
-        ) as staging,
+        publish.publishing(target, kind="report", looks_ours=None, source=source_name) as staging,
         tempfile.TemporaryDirectory(prefix="attention-atlas-report-") as work,
     ):
         root = Path(work)
@@ -605,5 +818,64 @@ def build_report(
     return ReportResult(
         out=target,
         pages=sorted(p for p in pages if p.endswith(".md")),
-        warnings=list(dump.warnings),
+        warnings=warnings,
     )
+
+
+#: Axis titles (key, query) of each part of an encoder-decoder dump.
+_PART_AXES: dict[str, tuple[str, str]] = {
+    "encoder": ("Key: encoder token", "Query: encoder token"),
+    "decoder": ("Key: decoder token", "Query: decoder token"),
+    "cross": ("Key: encoder token", "Query: decoder token"),
+}
+
+
+def render_seq2seq_report(
+    dump: Seq2SeqDump,
+    *,
+    title: str | None = None,
+    asks: list[Ask] | None = None,
+    ask_map: str = "cross",
+) -> dict[str, str]:
+    """The report of an encoder-decoder dump: an overview, then each map as its own report.
+
+    ``encoder/``, ``decoder/`` and ``cross/`` each hold the pages :func:`render_report`
+    makes for that map (overview, layer pages, summaries, ask), with axes naming
+    encoder or decoder tokens; cross maps have decoder tokens in rows and encoder tokens
+    in columns. ``asks`` go to the map ``ask_map``. Pure: writes nothing.
+    """
+    heading = title or f"Attention report: {Path(dump.source).name}"
+    if ask_map not in PARTS:
+        msg = f"--map {ask_map!r}: expected one of {', '.join(PARTS)}"
+        raise AtlasError(msg)
+    pages: dict[str, str] = {}
+    parts = []
+    for part in PARTS:
+        one = dump.part(part)
+        sub = render_report(
+            one,
+            title=f"{TITLES[part]}: {Path(dump.source).name}",
+            asks=asks if part == ask_map else None,
+            axes=_PART_AXES[part],
+        )
+        pages.update({f"{part}/{rel}": text for rel, text in sub.items()})
+        parts.append(
+            {
+                "title": TITLES[part],
+                "link": f"{part}/index.md",
+                "field": FIELDS[part][0],
+                "shape": f"({one.layers}, {one.heads}, {one.n}, {one.m})",
+                "stored": shape_text(one.stored_shape),
+                "rows": "decoder" if part != "encoder" else "encoder",
+                "cols": "decoder" if part == "decoder" else "encoder",
+            }
+        )
+    context = {
+        **_named(heading, Path(dump.source).name),
+        "parts": parts,
+        "n_encoder": dump.encoder.n,
+        "n_decoder": dump.decoder.n,
+        "warnings": [visible(w) for w in dump.warnings],
+    }
+    pages["index.md"] = templating.render("report/seq2seq-overview.md.j2", context)
+    return pages

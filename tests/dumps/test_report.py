@@ -85,7 +85,13 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 def test_pages_of_a_small_dump(hostile_pages: dict[str, str]) -> None:
     pages = hostile_pages
-    assert sorted(pages) == ["heads/layer-0.md", "heads/layer-1.md", "index.md", "summaries.md"]
+    assert sorted(pages) == [
+        "ask.md",
+        "heads/layer-0.md",
+        "heads/layer-1.md",
+        "index.md",
+        "summaries.md",
+    ]
     index = pages["index.md"]
     assert "(2, 3, 12, 12)" in index
     assert index.count("](heads/layer-1.md#head-") == 3  # one table row per head of layer 1
