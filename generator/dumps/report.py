@@ -269,7 +269,7 @@ def _sink_text(dump: AttentionDump, kinds: readouts.HeadKinds, layer: int, head:
     """``0: [CLS] (0.62)``: the sink's position, token and mean weight."""
     pos = int(kinds.sink[layer, head])
     token = visible(dump.key_tokens[pos])
-    return f"{pos}: {escape(token)} ({fixed(float(kinds.sink_weight[layer, head]), 3)})"
+    return f"{pos}: {token} ({fixed(float(kinds.sink_weight[layer, head]), 3)})"
 
 
 def _layer(
@@ -459,13 +459,16 @@ def render_report(
     title: str | None = None,
     asks: list[Ask] | None = None,
     axes: tuple[str, str] = _AXES,
+    field: str = "attention",
+    keys_text: str = "",
 ) -> dict[str, str]:
     """Every file of the report, keyed by its path in the docs folder (pure: writes nothing).
 
     The ``.md`` entries are pages; the others (the model view's per-head data, in
     :data:`MODEL_VIEW_DATA`) are copied by MkDocs as they are. ``asks`` are the
     (query, key) pairs the "ask" page ranks every head for (positions or unique
-    token texts); ``axes`` name the maps' columns and rows (key, query).
+    token texts); ``axes`` name the maps' columns and rows (key, query); ``field`` is
+    the map's field in the file and ``keys_text`` says what the keys are.
     """
     heading = title or f"Attention report: {Path(dump.source).name}"
     pairs = resolve_asks(dump, list(asks or []))
@@ -473,6 +476,7 @@ def render_report(
     kinds = _kinds(dump)
     files: dict[str, str] = {}
     overview = _overview(dump, heading, summary, files, kinds, axes)
+    overview.update(field=escape(field), keys_text=keys_text)  # in a code span: HTML only
     pages = {
         "index.md": templating.render("report/overview.md.j2", overview),
         "summaries.md": templating.render(
@@ -830,6 +834,14 @@ _PART_AXES: dict[str, tuple[str, str]] = {
 }
 
 
+#: What the keys of each part are, on its overview.
+_PART_KEYS: dict[str, str] = {
+    "encoder": "the encoder tokens, as the queries (self-attention)",
+    "decoder": "the decoder tokens, as the queries (causal self-attention)",
+    "cross": "the encoder tokens; the queries are the decoder tokens",
+}
+
+
 def render_seq2seq_report(
     dump: Seq2SeqDump,
     *,
@@ -857,6 +869,8 @@ def render_seq2seq_report(
             title=f"{TITLES[part]}: {Path(dump.source).name}",
             asks=asks if part == ask_map else None,
             axes=_PART_AXES[part],
+            field=FIELDS[part][0],
+            keys_text=_PART_KEYS[part],
         )
         pages.update({f"{part}/{rel}": text for rel, text in sub.items()})
         parts.append(

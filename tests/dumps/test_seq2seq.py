@@ -1,0 +1,210 @@
+"""Encoder-decoder dumps: encoder, decoder and cross maps with their own token axes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attention_atlas.cli import main
+from attention_atlas.dumps.report import render_seq2seq_report, report_config
+from attention_atlas.dumps.seq2seq import is_seq2seq, load_seq2seq, validate_seq2seq
+from attention_atlas.errors import AtlasError
+from tests.dumps.test_report import chart_text
+
+ENC = ["▁The", "▁animal", "▁is", "▁tired", ".", "</s>", "<pad>"]
+DEC = ["<pad>", "▁Das", "▁Tier", "▁ist", "▁müde"]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def maps(seed: int = 0) -> dict[str, np.ndarray]:
+    """Encoder (2, 4, 7, 7), causal decoder (3, 2, 5, 5), cross (3, 2, 5, 7)."""
+    rng = np.random.default_rng(seed)
+    ne, nd = len(ENC), len(DEC)
+    dec = rng.normal(size=(3, 2, nd, nd)) * 2
+    dec[..., np.triu(np.ones((nd, nd), bool), 1)] = -np.inf
+    return {
+        "encoder_attention": _softmax(rng.normal(size=(2, 4, ne, ne)) * 2).astype(np.float32),
+        "decoder_attention": _softmax(dec).astype(np.float32),
+        "cross_attention": _softmax(rng.normal(size=(3, 2, nd, ne)) * 2).astype(np.float32),
+        "encoder_tokens": np.array(ENC),
+        "decoder_tokens": np.array(DEC),
+    }
+
+
+def save(path: Path, **fields: np.ndarray) -> Path:
+    np.savez(path, **fields)
+    return path
+
+
+@pytest.fixture(scope="module")
+def s2s(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save(tmp_path_factory.mktemp("s2s") / "marian.npz", **maps())
+
+
+def test_loads_three_maps_with_their_own_token_axes(s2s: Path) -> None:
+    assert is_seq2seq(s2s)
+    dump = load_seq2seq(s2s)
+    fields = maps()
+    assert dump.encoder.sizes == (2, 4, 7, 7) and dump.encoder.tokens == tuple(ENC)
+    assert dump.decoder.sizes == (3, 2, 5, 5) and dump.decoder.key_tokens == tuple(DEC)
+    assert dump.cross.sizes == (3, 2, 5, 7)
+    assert dump.cross.tokens == tuple(DEC) and dump.cross.key_tokens == tuple(ENC)
+    np.testing.assert_array_equal(dump.cross.attention, fields["cross_attention"])
+    assert dump.part("decoder") is dump.decoder
+    with pytest.raises(AtlasError, match="expected one of encoder, decoder, cross"):
+        dump.part("attention")
+
+
+def test_an_ordinary_dump_is_not_an_encoder_decoder_one(tmp_path: Path) -> None:
+    plain = save(
+        tmp_path / "plain.npz", attention=np.full((2, 2), 0.5), tokens=np.array(["a", "b"])
+    )
+    assert not is_seq2seq(plain)
+    assert not is_seq2seq(tmp_path / "missing.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    assert not is_seq2seq(tmp_path / "junk.npz")
+
+
+def _broken(name: str) -> dict[str, np.ndarray]:
+    fields = maps()
+    if name == "short encoder tokens":
+        fields["encoder_tokens"] = np.array(ENC[:-1])
+    elif name == "cross too narrow":
+        fields["cross_attention"] = fields["cross_attention"][..., :-1]
+    elif name == "cross rows":
+        fields["cross_attention"] = fields["cross_attention"][..., :-1, :]
+    elif name == "long decoder tokens":
+        fields["decoder_tokens"] = np.array([*DEC, "x"])
+    elif name == "nan":
+        fields["cross_attention"] = fields["cross_attention"].copy()
+        fields["cross_attention"][1, 0, 2, 3] = np.nan
+    elif name == "negative":
+        fields["encoder_attention"] = fields["encoder_attention"] - 1
+    elif name == "one axis":
+        fields["decoder_attention"] = np.ones(5)
+    elif name == "numbers as tokens":
+        fields["decoder_tokens"] = np.arange(5)
+    elif name == "missing":
+        del fields["cross_attention"]
+    return fields
+
+
+CASES = {
+    "short encoder tokens": "field 'encoder_tokens': 6 tokens",
+    "cross too narrow": "field 'encoder_tokens': 7 tokens, but cross_attention shaped "
+    r"\(3, 2, 5, 6\) has 6 columns",
+    "cross rows": r"field 'decoder_tokens': 5 tokens, but cross_attention shaped \(3, 2, 4, 7\)",
+    "long decoder tokens": "field 'decoder_tokens': 6 tokens",
+    "nan": "field 'cross_attention': 1 value",
+    "negative": "field 'encoder_attention': .* negative",
+    "one axis": "field 'decoder_attention': expected shape",
+    "numbers as tokens": "field 'decoder_tokens': expected a 1-D array of strings",
+    "missing": "missing field 'cross_attention'",
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_fields_are_one_line_naming_the_file_and_field(tmp_path: Path, case: str) -> None:
+    path = save(tmp_path / "bad.npz", **_broken(case))
+    with pytest.raises(AtlasError, match=CASES[case]) as info:
+        load_seq2seq(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_in_memory_checks_say_the_same(tmp_path: Path) -> None:
+    fields = _broken("cross too narrow")
+    with pytest.raises(AtlasError, match=CASES["cross too narrow"]):
+        validate_seq2seq(**fields, source="mem")
+
+
+def test_pickled_tokens_are_refused_unread(tmp_path: Path) -> None:
+    fields = maps()
+    fields["encoder_tokens"] = np.array(ENC, dtype=object)
+    path = tmp_path / "pickled.npz"
+    np.savez(path, **fields)
+    with pytest.raises(AtlasError, match="field 'encoder_tokens': holds Python objects"):
+        load_seq2seq(path)
+
+
+def test_memory_is_priced_from_the_headers(s2s: Path) -> None:
+    with pytest.raises(AtlasError, match="needs"):
+        load_seq2seq(s2s, max_memory="1M")
+
+
+def test_row_sum_warnings_name_the_map(tmp_path: Path) -> None:
+    fields = maps()
+    fields["decoder_attention"] = fields["decoder_attention"] * 0.5
+    dump = validate_seq2seq(**fields, source="half.npz")
+    assert dump.warnings and all("field 'decoder_attention'" in w for w in dump.warnings)
+
+
+@pytest.fixture(scope="module")
+def pages(s2s: Path) -> dict[str, str]:
+    return render_seq2seq_report(load_seq2seq(s2s), title="T", asks=[("Tier", "animal")])
+
+
+def test_report_holds_three_maps_each_reachable_from_the_overview(pages: dict[str, str]) -> None:
+    for part in ("encoder", "decoder", "cross"):
+        assert f"{part}/index.md" in pages and f"{part}/ask.md" in pages
+        assert f"({part}/index.md)" in pages["index.md"]
+    assert sum(p.startswith("encoder/heads/") for p in pages) == 2
+    assert sum(p.startswith("decoder/heads/") for p in pages) == 3
+    assert "| (3, 2, 5, 7) | decoder tokens | encoder tokens |" in pages["index.md"]
+    nav = report_config("T", pages, [])["nav"]
+    assert [next(iter(item)) for item in nav] == [
+        "Overview",
+        "Encoder self-attention",
+        "Decoder self-attention",
+        "Cross attention",
+    ]
+
+
+def test_cross_maps_have_decoder_rows_and_encoder_columns(pages: dict[str, str]) -> None:
+    spec = chart_text(pages["cross/heads/layer-0.md"])
+    assert "Query: decoder token" in spec and "Key: encoder token" in spec
+    # the row labels are the decoder tokens, the column labels the encoder tokens
+    assert re.search(r'"rx_rl", "value": \["<pad>", "▁Das"', spec)
+    assert re.search(r'"rx_cl", "value": \["▁The", "▁animal"', spec)
+    assert "the encoder tokens; the queries are the decoder tokens" in pages["cross/index.md"]
+    assert "`cross_attention` as stored" in pages["cross/index.md"]
+
+
+def test_asks_go_to_the_chosen_map(pages: dict[str, str]) -> None:
+    assert "Query 2 “▁Tier” → key 1 “▁animal”" in pages["cross/ask.md"]
+    assert "## Query" not in pages["encoder/ask.md"]
+
+
+def test_decoder_sinks_count_only_the_queries_that_see_the_key(pages: dict[str, str]) -> None:
+    assert "these maps are causal" in pages["decoder/index.md"]
+    assert "these maps are causal" not in pages["encoder/index.md"]
+
+
+def test_cli_bad_encoder_tokens_exit_2_one_line_report_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous")
+    bad = save(tmp_path / "bad.npz", **_broken("cross too narrow"))
+    code = main(["report", str(bad), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and str(bad) in err and "encoder_tokens" in err
+    assert (out / "keep.txt").read_text() == "previous"
+
+
+def test_cli_builds_an_encoder_decoder_report(
+    s2s: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "site"
+    assert main(["report", str(s2s), "--out", str(out), "--ask", "2", "1"]) == 0
+    for part in ("encoder", "decoder", "cross"):
+        assert (out / part / "index.html").is_file() and (out / part / "ask.html").is_file()
+    assert 'href="cross/index.html"' in (out / "index.html").read_text()
