@@ -208,3 +208,66 @@ def test_cli_builds_an_encoder_decoder_report(
     for part in ("encoder", "decoder", "cross"):
         assert (out / part / "index.html").is_file() and (out / part / "ask.html").is_file()
     assert 'href="cross/index.html"' in (out / "index.html").read_text()
+
+
+GUIDE = Path(__file__).resolve().parents[2] / "site_src" / "guides" / "ci.md"
+
+
+def _guide_blocks() -> list[str]:
+    """The encoder-decoder section's Python blocks: load and run, then save."""
+    text = GUIDE.read_text(encoding="utf-8")
+    section = text.split("## Encoder-decoder models", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+@pytest.mark.slow
+def test_the_guides_transformers_lines_write_a_dump_the_report_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide's saving lines, run on a tiny random Marian model (no download)."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    load, save_lines = _guide_blocks()
+    assert "output_attentions=True" in load and "prepare_decoder_input_ids_from_labels" in load
+    config = transformers.MarianConfig(
+        vocab_size=40,
+        d_model=16,
+        encoder_layers=2,
+        decoder_layers=3,
+        encoder_attention_heads=4,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        pad_token_id=0,
+        decoder_start_token_id=0,
+        max_position_embeddings=32,
+    )
+    torch.manual_seed(0)
+    model = transformers.MarianMTModel(config).eval()
+    model.config._attn_implementation = "eager"
+    inputs = {"input_ids": torch.tensor([[5, 6, 7, 8, 9, 2]])}
+    labels = torch.tensor([[11, 12, 13, 2]])
+    decoder_input_ids = model.prepare_decoder_input_ids_from_labels(labels=labels)
+    with torch.no_grad():
+        out = model(**inputs, decoder_input_ids=decoder_input_ids, output_attentions=True)
+
+    class Tokenizer:
+        @staticmethod
+        def convert_ids_to_tokens(ids: object) -> list[str]:
+            return [f"t{int(i)}" for i in ids]  # type: ignore[attr-defined]
+
+    namespace = {
+        "np": np,
+        "out": out,
+        "inputs": inputs,
+        "decoder_input_ids": decoder_input_ids,
+        "tokenizer": Tokenizer(),
+    }
+    monkeypatch.chdir(tmp_path)
+    exec(compile(save_lines, str(GUIDE), "exec"), namespace)
+    dump = load_seq2seq(tmp_path / "translation.npz")
+    assert dump.encoder.sizes == (2, 4, 6, 6)
+    assert dump.decoder.sizes == (3, 2, 4, 4)
+    assert dump.cross.sizes == (3, 2, 4, 6)
+    assert dump.decoder.tokens[0] == "t0"  # the decoder start token
+    np.testing.assert_allclose(np.triu(dump.decoder.attention, 1), 0, atol=1e-7)
