@@ -512,6 +512,7 @@ def test_text_gives_the_real_model_page_answer() -> None:
     assert float(first.split("|")[4]) == pytest.approx(0.68, abs=0.005)
 
 
+@pytest.mark.slow
 @needs_weights
 def test_cli_builds_a_report_of_a_pair(tmp_path: Path) -> None:
     from attention_atlas.cli import main

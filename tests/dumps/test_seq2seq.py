@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -200,6 +202,7 @@ def test_cli_bad_encoder_tokens_exit_2_one_line_report_untouched(
     assert (out / "keep.txt").read_text() == "previous"
 
 
+@pytest.mark.slow
 def test_cli_builds_an_encoder_decoder_report(
     s2s: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -271,3 +274,44 @@ def test_the_guides_transformers_lines_write_a_dump_the_report_reads(
     assert dump.cross.sizes == (3, 2, 4, 6)
     assert dump.decoder.tokens[0] == "t0"  # the decoder start token
     np.testing.assert_allclose(np.triu(dump.decoder.attention, 1), 0, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def built(s2s: Path) -> Path:
+    from attention_atlas.dumps.report import build_report
+
+    out = s2s.parent / "report"
+    build_report(s2s, out=out, asks=[("Tier", "animal")])
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from tests.browser._browser import launch_chromium
+
+    with launch_chromium() as chromium:
+        yield chromium
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_hovering_a_cross_map_names_a_decoder_query_and_an_encoder_key(
+    browser: Any, built: Path
+) -> None:
+    from tests.browser._browser import Watch, hover_tooltip, serve, wait_for_charts
+
+    weights = maps()["cross_attention"]
+    with serve(built) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        watch = Watch.attach(page)
+        try:
+            page.goto(base + "cross/heads/layer-1.html")
+            wait_for_charts(page)
+            for r, c in ((2, 1), (4, 6), (0, 0)):
+                tip = hover_tooltip(page, 1, r, c, mark="^rx_cells")  # head 1 of layer 1
+                assert tip["Query: decoder token"] == f"{r}: {DEC[r]}"
+                assert tip["Key: encoder token"] == f"{c}: {ENC[c]}"
+                assert tip["weight"] == f"{weights[1, 1, r, c]:.4f}"
+            assert not watch.problems(base), watch.problems(base)
+        finally:
+            page.close()
