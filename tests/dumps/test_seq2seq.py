@@ -315,3 +315,47 @@ def test_hovering_a_cross_map_names_a_decoder_query_and_an_encoder_key(
             assert not watch.problems(base), watch.problems(base)
         finally:
             page.close()
+
+
+BARS = """() => {
+  const el = document.querySelector('.atlas-chart[data-spec]');
+  const view = el.__atlasView || (el.__atlasEmbed && el.__atlasEmbed.view);
+  const out = [];
+  (function walk(node) {
+    if (!node) return;
+    if (node.role === 'mark' && /^ask_bars/.test(node.name || '')) {
+      (node.items || []).forEach((it) => out.push([it.datum.name, it.datum.v, it.datum.rank]));
+    }
+    (node.items || []).forEach((item) => (item.items || []).forEach(walk));
+  })(view.scenegraph().root);
+  return out; }"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_ask_picker_ranks_every_head_for_the_picked_pair(browser: Any, built: Path) -> None:
+    from tests.browser._browser import Watch, serve, wait_for_charts
+
+    weights = maps()["cross_attention"]
+    with serve(built) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        watch = Watch.attach(page)
+        try:
+            page.goto(base + "cross/ask.html")
+            wait_for_charts(page)
+            for q, k in ((2, 1), (4, 6)):
+                binds = page.locator(".atlas-chart").first.locator(".vega-bind select")
+                binds.nth(0).select_option(index=q)
+                binds.nth(1).select_option(index=k)
+                page.wait_for_timeout(300)
+                bars = sorted(page.evaluate(BARS), key=lambda b: b[2])
+                expected = sorted(
+                    ((float(weights[la, h, q, k]), la, h) for la in range(3) for h in range(2)),
+                    key=lambda t: (-t[0], t[1], t[2]),
+                )
+                assert [b[0] for b in bars] == [f"L{la} H{h}" for _, la, h in expected]
+                for bar, (w, _, _) in zip(bars, expected, strict=True):
+                    assert bar[1] == pytest.approx(w, abs=5e-5)
+            assert not watch.problems(base), watch.problems(base)
+        finally:
+            page.close()
