@@ -522,3 +522,9 @@ def test_cli_builds_a_report_of_a_pair(tmp_path: Path) -> None:
     assert main([*args, "--ask", "it", "cat"]) == 0
     ask = (out / "ask.html").read_text()
     assert "Query 6 “it” → key 2 “cat”" in ask
+
+
+def test_the_folded_head_table_opens_on_its_own_line() -> None:
+    dump = validate_dump(np.full((5, 6, 4, 4), 0.25), np.array(list("abcd")), source="x.npz")
+    page = render_report(dump)["index.md"]
+    assert '\n\n??? note "All 30 heads, one row each"' in page
