@@ -116,3 +116,22 @@ def test_queries_and_keys_dump_matches_the_softmax(tmp_path: Path) -> None:
     for s in found.heads:
         assert s.weight == pytest.approx(full[s.layer, s.head, 4, 7], rel=1e-5)
         assert s.kind == "-"
+
+
+def test_the_guides_commands_use_real_flags() -> None:
+    import shlex
+
+    from attention_atlas.cli import parser
+
+    guide = Path(__file__).resolve().parents[1] / "site_src" / "guides" / "ci.md"
+    text = guide.read_text(encoding="utf-8")
+    commands = [
+        line.split("#")[0].strip()
+        for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+        for line in block.splitlines()
+        if line.startswith("attention-atlas find") or line.startswith("attention-atlas report --")
+    ]
+    assert any(c.startswith("attention-atlas find") for c in commands)
+    assert any("--text" in c and "--pair" in c for c in commands)
+    for command in commands:
+        parser().parse_args(shlex.split(command)[1:])  # a usage error exits 2
