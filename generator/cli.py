@@ -320,7 +320,10 @@ def parser() -> argparse.ArgumentParser:
         "report in --out is replaced only when the build succeeds. For maps too long to "
         "store, save q (L, H, N, d) and k (L, H, M, d) instead of attention (optional "
         "scale, default 1/sqrt(d)): the report then streams block maxima and means and the "
-        "exact strongest blocks, never holding a map.",
+        "exact strongest blocks, never holding a map. An encoder-decoder dump holds "
+        "encoder_attention, decoder_attention, cross_attention, encoder_tokens and "
+        "decoder_tokens: one report holds the three maps. --text runs the bundled "
+        "all-MiniLM-L6-v2 on your own sentence instead of reading FILE.",
     )
     report.add_argument(
         "file", type=Path, nargs="?", default=None, metavar="FILE.npz", help="the attention dump"
