@@ -176,7 +176,10 @@ def _report_text(args: argparse.Namespace) -> int:
     shown = visible(" ".join(args.text.split()))
     heading = args.title or f"Attention report: “{shown[:60]}{'…' if len(shown) > 60 else ''}”"
     asks = [tuple(pair) for pair in args.ask or []]
-    pages = render_report(dump, title=heading, asks=asks)
+    from attention_atlas.charts.html import schema_validation
+
+    with schema_validation(False):  # the tests validate the charts; a run skips it
+        pages = render_report(dump, title=heading, asks=asks)
     result = publish_report(pages, target, heading, "your text", [])
     err.print(f"built a report of {len(result.pages)} page(s) into {result.out}")
     return EXIT_OK

@@ -135,3 +135,23 @@ def test_the_guides_commands_use_real_flags() -> None:
     assert any("--text" in c and "--pair" in c for c in commands)
     for command in commands:
         parser().parse_args(shlex.split(command)[1:])  # a usage error exits 2
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_causal_grouped_query_keys_dump_matches_a_plain_loop(tmp_path: Path, suffix: str) -> None:
+    from attention_atlas.dumps.save import save_dump
+
+    rng = np.random.default_rng(4)
+    q = rng.normal(size=(2, 4, 3, 2)).astype(np.float32)  # 4 query heads
+    k = rng.normal(size=(2, 2, 5, 2)).astype(np.float32)  # 2 key heads: grouped
+    path = tmp_path / f"gqa{suffix}"
+    keys = [f"k{i}" for i in range(5)]
+    save_dump(path, q=q, k=k, tokens=keys[2:], key_tokens=keys, causal=True)
+    found = find_link(path, 1, 2)  # query 1 sits at key position 3
+    for s in found.heads:
+        scores = [
+            float(q[s.layer, s.head, 1] @ k[s.layer, s.head // 2, j]) / np.sqrt(2) for j in range(4)
+        ]
+        expected = np.exp(scores - np.max(scores))
+        assert s.weight == pytest.approx(expected[2] / expected.sum(), rel=1e-5)
+    assert find_link(path, 0, 4).heads[0].weight == 0.0  # key 4 is after query 0 (position 2)

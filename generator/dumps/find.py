@@ -83,18 +83,20 @@ class FindResult:
 def _projection_row(dump: ProjectionDump, query: int) -> np.ndarray:
     """Every head's weights from one query, shape (L, H, M): ``softmax(scale q k^T)``.
 
-    A ``k`` with fewer heads than ``q`` (grouped-query attention) serves query head h
-    from kv head ``h // (H / H_kv)``; a causal dump hides keys after the query (aligned
-    to the end when N < M).
+    Read a head at a time (:meth:`ProjectionDump.q_head`, ``k_head``), so q and k left
+    in a ``.safetensors`` file stay there; grouped-query heads read their key head and
+    a causal dump hides the keys after the query (aligned to the end when N < M).
     """
-    q = dump.q[:, :, query].astype(np.float64)  # (L, H, d)
-    k = np.asarray(dump.k, dtype=np.float64)  # (L, H_kv, M, d)
-    group = q.shape[1] // k.shape[1]
-    k = np.repeat(k, group, axis=1)  # (L, H, M, d)
-    scores = np.einsum("lhd,lhmd->lhm", q, k, optimize=True) * dump.scale
-    m = k.shape[2]
-    if bool(getattr(dump, "causal", False)):
-        scores[..., np.arange(m) > query + m - dump.n] = -np.inf
+    layers, heads, _, m = dump.sizes
+    scores = np.empty((layers, heads, m), dtype=np.float64)
+    for layer in range(layers):
+        for head in range(heads):
+            q = dump.q_head(layer, head)[query].astype(np.float64)  # (d,)
+            k = dump.k_head(layer, head).astype(np.float64)  # (M, d)
+            scores[layer, head] = k @ q
+    scores *= dump.scale
+    if dump.causal:
+        scores[..., np.arange(m) > query + dump.query_offset] = -np.inf
     scores -= scores.max(axis=-1, keepdims=True)
     np.exp(scores, out=scores)
     scores /= scores.sum(axis=-1, keepdims=True)
