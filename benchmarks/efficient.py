@@ -2,11 +2,12 @@
 
 Usage: ``python benchmarks/efficient.py [--lengths 256 512 ...] [--width 64]``.
 
-Prints, for each sequence length N, each method's best-of-k wall time and tracemalloc
-peak, and their ratios to full attention measured in the same run (absolute numbers
-vary 5-20x between runs on shared machines; ratios within one run are what to compare),
-then the growth exponent of each method (least-squares slope of log cost on log N) next
-to the cost model's. Records the BLAS library and CPU architecture it ran on.
+Prints, for each sequence length N, each method's median wall time over interleaved
+repeats and tracemalloc peak, and their ratios to full attention measured in the same
+run (absolute numbers vary 5-20x between runs on shared machines; ratios within one run
+are what to compare), then each method's growth exponent, fitted over the lengths whose
+timings are steady and judged against the cost model's. Records the BLAS library and
+CPU architecture it ran on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from attention_atlas.scenarios._costs import (
     METHOD_NAMES,
     METHODS,
     CostConfig,
+    fit_growth,
     flops,
     loglog_slope,
     measure,
@@ -72,15 +74,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"{peak / 2**20:>7.2f}MiB  {result.seconds[0, j] / sec:>13.2f}x  "
                 f"{result.peak_bytes[0, j] / peak:>13.2f}x"
             )
-    print("\ngrowth exponents (slope of log cost on log N):")
+    print("\ngrowth exponents (slope of log cost on log N; time fitted over steady lengths):")
     lengths = np.asarray(result.lengths)
     for i, method in enumerate(METHODS):
-        time_exp = loglog_slope(lengths, result.seconds[i])
+        growth = fit_growth(lengths, result.samples[i], flops(method, lengths, cfg))
         peak_exp = loglog_slope(lengths, result.peak_bytes[i])
-        model_exp = loglog_slope(lengths, flops(method, lengths, cfg))
+        fitted = "  —  " if growth.exponent is None else f"{growth.exponent:5.2f}"
         print(
-            f"  {METHOD_NAMES[method]:<{width}}  time {time_exp:5.2f}  peak {peak_exp:5.2f}"
-            f"  model operations {model_exp:5.2f}"
+            f"  {METHOD_NAMES[method]:<{width}}  time {fitted}  model operations "
+            f"{growth.counted:5.2f}  ({growth.verdict}, N = {growth.lengths[0]}-"
+            f"{growth.lengths[-1]})  peak {peak_exp:5.2f}"
         )
     return 0
 

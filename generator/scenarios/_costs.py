@@ -15,8 +15,10 @@ import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from attention_atlas.attention import (
     clustered_attention,
@@ -121,32 +123,183 @@ def measure_requested() -> bool:
 
 @contextmanager
 def one_blas_thread() -> Iterator[str]:
-    """Run with one BLAS thread (steadier timings); yields a description of the BLAS."""
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:  # optional: timings are then taken with the default threads
-        yield "BLAS threads not limited (threadpoolctl not installed)"
-        return
-    info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    blas = ", ".join(f"{i.get('internal_api')} {i.get('architecture', '?')}" for i in info)
+    """Run with one BLAS thread (steadier timings); yields a description of the BLAS.
+
+    The description is read *inside* the limit, so it states the threads actually in
+    effect (``"openblas Haswell, 1 thread"``), or that no BLAS library was found.
+    """
     with threadpool_limits(limits=1, user_api="blas"):
-        yield f"{blas or 'unknown BLAS'}, 1 thread"
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if not info:
+            yield "no BLAS library found by threadpoolctl, threads not limited"
+            return
+        blas = ", ".join(f"{i.get('internal_api')} {i.get('architecture', '?')}" for i in info)
+        threads = sorted({int(i.get("num_threads", 0)) for i in info})
+        count = "/".join(str(t) for t in threads)
+        yield f"{blas}, {count} BLAS thread{'' if threads == [1] else 's'}"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and spread of repeated timings: each array is (methods, lengths).
+
+    ``low`` and ``high`` are the first and third quartiles (the interquartile range);
+    ``relative`` is (high - low) / median, the spread as a fraction of the median.
+    """
+
+    median: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    @property
+    def relative(self) -> np.ndarray:
+        return (self.high - self.low) / np.where(self.median > 0, self.median, np.inf)
+
+
+def spread(samples: np.ndarray) -> Spread:
+    """Median and interquartile range of ``samples`` (..., repeats) along the last axis."""
+    samples = np.asarray(samples, dtype=np.float64)
+    low, median, high = np.percentile(samples, [25, 50, 75], axis=-1)
+    return Spread(median=median, low=low, high=high)
+
+
+#: A timing counts as stable when its median is at least this many seconds (well above
+#: the timer's resolution and the fixed cost of a Python call) ...
+STABLE_SECONDS = 5e-4
+#: ... and its interquartile range is at most this fraction of the median.
+STABLE_SPREAD = 0.25
+#: A fitted exponent within this distance of the counted one agrees with the count.
+AGREEMENT = 0.3
+#: Fewest stable lengths a growth exponent is fitted over.
+MIN_POINTS = 3
+
+
+@dataclass(frozen=True)
+class Growth:
+    """What the timings of one method say about its growth with N.
+
+    ``verdict`` is ``"agrees"`` (a fitted exponent within :data:`AGREEMENT` of the
+    counted one), ``"noise"`` (fitted, but it disagrees with the count: the machine's
+    noise or fixed costs, not a property of the method) or ``"unstable"`` (fewer than
+    :data:`MIN_POINTS` consecutive stable lengths, so nothing was fitted).
+    ``lengths`` are the lengths fitted over, ``exponent`` is None when unstable, and
+    ``counted`` is the operation count's exponent over the same lengths (over all
+    lengths when unstable).
+    """
+
+    verdict: Literal["agrees", "noise", "unstable"]
+    exponent: float | None
+    counted: float
+    lengths: tuple[int, ...]
+
+
+def stable(
+    timing: Spread,
+    *,
+    floor: float = STABLE_SECONDS,
+    max_spread: float = STABLE_SPREAD,
+    resolution: float | None = None,
+) -> np.ndarray:
+    """Boolean mask like ``timing.median``: long enough to time and steady enough to trust.
+
+    ``floor`` is raised to 1000 ticks of the timer (``resolution`` seconds, by default
+    that of :func:`time.perf_counter`) on a coarse clock.
+    """
+    tick = time.get_clock_info("perf_counter").resolution if resolution is None else resolution
+    floor = max(floor, 1000 * tick)
+    return (timing.median >= floor) & (timing.relative <= max_spread)
+
+
+def fit_growth(
+    lengths: Sequence[int] | np.ndarray,
+    samples: np.ndarray,
+    counted: Sequence[float] | np.ndarray,
+    *,
+    floor: float = STABLE_SECONDS,
+    max_spread: float = STABLE_SPREAD,
+    tolerance: float = AGREEMENT,
+    min_points: int = MIN_POINTS,
+    resolution: float | None = None,
+) -> Growth:
+    """Fit a growth exponent to one method's timings where they are stable, and judge it.
+
+    Parameters
+    ----------
+    lengths : sequence of int, shape (L,)
+        Sequence lengths, increasing.
+    samples : ndarray, shape (L, repeats)
+        Seconds of each repeated run at each length.
+    counted : sequence of float, shape (L,)
+        The counted cost (operations) at each length.
+    floor, max_spread, resolution
+        What :func:`stable` calls stable.
+    tolerance : float
+        Largest distance between fitted and counted exponents that still agrees.
+    min_points : int
+        Fewest stable lengths to fit over.
+
+    Notes
+    -----
+    The fit uses the longest run of consecutive stable lengths that ends at the longest
+    stable length: short lengths are where fixed per-call costs bend the curve, and a
+    gap means a noisy point in between. The median time is fitted, so one slow repeat
+    does not move it.
+    """
+    n = np.asarray(lengths, dtype=np.float64)
+    samples = np.asarray(samples, dtype=np.float64)
+    counted = np.asarray(counted, dtype=np.float64)
+    if samples.ndim != 2 or samples.shape[0] != n.size or counted.shape != n.shape:
+        msg = (
+            f"expected samples (L, repeats) and counted (L,) for L = {n.size} lengths, "
+            f"got samples {samples.shape} and counted {counted.shape}"
+        )
+        raise ValueError(msg)
+    timing = spread(samples)
+    ok = stable(timing, floor=floor, max_spread=max_spread, resolution=resolution)
+    good = np.flatnonzero(ok)
+    run: list[int] = []
+    if good.size:
+        end = int(good[-1])
+        start = end
+        while start > 0 and ok[start - 1]:
+            start -= 1
+        run = list(range(start, end + 1))
+    if len(run) < max(min_points, 2):
+        return Growth("unstable", None, loglog_slope(n, counted), tuple(int(x) for x in n))
+    sel = np.asarray(run)
+    exponent = loglog_slope(n[sel], timing.median[sel])
+    model = loglog_slope(n[sel], counted[sel])
+    verdict: Literal["agrees", "noise"] = (
+        "agrees" if abs(exponent - model) <= tolerance else "noise"
+    )
+    return Growth(verdict, exponent, model, tuple(int(x) for x in n[sel]))
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """Best-of-k wall time, tracemalloc peak and output error of each method at each length.
+    """Repeated wall times, tracemalloc peak and output error of each method at each length.
 
-    ``errors`` is the relative error of the output against full softmax attention on
-    the same inputs, ``||out - exact||_F / ||exact||_F`` (0 for full attention).
+    ``samples`` holds every timed run, (methods, lengths, repeats); ``timing`` their
+    median and interquartile range. ``errors`` is the relative error of the output against
+    full softmax attention on the same inputs, ``||out - exact||_F / ||exact||_F``
+    (0 for full attention).
     """
 
     lengths: tuple[int, ...]
-    seconds: np.ndarray  # (methods, lengths)
+    samples: np.ndarray  # (methods, lengths, repeats)
     peak_bytes: np.ndarray  # (methods, lengths)
     errors: np.ndarray  # (methods, lengths)
     total_seconds: float
     machine: str
+
+    @property
+    def timing(self) -> Spread:
+        return spread(self.samples)
+
+    @property
+    def seconds(self) -> np.ndarray:
+        """Median seconds, (methods, lengths)."""
+        return self.timing.median
 
 
 def _runners(n: int, cfg: CostConfig, seed: int) -> dict[str, Callable[..., np.ndarray]]:
@@ -168,7 +321,6 @@ def measure(
     *,
     seed: int = 0,
     repeats: int = 5,
-    min_seconds: float = 0.05,
     inputs: Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
 ) -> Measurement:
     """Time, peak memory and output error of each method in ``METHODS``, float32 inputs.
@@ -177,17 +329,23 @@ def measure(
     float32); by default they are standard normal, which has no structure for an
     approximation to exploit.
 
-    Each (method, length) runs once under ``tracemalloc`` (its peak, inputs excluded; its
-    output gives the error against full attention, which runs first),
-    then again up to ``repeats`` times until ``min_seconds`` have been spent (at least
-    once); the best of all the runs' times is kept. BLAS runs on one thread when threadpoolctl
-    is available. Results vary from run to run: compare methods within one measurement.
+    Each (method, length) first runs once under ``tracemalloc`` (its peak, inputs
+    excluded; its output gives the error against full attention; this run also warms
+    up and is not timed). Then ``repeats`` rounds each time every (length, method) once,
+    interleaved, the method order rotating from round to round, so a burst of load on
+    the machine falls on all methods alike instead of on one. BLAS runs on one thread
+    (threadpoolctl). Results vary from run to run: read the median and its spread.
     """
+    if repeats < 1:
+        msg = f"repeats must be at least 1, got {repeats}"
+        raise ValueError(msg)
     started = time.perf_counter()
-    seconds = np.zeros((len(METHODS), len(lengths)))
-    peaks = np.zeros((len(METHODS), len(lengths)))
-    errors = np.zeros((len(METHODS), len(lengths)))
+    shape = (len(METHODS), len(lengths))
+    samples = np.zeros((*shape, repeats))
+    peaks = np.zeros(shape)
+    errors = np.zeros(shape)
     with one_blas_thread() as blas:
+        problems = []
         for j, n in enumerate(lengths):
             if inputs is None:
                 rng = np.random.default_rng(seed + n)
@@ -196,30 +354,31 @@ def measure(
                 arrays = inputs(n)
             q, k, v = (np.asarray(a, dtype=np.float32) for a in arrays)
             runners = _runners(n, cfg, seed)
+            problems.append((q, k, v, runners))
             exact: np.ndarray | None = None
             for i, method in enumerate(METHODS):
-                run = runners[method]
                 tracemalloc.start()
                 try:
-                    t0 = time.perf_counter()
-                    out = run(q, k, v)
-                    first = time.perf_counter() - t0  # traced: an upper bound on the time
+                    out = runners[method](q, k, v)
                     peaks[i, j] = tracemalloc.get_traced_memory()[1]
                 finally:
                     tracemalloc.stop()
                 if exact is None:  # METHODS starts with full attention
                     exact = out.astype(np.float64)
                 errors[i, j] = np.linalg.norm(out - exact) / np.linalg.norm(exact)
-                times = [first]
-                while len(times) < repeats + 1 and (len(times) < 2 or sum(times) < min_seconds):
+        order = list(range(len(METHODS)))
+        for r in range(repeats):
+            rotated = order[r % len(order) :] + order[: r % len(order)]
+            for j, (q, k, v, runners) in enumerate(problems):
+                for i in rotated:
+                    run = runners[METHODS[i]]
                     t0 = time.perf_counter()
                     run(q, k, v)
-                    times.append(time.perf_counter() - t0)
-                seconds[i, j] = min(times)
+                    samples[i, j, r] = time.perf_counter() - t0
     machine = f"{platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}, {blas}"
     return Measurement(
         lengths=tuple(int(n) for n in lengths),
-        seconds=seconds,
+        samples=samples,
         peak_bytes=peaks,
         errors=errors,
         total_seconds=time.perf_counter() - started,

@@ -3,10 +3,10 @@
 The accuracy half runs every mechanism on one seeded (N, d) problem. The cost half counts
 floating-point operations and memory from the shapes (exact and deterministic) and, while
 the site builds, measures time and peak memory of each mechanism on the build machine
-(about 1 s). Measurements vary from run to run, so the page is machine-dependent: the
-build caches it per machine and two builds there give the same bytes. The environment
-variable ``ATLAS_MEASURE=0`` (read at import time) leaves the measurements out, for a page
-that is the same on every machine.
+(about 1 s: interleaved repeats, medians and their spread). Measurements vary from run
+to run, so the page is machine-dependent: the build caches it per machine and two builds
+there give the same bytes. The environment variable ``ATLAS_MEASURE=0`` (read at import
+time) leaves the measurements out, for a page that is the same on every machine.
 """
 
 from __future__ import annotations
@@ -26,18 +26,24 @@ from attention_atlas.attention import (
 )
 from attention_atlas.charts import Figure, line_chart
 from attention_atlas.scenarios._costs import (
+    AGREEMENT,
     BIG_O,
     FORMULAS,
     METHOD_NAMES,
     METHODS,
+    MIN_POINTS,
+    STABLE_SECONDS,
+    STABLE_SPREAD,
     CostConfig,
     Measurement,
+    fit_growth,
     flops,
     loglog_slope,
     measure,
     measure_requested,
     memory,
     one_blas_thread,
+    stable,
 )
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
@@ -576,47 +582,93 @@ def _cost_context(result: Result) -> dict[str, Any]:
     }
 
 
+#: What the page says about each verdict of :func:`fit_growth`.
+VERDICT_TEXT = {
+    "agrees": "agrees with the count",
+    "noise": "disagrees with the count: noise on this machine, not a finding",
+    "unstable": "not fitted: too few steady timings",
+}
+
+
+def _growth_rows(measured: Measurement, counted: np.ndarray) -> list[dict[str, Any]]:
+    """One row per method: the fitted exponent, the count's, where and the verdict."""
+    rows = []
+    for i, m in enumerate(METHODS):
+        g = fit_growth(measured.lengths, measured.samples[i], counted[i])
+        rows.append(
+            {
+                "name": METHOD_NAMES[m],
+                "verdict": g.verdict,
+                "verdict_text": VERDICT_TEXT[g.verdict],
+                "time": "—" if g.exponent is None else fixed(g.exponent, 2),
+                "model": fixed(g.counted, 2),
+                "over": ("—" if g.exponent is None else f"N = {g.lengths[0]}–{g.lengths[-1]}"),
+            }
+        )
+    return rows
+
+
 def _measured_context(result: Result) -> dict[str, Any]:
     measured: Measurement | None = result.facts["measured"]
     if measured is None:
         return {"measured": None}
     lengths = np.asarray(measured.lengths)
-    sec, peak, err = measured.seconds, measured.peak_bytes, measured.errors
+    timing, peak, err = measured.timing, measured.peak_bytes, measured.errors
+    sec = timing.median
+    steady = stable(timing)
+    growth = _growth_rows(measured, result.arrays["flops"])
     time_records = _method_records(sec, lengths, lambda v: v * 1e3)
     peak_records = _method_records(peak, lengths, lambda v: v / 2**20)
+
+    def cell(i: int, j: int) -> str:
+        text = (
+            f"{significant(sec[i, j] * 1e3)} ms "
+            f"({significant(timing.low[i, j] * 1e3, 2)}–{significant(timing.high[i, j] * 1e3, 2)})"
+        )
+        text += "" if steady[i, j] else " ⚠"
+        text += f" / {bytes_text(peak[i, j])}"
+        return text + ("" if i == 0 else f" / {percent(err[i, j], 1)}")
+
+    by_verdict = {
+        v: [r["name"] for r in growth if r["verdict"] == v] for v in ("agrees", "noise", "unstable")
+    }
     return {
         "measured": {
             "machine": measured.machine,
             "total": fixed(measured.total_seconds, 2) + " s",
+            "repeats": int(measured.samples.shape[-1]),
+            "stable_ms": significant(STABLE_SECONDS * 1e3),
+            "stable_spread": percent(STABLE_SPREAD),
+            "agreement": fixed(AGREEMENT, 1),
+            "min_points": MIN_POINTS,
+            "unsteady": int(np.count_nonzero(~steady)),
+            "cells": int(steady.size),
             "table": [
-                {
-                    "n": int(nv),
-                    "cells": [
-                        f"{significant(sec[i, j] * 1e3)} ms / {bytes_text(peak[i, j])}"
-                        + ("" if i == 0 else f" / {percent(err[i, j], 1)}")
-                        for i in range(len(METHODS))
-                    ],
-                }
+                {"n": int(nv), "cells": [cell(i, j) for i in range(len(METHODS))]}
                 for j, nv in enumerate(lengths)
             ],
+            "growth": growth,
+            "agrees": word_list(by_verdict["agrees"]),
+            "noise": word_list(by_verdict["noise"]),
+            "unstable": word_list(by_verdict["unstable"]),
             "exponents": [
                 {
                     "name": METHOD_NAMES[m],
-                    "time": fixed(loglog_slope(lengths, sec[i]), 2),
                     "memory": fixed(loglog_slope(lengths, peak[i]), 2),
                     "speedup": significant(sec[0, -1] / sec[i, -1]) + "×",
+                    "steady": bool(steady[0, -1] and steady[i, -1]),
                     "error": "exact" if i == 0 else percent(err[i, -1], 1),
-                    "model": fixed(loglog_slope(lengths, result.arrays["flops"][i]), 2),
                 }
                 for i, m in enumerate(METHODS)
             ],
             "time_fig": _by_length(
                 "time",
                 time_records,
-                "Wall time of one call on random float32 inputs, one BLAS thread; "
-                "it varies from run to run.",
+                f"Median of {measured.samples.shape[-1]} interleaved runs on float32 "
+                f"inputs ({measured.machine.rsplit(', ', 1)[-1]}); the table gives each "
+                "spread.",
                 title="Measured on the build machine: time per head",
-                y_title="milliseconds, best run (log scale)",
+                y_title="milliseconds, median (log scale)",
             ),
             "peak_fig": _by_length(
                 "peak",

@@ -121,8 +121,9 @@ def test_cost_exponents() -> None:
 def test_measured_peak_memory_of_full_attention_matches_the_model() -> None:
     """Memory, not time: tracemalloc's peak is a property of the allocations."""
     cfg = dataclasses.replace(CFG, clusters=8)
-    measured = measure([256, 512], cfg, repeats=2, min_seconds=0.0)
+    measured = measure([256, 512], cfg, repeats=2)
     assert measured.seconds.shape == measured.peak_bytes.shape == (len(METHODS), 2)
+    assert measured.samples.shape == (len(METHODS), 2, 2)
     assert measured.errors.shape == (len(METHODS), 2)
     assert np.all(measured.seconds > 0)
     model = memory("full", np.array([256, 512]), cfg)
@@ -136,7 +137,6 @@ def test_measured_errors_are_against_full_attention() -> None:
         [256],
         CFG,
         repeats=1,
-        min_seconds=0.0,
         inputs=lambda n: _cost_problem(n, CFG.width, params, SCENARIO.seed),
     )
     errors = dict(zip(METHODS, measured.errors[:, 0], strict=True))
@@ -144,7 +144,7 @@ def test_measured_errors_are_against_full_attention() -> None:
     for method in METHODS[1:]:
         assert 1e-4 < errors[method] < 0.5, (method, errors[method])
     # Without structure (the default random inputs) the approximations do much worse.
-    random = measure([256], CFG, repeats=1, min_seconds=0.0)
+    random = measure([256], CFG, repeats=1)
     assert random.errors[1:, 0].min() > max(list(errors.values())[1:])
 
 
@@ -219,3 +219,159 @@ def test_measured_page_says_where_it_was_measured() -> None:
     # The error of each approximation at the longest length sits beside its exponent.
     for i in range(1, len(METHODS)):
         assert f"{100 * facts.errors[i, -1]:.1f}%" in text
+
+
+# --------------------------------------------------------------------------- timing judgement
+
+LENGTHS = np.array([256, 512, 1024, 2048, 4096])
+
+
+def _samples(seconds: np.ndarray, jitter: float = 0.02, repeats: int = 5) -> np.ndarray:
+    """Synthetic repeated timings: each median ``seconds``, spread +-``jitter`` of it."""
+    offsets = np.linspace(-jitter, jitter, repeats)
+    return np.asarray(seconds, dtype=np.float64)[:, None] * (1 + offsets)
+
+
+def test_spread_is_the_median_and_interquartile_range() -> None:
+    timing = _costs.spread(np.array([[1.0, 2.0, 3.0, 4.0, 100.0]]))
+    assert timing.median[0] == 3.0  # the slow outlier does not move it
+    assert (timing.low[0], timing.high[0]) == (2.0, 4.0)
+    assert timing.relative[0] == pytest.approx(2 / 3)
+
+
+def test_a_steady_power_law_is_fitted_and_agrees_with_its_count() -> None:
+    seconds = 1e-9 * LENGTHS**2.0
+    growth = _costs.fit_growth(LENGTHS, _samples(seconds), LENGTHS**2.0)
+    assert growth.verdict == "agrees"
+    assert growth.exponent == pytest.approx(2.0)
+    assert growth.counted == pytest.approx(2.0)
+    # 256 and 512 take 66 and 262 microseconds: below the floor, left out of the fit.
+    assert growth.lengths == (1024, 2048, 4096)
+
+
+def test_timings_that_contradict_the_count_are_called_noise() -> None:
+    """Quadratic times for a method counted linear: reported, but as noise."""
+    growth = _costs.fit_growth(LENGTHS, _samples(1e-8 * LENGTHS**2.0), LENGTHS * 100.0)
+    assert growth.verdict == "noise"
+    assert growth.exponent == pytest.approx(2.0)
+    assert growth.counted == pytest.approx(1.0)
+
+
+def test_a_slow_short_run_does_not_make_a_finding() -> None:
+    """The FAVOR+ case: 64.8 ms at N = 256, then 1.3 ms at 512 (a burst of load)."""
+    seconds = np.array([64.8e-3, 1.32e-3, 2.6e-3, 5.3e-3, 10.5e-3])
+    samples = _samples(seconds)
+    samples[0] = [1.2e-3, 64.8e-3, 70e-3, 1.3e-3, 90e-3]  # the burst: a huge spread
+    growth = _costs.fit_growth(LENGTHS, samples, LENGTHS * 10.0)
+    assert growth.lengths == (512, 1024, 2048, 4096)
+    assert growth.verdict == "agrees"
+    # Had every run of N = 256 been slow, the fit would say so rather than report 0.26.
+    samples[0] = 64.8e-3
+    growth = _costs.fit_growth(LENGTHS, samples, LENGTHS * 10.0)
+    assert growth.verdict == "noise"
+    assert growth.exponent is not None and growth.exponent < 0.5
+
+
+def test_a_noisy_point_in_the_middle_cuts_the_fitted_range() -> None:
+    samples = _samples(1e-6 * LENGTHS)
+    samples[3] *= np.array([1.0, 1.0, 1.0, 3.0, 3.0])  # N = 2048: IQR twice the median
+    growth = _costs.fit_growth(LENGTHS, samples, LENGTHS * 1.0, floor=1e-5)
+    # The steady run ending at the longest length is 4096 alone: too short to fit, and
+    # a fit across the gap would hide the noisy point.
+    assert growth.verdict == "unstable"
+    assert growth.exponent is None
+
+
+def test_too_short_or_too_spread_timings_are_not_fitted() -> None:
+    short = _costs.fit_growth(LENGTHS, _samples(1e-6 * LENGTHS / 4096), LENGTHS * 1.0)
+    assert short.verdict == "unstable" and short.exponent is None
+    assert short.counted == pytest.approx(1.0)
+    spread_out = _costs.fit_growth(LENGTHS, _samples(1e-3 * LENGTHS, jitter=0.5), LENGTHS * 1.0)
+    assert spread_out.verdict == "unstable"
+
+
+def test_a_coarse_timer_raises_the_floor() -> None:
+    samples = _samples(1e-5 * LENGTHS)  # 2.6 ms to 41 ms
+    fine = _costs.fit_growth(LENGTHS, samples, LENGTHS * 1.0, resolution=1e-9)
+    coarse = _costs.fit_growth(LENGTHS, samples, LENGTHS * 1.0, resolution=1e-5)
+    assert fine.lengths == tuple(LENGTHS)
+    assert coarse.lengths == (1024, 2048, 4096)  # 1000 ticks = 10 ms
+
+
+def test_fit_growth_names_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match=r"samples \(L, repeats\)"):
+        _costs.fit_growth(LENGTHS, np.ones(5), LENGTHS)
+    with pytest.raises(ValueError, match="counted"):
+        _costs.fit_growth(LENGTHS, np.ones((5, 3)), LENGTHS[:4])
+
+
+def test_timing_runs_on_the_blas_threads_its_caption_states() -> None:
+    from threadpoolctl import threadpool_info
+
+    with _costs.one_blas_thread() as blas:
+        threads = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert threads == {1}
+    assert blas.endswith(", 1 BLAS thread")
+
+
+def test_measure_interleaves_and_repeats_every_method() -> None:
+    calls: list[tuple[str, int]] = []
+    real = _costs._runners
+
+    def spy(n: int, cfg: CostConfig, seed: int) -> dict[str, Any]:
+        runners = real(n, cfg, seed)
+        return {
+            m: (lambda q, k, v, m=m, f=f: calls.append((m, n)) or f(q, k, v))
+            for m, f in runners.items()
+        }
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_costs, "_runners", spy)
+        measured = measure([128, 256], dataclasses.replace(CFG, clusters=8), repeats=3)
+    assert measured.samples.shape == (len(METHODS), 2, 3)
+    timed = calls[2 * len(METHODS) :]  # after one untimed, traced run of each
+    assert len(timed) == 3 * 2 * len(METHODS)
+    rounds = [timed[r * 8 : (r + 1) * 8] for r in range(3)]
+    for r, round_calls in enumerate(rounds):
+        assert sorted(round_calls) == sorted((m, n) for m in METHODS for n in (128, 256))
+        assert round_calls[0][0] == METHODS[r % len(METHODS)]  # the order rotates
+    with pytest.raises(ValueError, match="repeats"):
+        measure([128], CFG, repeats=0)
+
+
+def _measured_page(seconds: np.ndarray) -> str:
+    """The page rendered around a synthetic measurement with these medians."""
+    base = compute(COUNTS_ONLY)
+    lengths = tuple(int(n) for n in base.arrays["lengths"])
+    samples = np.stack([_samples(row) for row in seconds])
+    fake = _costs.Measurement(
+        lengths=lengths,
+        samples=samples,
+        peak_bytes=np.ones(samples.shape[:2]) * 2**20,
+        errors=np.zeros(samples.shape[:2]),
+        total_seconds=1.0,
+        machine="test machine, 1 BLAS thread",
+    )
+    result = Result(arrays=base.arrays, labels=base.labels, facts={**base.facts, "measured": fake})
+    scenario = dataclasses.replace(COUNTS_ONLY, compute=lambda _: result)
+    return render_scenario(scenario)
+
+
+def test_the_page_calls_a_contradicting_measurement_noise() -> None:
+    n = LENGTHS.astype(np.float64)
+    seconds = np.stack([1e-9 * n**2, 1e-6 * n, 1e-6 * n, 1e-6 * n])
+    seconds[3] = 1e-9 * n**2  # clustered timed quadratic: contradicts its linear count
+    text = _measured_page(seconds)
+    assert "| Clustered | 2.00 | 1.00 | N = 1024–4096 | disagrees with the count: noise" in text
+    assert "For Clustered the fitted exponent disagrees with the count" in text
+    assert "| Full softmax | 2.00 | 2.00 | N = 1024–4096 | agrees with the count |" in text
+    assert "median" in text and "interquartile range" in text
+    assert "1 BLAS thread" in text
+
+
+def test_the_page_fits_nothing_from_timings_too_short_to_read() -> None:
+    seconds = np.full((len(METHODS), len(LENGTHS)), 1e-5)
+    text = _measured_page(seconds)
+    assert text.count("not fitted: too few steady timings") == len(METHODS)
+    assert "noise on this machine" not in text
+    assert "⚠" in text
