@@ -26,6 +26,7 @@ __all__ = [
     "HeadKinds",
     "HeadScore",
     "HiddenSpecial",
+    "KeySpecificity",
     "LinkScore",
     "causal_visible",
     "find_heads",
@@ -33,6 +34,7 @@ __all__ = [
     "head_kinds",
     "head_sinks",
     "hide_special",
+    "key_specificity",
     "next_token_score",
     "previous_token_score",
     "rank_link",
@@ -283,6 +285,98 @@ def find_heads(
         )
         for layer, head in order
     ]
+
+
+#: A head is *broad* for a link when the query's weight on the key is less than this
+#: many times the mean weight the other rows put on it ...
+SPECIFIC_LIFT = 2.0
+#: ... or when more than this share of the other rows put more than ``bright`` on it.
+BROAD_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class KeySpecificity:
+    """How specific a head's link from a query row to a key column is.
+
+    ``weight`` is the query row's weight on the key (summed over ``key_positions``);
+    ``others_mean`` the mean of the key's column over the ``others`` other rows and
+    ``others_bright`` how many of them put more than ``bright`` on it. ``lift`` is
+    ``weight / others_mean`` (``inf`` when the other rows put nothing there). ``broad``
+    says the column is bright for many rows, not for the query: the head then does
+    not single out this query.
+    """
+
+    weight: float
+    others_mean: float
+    others_bright: int
+    others: int
+    bright: float
+    lift: float
+    broad: bool
+
+
+def key_specificity(
+    weights: ArrayLike,
+    query_position: int,
+    key_positions: int | Sequence[int],
+    *,
+    bright: float = 0.5,
+    lift: float = SPECIFIC_LIFT,
+    share: float = BROAD_SHARE,
+) -> KeySpecificity:
+    """Is the query's bright cell its own, or is the key's whole column bright?
+
+    Parameters
+    ----------
+    weights : ndarray, shape (N, M)
+        One head's attention map.
+    query_position : int
+        The query row, 0-based.
+    key_positions : int or sequence of int
+        The key column(s), 0-based; several columns (a word that occurs twice) are summed.
+    bright : float
+        A weight above this counts as a bright cell.
+    lift, share : float
+        The head is broad when ``weight < lift * others_mean`` or when more than
+        ``share`` of the other rows are bright on the key.
+
+    Returns
+    -------
+    KeySpecificity
+        With no other row (N = 1) ``others_mean`` is 0 and the link is not broad.
+    """
+    w = _weights(weights)
+    if w.ndim != 2:
+        msg = f"one head's weights must have shape (N, M), got shape {w.shape}"
+        raise ShapeError(msg)
+    n, m = w.shape
+    keys = (
+        [int(key_positions)]
+        if isinstance(key_positions, int | np.integer)
+        else list(map(int, key_positions))
+    )
+    if not keys or not all(0 <= k < m for k in keys):
+        msg = f"key positions {keys} must be non-empty and within the {m} key columns"
+        raise AtlasError(msg)
+    if not 0 <= int(query_position) < n:
+        msg = f"query position {query_position} is outside the {n} query rows"
+        raise AtlasError(msg)
+    column = w[:, keys].sum(axis=-1, dtype=np.float64)  # (N,)
+    weight = float(column[int(query_position)])
+    others = np.delete(column, int(query_position))  # (N - 1,)
+    mean = float(others.mean()) if others.size else 0.0
+    count = int(np.count_nonzero(others > bright))
+    ratio = weight / mean if mean > 0 else float("inf")
+    broad = bool(others.size) and (weight < lift * mean or count > share * others.size)
+    return KeySpecificity(
+        weight=weight,
+        others_mean=mean,
+        others_bright=count,
+        others=int(others.size),
+        bright=float(bright),
+        lift=ratio,
+        broad=broad,
+    )
 
 
 def row_entropy_bits(weights: NDArray[Any]) -> NDArray[np.float64]:

@@ -22,10 +22,14 @@ from attention_atlas.charts import Figure, head_grid_chart, row_explorer_chart
 from attention_atlas.errors import ResourceUnavailable
 from attention_atlas.models import Model, ModelUnavailable, load_minilm
 from attention_atlas.readouts import (
+    BROAD_SHARE,
+    SPECIFIC_LIFT,
     HeadScore,
+    KeySpecificity,
     find_heads,
     head_entropy,
     hide_special,
+    key_specificity,
     next_token_score,
     previous_token_score,
     special_mask,
@@ -33,7 +37,7 @@ from attention_atlas.readouts import (
 )
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
-from attention_atlas.text import fixed, ordinal, quoted, rounding_error, word_list
+from attention_atlas.text import fixed, ordinal, percent, quoted, rounding_error, word_list
 
 #: Subtitle of every chart drawn with the special tokens removed.
 HIDDEN_NOTE = "[CLS] and [SEP] hidden; rows renormalised to sum to 1"
@@ -78,12 +82,14 @@ def compute(scenario: Scenario) -> Result:
     ``probe`` / ``probe_hidden`` (L, H): the weight each head puts from the
     sentence's query word onto its key word, on the full and the hidden maps.
     Labels ``s{i}_tokens`` (N) and ``s{i}_kept`` (N'). Facts: ``sentences`` (the
-    parameters), ``probes`` (the full :func:`find_heads` ranking per sentence),
+    parameters), ``probes`` and ``probes_hidden`` (the full :func:`find_heads` ranking
+    per sentence, on the full and the hidden maps),
     ``layers``, ``heads``.
     """
     arrays: dict[str, np.ndarray] = {}
     labels: dict[str, tuple[str, ...]] = {}
     probes: list[list[HeadScore]] = []
+    probes_hidden: list[list[HeadScore]] = []
     sentences = [dict(s) for s in scenario.params["sentences"]]
     model = _model()
     config = model.config
@@ -98,6 +104,7 @@ def compute(scenario: Scenario) -> Result:
             hidden.weights, hidden.tokens, sentence["query"], sentence["key"]
         )
         probes.append(ranking)
+        probes_hidden.append(ranking_hidden)
         arrays |= {
             f"s{i}_attentions": weights,
             f"s{i}_hidden": hidden.weights,
@@ -117,6 +124,7 @@ def compute(scenario: Scenario) -> Result:
         facts={
             "sentences": sentences,
             "probes": probes,
+            "probes_hidden": probes_hidden,
             "layers": config.num_layers,
             "heads": config.num_heads,
             "hidden_size": config.hidden_size,
@@ -239,6 +247,59 @@ def _explorer(
     return Figure(chart, caption=caption, name=name)
 
 
+# --- specificity of the named heads (what the page claims about a query -> key link) ---
+
+#: Beyond this the query ÷ other-rows ratio is shown as "over 100×" (the other rows are ~0).
+MAX_LIFT = 100.0
+
+
+def _specificity(
+    name: str, spec: KeySpecificity, query: str, key: str, view: str
+) -> dict[str, Any]:
+    """One named head's specificity as finished strings: is the bright cell the query's?"""
+    lift = f"over {MAX_LIFT:g}×" if spec.lift > MAX_LIFT else fixed(spec.lift, 1) + "×"
+    text = (
+        f"{query} puts {fixed(spec.weight)} on {key}; the other {spec.others} rows put "
+        f"{fixed(spec.others_mean)} on average, {spec.others_bright} of them above "
+        f"{fixed(spec.bright)}"
+    )
+    return {
+        "name": name,
+        "view": view,
+        "weight": fixed(spec.weight),
+        "others_mean": fixed(spec.others_mean),
+        "bright": f"{spec.others_bright} of {spec.others}",
+        "threshold": fixed(spec.bright),
+        "lift": lift,
+        "broad": spec.broad,
+        "reading": (
+            f"broad: {key} is bright for many rows" if spec.broad else f"specific to {query}"
+        ),
+        "text": text,
+    }
+
+
+def _named_specificity(
+    i: int, result: Result, query: str, key: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Specificity of the best head, the runner-up (all tokens) and the best with
+    [CLS]/[SEP] hidden (on the hidden map, where that head was found)."""
+    a, facts = result.arrays, result.facts
+    best, runner = facts["probes"][i][:2]
+    hidden_best = facts["probes_hidden"][i][0]
+    out = []
+    for score, maps, view in (
+        (best, a[f"s{i}_attentions"], "all tokens"),
+        (runner, a[f"s{i}_attentions"], "all tokens"),
+        (hidden_best, a[f"s{i}_hidden"], "[CLS]/[SEP] hidden"),
+    ):
+        spec = key_specificity(
+            maps[score.layer, score.head], score.query_position, score.key_positions
+        )
+        out.append(_specificity(head_name(score.layer, score.head), spec, query, key, view))
+    return out[0], out[1], out[2]
+
+
 def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
     """Every finished string and figure of one sentence."""
     a, facts = result.arrays, result.facts
@@ -313,7 +374,24 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
             )
 
     n_maps, text = n_layers * n_heads, sentence["text"]
+    best_spec, runner_spec, hidden_spec = _named_specificity(i, result, query, key)
+    broad = list(
+        dict.fromkeys(h["name"] for h in (best_spec, runner_spec, hidden_spec) if h["broad"])
+    )
     return {
+        "broad_caveat": (
+            f"{word_list(broad)} {'is a broad head' if len(broad) == 1 else 'are broad heads'}: "
+            f"the {key} column is bright for many rows, so {'its' if len(broad) == 1 else 'their'} "
+            f"weight from {query} is no evidence of a link from {query} to {key}. A head is called "
+            f"broad here when the query's weight is less than {fixed(SPECIFIC_LIFT, 0)} times the "
+            f"other rows' mean, or when more than {percent(BROAD_SHARE)} of the other rows put "
+            f"over {best_spec['threshold']} on the key."
+            if broad
+            else ""
+        ),
+        "best_spec": best_spec,
+        "runner_spec": runner_spec,
+        "hidden_spec": hidden_spec,
         "tab": sentence["tab"],
         "text": sentence["text"],
         "tokens": " · ".join(tokens),

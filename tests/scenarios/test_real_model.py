@@ -253,3 +253,37 @@ def test_unavailable_model_gives_an_unavailable_page(monkeypatch: pytest.MonkeyP
     assert not isinstance(caught.value, ModelUnavailable)
     text = render_unavailable(SCENARIO, str(caught.value))
     assert "could not be computed" in text and "no network" in text
+
+
+# --- specificity of the named heads ------------------------------------------------------
+
+
+def test_l5_h11_is_not_offered_as_a_second_it_animal_head(
+    result: Result, ctx: dict[str, Any], page: str
+) -> None:
+    """Its "animal" column is bright for most rows: the page says broad, with the numbers."""
+    first = ctx["first"]
+    assert first["runner_name"] == "L5 H11"
+    runner, best = first["runner_spec"], first["best_spec"]
+    assert runner["broad"] and not best["broad"]
+    w = result.arrays["s0_attentions"][5, 11]
+    others = np.delete(w[:, 2], 10)  # column "animal", rows other than "it"
+    assert runner["others_mean"] == f"{others.mean():.2f}" == "0.40"
+    assert runner["bright"] == f"{int((others > 0.5).sum())} of 15" == "5 of 15"
+    assert "But L5 H11 is a **broad** head, not a second “it” →" in page
+    assert "| L5 H11 | all tokens | 0.67 | 0.40 | 5 of 15 | 1.7× | broad:" in page
+    assert "| L3 H1 | all tokens | 0.68 | 0.11 | 1 of 15 | 6.0× | specific to “it” |" in page
+
+
+def test_every_named_head_has_its_specificity_on_the_page(ctx: dict[str, Any], page: str) -> None:
+    for s in ctx["sentences"]:
+        names = {s["best_name"], s["runner_name"], s["hidden_best_name"]}
+        specs_ = (s["best_spec"], s["runner_spec"], s["hidden_spec"])
+        assert {h["name"] for h in specs_} == names
+        for h in specs_:
+            row = f"| {h['name']} | {h['view']} | {h['weight']} | {h['others_mean']} |"
+            assert row in page, row
+        broad = [h["name"] for h in specs_ if h["broad"]]
+        assert bool(s["broad_caveat"]) == bool(broad)
+        for name in broad:
+            assert name in s["broad_caveat"]
