@@ -13,6 +13,7 @@ from attention_atlas.attention import (
     scaled_dot_product_attention,
 )
 from attention_atlas.errors import ShapeError
+from attention_atlas.render.diagrams import diagram_figure, linformer_diagram
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import fixed, percent, rounding_error, vector_text
@@ -247,6 +248,12 @@ def _large_context(result: Result) -> dict[str, Any]:
     full_on_peak = pooled[np.arange(n), peak_blocks]
     lower = int(np.sum(lin_on_peak < full_on_peak))
     return {
+        # diagram: the projection drawn with this page's shapes
+        "flow_diagram": diagram_figure(
+            linformer_diagram(n, bp, d),
+            f"E and F shorten the {n} keys and values to {bp} rows before the softmax, "
+            f"so the map is {n} × {bp}.",
+        ),
         "n": n,
         "p": bp,
         "d": d,

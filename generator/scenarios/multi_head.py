@@ -10,6 +10,7 @@ from attention_atlas.attention import multi_head_attention, scaled_dot_product_a
 from attention_atlas.charts import Figure, head_grid_chart
 from attention_atlas.models.normalization import layer_norm
 from attention_atlas.readouts import row_entropy_bits
+from attention_atlas.render.diagrams import diagram_figure, multi_head_diagram
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import fixed, quoted, rounding_error, significant, word_list
@@ -178,6 +179,11 @@ def context(result: Result) -> dict[str, Any]:
         ),
     ]
     return {
+        # diagram: the multi-head flow drawn with this page's shapes
+        "flow_diagram": diagram_figure(
+            multi_head_diagram(n, d_model, n_heads, d_head),
+            f"One layer: {n_heads} heads side by side, each with its own {n} × {n} map.",
+        ),
         "n": n,
         "tokens": [quoted(t) for t in tokens],
         "d_model": d_model,

@@ -11,6 +11,7 @@ import numpy as np
 from attention_atlas.attention import self_attention
 from attention_atlas.charts import Figure, row_explorer_chart
 from attention_atlas.charts.live import self_attention_live_chart
+from attention_atlas.render.diagrams import diagram_figure, self_attention_diagram
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import (
@@ -173,6 +174,11 @@ def context(result: Result) -> dict[str, Any]:
     flat_limit = 2.0 / n
     flat = [quoted(t) for t, r in zip(tokens, weights, strict=True) if r.max() < flat_limit]
     return {
+        # diagram: the Q/K/V flow drawn with this page's shapes
+        "flow_diagram": diagram_figure(
+            self_attention_diagram(n, d_model, d),
+            f"One head on {n} tokens: every box is an array of this page, with its shape.",
+        ),
         "n": n,
         "flat_words": word_list(flat),
         "flat_count": len(flat),

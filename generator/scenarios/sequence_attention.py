@@ -9,6 +9,7 @@ import numpy as np
 from attention_atlas.attention import additive_attention, additive_scores, dot_scores, softmax
 from attention_atlas.charts import Figure
 from attention_atlas.charts.live import additive_live_chart
+from attention_atlas.render.diagrams import additive_diagram, diagram_figure
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import fixed, rounding_error, significant
@@ -87,6 +88,12 @@ def context(result: Result) -> dict[str, Any]:
     two_word = int(np.argmax((a["align"] > 0.25).sum(axis=1)))
     shared = [source[j] for j in np.flatnonzero(a["align"][two_word] > 0.25)]
     return {
+        # diagram: the scoring net drawn with this page's shapes
+        "flow_diagram": diagram_figure(
+            additive_diagram(dq, d, int(a["v"].size), n, m),
+            "The scoring net runs once per (query, input) pair; the softmax then "
+            "works along each query's row.",
+        ),
         "n_inputs": m,
         "width": d,
         "n_queries": n,
