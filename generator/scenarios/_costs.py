@@ -8,6 +8,7 @@ made from them (see :attr:`attention_atlas.scenarios.base.Scenario.machine_depen
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
@@ -163,6 +164,15 @@ def spread(samples: np.ndarray) -> Spread:
     return Spread(median=median, low=low, high=high)
 
 
+#: The clock of the timings: CPU time of the measuring thread. BLAS runs on this one
+#: thread, so it counts all the work, and time the machine gives to other processes
+#: (wall-clock noise on a shared machine) is not counted.
+CLOCK = time.thread_time
+#: A sample lasts at least this long: shorter calls run several times within it.
+SAMPLE_SECONDS = 2e-3
+#: At most this many calls in one sample.
+MAX_LOOPS = 50
+
 #: A timing counts as stable when its median is at least this many seconds (well above
 #: the timer's resolution and the fixed cost of a Python call) ...
 STABLE_SECONDS = 5e-4
@@ -203,9 +213,9 @@ def stable(
     """Boolean mask like ``timing.median``: long enough to time and steady enough to trust.
 
     ``floor`` is raised to 1000 ticks of the timer (``resolution`` seconds, by default
-    that of :func:`time.perf_counter`) on a coarse clock.
+    that of :data:`CLOCK`) on a coarse clock.
     """
-    tick = time.get_clock_info("perf_counter").resolution if resolution is None else resolution
+    tick = time.get_clock_info("thread_time").resolution if resolution is None else resolution
     floor = max(floor, 1000 * tick)
     return (timing.median >= floor) & (timing.relative <= max_spread)
 
@@ -331,10 +341,12 @@ def measure(
 
     Each (method, length) first runs once under ``tracemalloc`` (its peak, inputs
     excluded; its output gives the error against full attention; this run also warms
-    up and is not timed). Then ``repeats`` rounds each time every (length, method) once,
-    interleaved, the method order rotating from round to round, so a burst of load on
-    the machine falls on all methods alike instead of on one. BLAS runs on one thread
-    (threadpoolctl). Results vary from run to run: read the median and its spread.
+    up and is not timed), then once more to choose how many calls make one sample (at
+    least :data:`SAMPLE_SECONDS`). Then ``repeats`` rounds each time every (length,
+    method) once, interleaved, the method order rotating from round to round, so a burst
+    of load on the machine falls on all methods alike instead of on one. Times are CPU
+    time of this thread (:data:`CLOCK`); BLAS runs on one thread (threadpoolctl).
+    Results vary from run to run: read the median and its spread.
     """
     if repeats < 1:
         msg = f"repeats must be at least 1, got {repeats}"
@@ -366,15 +378,25 @@ def measure(
                 if exact is None:  # METHODS starts with full attention
                     exact = out.astype(np.float64)
                 errors[i, j] = np.linalg.norm(out - exact) / np.linalg.norm(exact)
+        # Calls shorter than SAMPLE_SECONDS are repeated within a sample (their mean is
+        # the sample), so the clock reads a span long enough to be steady.
+        loops = np.ones(shape, dtype=np.int64)
+        for j, (q, k, v, runners) in enumerate(problems):
+            for i, method in enumerate(METHODS):
+                t0 = CLOCK()
+                runners[method](q, k, v)
+                once = max(CLOCK() - t0, 1e-7)
+                loops[i, j] = max(1, min(MAX_LOOPS, math.ceil(SAMPLE_SECONDS / once)))
         order = list(range(len(METHODS)))
         for r in range(repeats):
             rotated = order[r % len(order) :] + order[: r % len(order)]
             for j, (q, k, v, runners) in enumerate(problems):
                 for i in rotated:
-                    run = runners[METHODS[i]]
-                    t0 = time.perf_counter()
-                    run(q, k, v)
-                    samples[i, j, r] = time.perf_counter() - t0
+                    run, count = runners[METHODS[i]], int(loops[i, j])
+                    t0 = CLOCK()
+                    for _ in range(count):
+                        run(q, k, v)
+                    samples[i, j, r] = (CLOCK() - t0) / count
     machine = f"{platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}, {blas}"
     return Measurement(
         lengths=tuple(int(n) for n in lengths),

@@ -32,6 +32,7 @@ from attention_atlas.scenarios._costs import (
     METHOD_NAMES,
     METHODS,
     MIN_POINTS,
+    SAMPLE_SECONDS,
     STABLE_SECONDS,
     STABLE_SPREAD,
     CostConfig,
@@ -52,6 +53,7 @@ from attention_atlas.text import (
     fixed,
     metric,
     percent,
+    plain_significant,
     rounding_error,
     significant,
     word_list,
@@ -623,7 +625,8 @@ def _measured_context(result: Result) -> dict[str, Any]:
     def cell(i: int, j: int) -> str:
         text = (
             f"{significant(sec[i, j] * 1e3)} ms "
-            f"({significant(timing.low[i, j] * 1e3, 2)}–{significant(timing.high[i, j] * 1e3, 2)})"
+            f"({plain_significant(timing.low[i, j] * 1e3)}–"
+            f"{plain_significant(timing.high[i, j] * 1e3)})"
         )
         text += "" if steady[i, j] else " ⚠"
         text += f" / {bytes_text(peak[i, j])}"
@@ -638,6 +641,7 @@ def _measured_context(result: Result) -> dict[str, Any]:
             "total": fixed(measured.total_seconds, 2) + " s",
             "repeats": int(measured.samples.shape[-1]),
             "stable_ms": significant(STABLE_SECONDS * 1e3),
+            "sample_ms": significant(SAMPLE_SECONDS * 1e3),
             "stable_spread": percent(STABLE_SPREAD),
             "agreement": fixed(AGREEMENT, 1),
             "min_points": MIN_POINTS,
@@ -664,11 +668,11 @@ def _measured_context(result: Result) -> dict[str, Any]:
             "time_fig": _by_length(
                 "time",
                 time_records,
-                f"Median of {measured.samples.shape[-1]} interleaved runs on float32 "
+                f"Median CPU time of {measured.samples.shape[-1]} interleaved runs on float32 "
                 f"inputs ({measured.machine.rsplit(', ', 1)[-1]}); the table gives each "
                 "spread.",
                 title="Measured on the build machine: time per head",
-                y_title="milliseconds, median (log scale)",
+                y_title="milliseconds, median CPU time (log scale)",
             ),
             "peak_fig": _by_length(
                 "peak",

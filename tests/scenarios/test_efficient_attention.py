@@ -327,9 +327,11 @@ def test_measure_interleaves_and_repeats_every_method() -> None:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_costs, "_runners", spy)
+        mp.setattr(_costs, "SAMPLE_SECONDS", 0.0)  # one call a sample
         measured = measure([128, 256], dataclasses.replace(CFG, clusters=8), repeats=3)
     assert measured.samples.shape == (len(METHODS), 2, 3)
-    timed = calls[2 * len(METHODS) :]  # after one untimed, traced run of each
+    # After one traced run of each and one run that sizes the samples, both untimed:
+    timed = calls[2 * 2 * len(METHODS) :]
     assert len(timed) == 3 * 2 * len(METHODS)
     rounds = [timed[r * 8 : (r + 1) * 8] for r in range(3)]
     for r, round_calls in enumerate(rounds):
@@ -337,6 +339,26 @@ def test_measure_interleaves_and_repeats_every_method() -> None:
         assert round_calls[0][0] == METHODS[r % len(METHODS)]  # the order rotates
     with pytest.raises(ValueError, match="repeats"):
         measure([128], CFG, repeats=0)
+
+
+def test_short_calls_are_repeated_within_a_sample() -> None:
+    """A sample of a call far shorter than SAMPLE_SECONDS is the mean of several calls."""
+    calls: list[str] = []
+    real = _costs._runners
+
+    def spy(n: int, cfg: CostConfig, seed: int) -> dict[str, Any]:
+        runners = real(n, cfg, seed)
+        return {
+            m: (lambda q, k, v, m=m, f=f: calls.append(m) or f(q, k, v)) for m, f in runners.items()
+        }
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_costs, "_runners", spy)
+        mp.setattr(_costs, "SAMPLE_SECONDS", 0.05)
+        mp.setattr(_costs, "MAX_LOOPS", 4)
+        measure([128], dataclasses.replace(CFG, clusters=8), repeats=2)
+    # 128 positions take well under 12 ms: each sample holds MAX_LOOPS calls.
+    assert calls.count("full") == 1 + 1 + 2 * 4
 
 
 def _measured_page(seconds: np.ndarray) -> str:
