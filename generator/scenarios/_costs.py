@@ -169,7 +169,7 @@ def spread(samples: np.ndarray) -> Spread:
 #: (wall-clock noise on a shared machine) is not counted.
 CLOCK = time.thread_time
 #: A sample lasts at least this long: shorter calls run several times within it.
-SAMPLE_SECONDS = 2e-3
+SAMPLE_SECONDS = 1e-3
 #: At most this many calls in one sample.
 MAX_LOOPS = 50
 
@@ -340,9 +340,9 @@ def measure(
     approximation to exploit.
 
     Each (method, length) first runs once under ``tracemalloc`` (its peak, inputs
-    excluded; its output gives the error against full attention; this run also warms
-    up and is not timed), then once more to choose how many calls make one sample (at
-    least :data:`SAMPLE_SECONDS`). Then ``repeats`` rounds each time every (length,
+    excluded; its output gives the error against full attention; its time, an upper
+    bound, sets how many calls make one sample, at least :data:`SAMPLE_SECONDS` long;
+    this run also warms up and is not a sample). Then ``repeats`` rounds each time every (length,
     method) once, interleaved, the method order rotating from round to round, so a burst
     of load on the machine falls on all methods alike instead of on one. Times are CPU
     time of this thread (:data:`CLOCK`); BLAS runs on one thread (threadpoolctl).
@@ -356,6 +356,7 @@ def measure(
     samples = np.zeros((*shape, repeats))
     peaks = np.zeros(shape)
     errors = np.zeros(shape)
+    loops = np.ones(shape, dtype=np.int64)
     with one_blas_thread() as blas:
         problems = []
         for j, n in enumerate(lengths):
@@ -371,22 +372,18 @@ def measure(
             for i, method in enumerate(METHODS):
                 tracemalloc.start()
                 try:
+                    t0 = CLOCK()
                     out = runners[method](q, k, v)
+                    once = max(CLOCK() - t0, 1e-7)  # traced, so an upper bound
                     peaks[i, j] = tracemalloc.get_traced_memory()[1]
                 finally:
                     tracemalloc.stop()
+                # A call shorter than SAMPLE_SECONDS runs several times within a sample
+                # (their mean is the sample), so the clock reads a span long enough.
+                loops[i, j] = max(1, min(MAX_LOOPS, math.ceil(SAMPLE_SECONDS / once)))
                 if exact is None:  # METHODS starts with full attention
                     exact = out.astype(np.float64)
                 errors[i, j] = np.linalg.norm(out - exact) / np.linalg.norm(exact)
-        # Calls shorter than SAMPLE_SECONDS are repeated within a sample (their mean is
-        # the sample), so the clock reads a span long enough to be steady.
-        loops = np.ones(shape, dtype=np.int64)
-        for j, (q, k, v, runners) in enumerate(problems):
-            for i, method in enumerate(METHODS):
-                t0 = CLOCK()
-                runners[method](q, k, v)
-                once = max(CLOCK() - t0, 1e-7)
-                loops[i, j] = max(1, min(MAX_LOOPS, math.ceil(SAMPLE_SECONDS / once)))
         order = list(range(len(METHODS)))
         for r in range(repeats):
             rotated = order[r % len(order) :] + order[: r % len(order)]
