@@ -40,7 +40,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 LABEL_CHAR = 8.2  # px a character of a 14 px semi-bold label (a generous estimate)
 SHAPE_CHAR = 7.0  # px a character of a 12.5 px shape line
 #: Narrowest the drawing gets on a phone before its figure scrolls sideways instead.
-MIN_WIDTH = 500
+MIN_WIDTH = 600
 BOX_HEIGHT = 50
 ROW_PITCH = 84
 GAP = 22
@@ -48,7 +48,8 @@ MARGIN = 12
 
 #: Inline styles (not a <style> element: its text would reach the page's search index).
 _STYLE = {
-    "svg": "color:var(--md-default-fg-color,#222);max-width:100%;height:auto;"
+    "svg": "display:block;margin:0 auto;color:var(--md-default-fg-color,#222);"
+    "max-width:100%;height:auto;"
     f"min-width:{MIN_WIDTH}px;"
     "font-family:var(--md-text-font-family,sans-serif)",
     "input": "fill:var(--md-code-bg-color,#f3f3f3);stroke:currentColor;stroke-width:1.2",
