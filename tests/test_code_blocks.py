@@ -66,9 +66,16 @@ def test_every_tutorial_page_has_code_and_every_block_is_placed(built_site: Path
         markdown = (tutorial / f"{page}.md").read_text(encoding="utf-8")
         shown = markdown.count('??? example "Code')
         assert shown == len(blocks(page)), (page, shown)
+        # Each block is shown whole, and in file order: the order the blocks run in.
+        places = []
         for path in blocks(page):
-            first = path.read_text(encoding="utf-8").strip().splitlines()[0]
-            assert first in markdown, (path.name, first)
+            shown_code = "\n".join(
+                f"    {line}" if line else ""
+                for line in path.read_text(encoding="utf-8").splitlines()
+            )
+            assert shown_code in markdown, path.name
+            places.append(markdown.index(shown_code))
+        assert places == sorted(places), (page, [p.name for p in blocks(page)])
     pages = sorted(p.stem for p in tutorial.glob("*.md"))
     assert pages == PAGES, "every tutorial page shows the code behind its numbers"
 
