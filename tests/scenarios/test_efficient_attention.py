@@ -378,6 +378,7 @@ def _measured_page(seconds: np.ndarray) -> str:
     return render_scenario(scenario)
 
 
+@pytest.mark.slow
 def test_the_page_calls_a_contradicting_measurement_noise() -> None:
     n = LENGTHS.astype(np.float64)
     seconds = np.stack([1e-9 * n**2, 1e-6 * n, 1e-6 * n, 1e-6 * n])
@@ -390,6 +391,7 @@ def test_the_page_calls_a_contradicting_measurement_noise() -> None:
     assert "1 BLAS thread" in text
 
 
+@pytest.mark.slow
 def test_the_page_fits_nothing_from_timings_too_short_to_read() -> None:
     seconds = np.full((len(METHODS), len(LENGTHS)), 1e-5)
     text = _measured_page(seconds)

@@ -12,6 +12,8 @@ import pytest
 from attention_atlas.build import render_index, render_scenario
 from attention_atlas.scenarios import all_scenarios, get
 
+pytestmark = pytest.mark.slow  # computes five pages
+
 SPEC = re.compile(r"data-spec='([^']*)'")
 SVG = re.compile(r"<svg .*?</svg>", re.S)
 
