@@ -31,9 +31,10 @@ def home_context() -> dict[str, Any]:
             weights,
             tokens,
             tokens,
-            f"Row {quoted(tokens[focus])} gives {fixed(weights[focus, top])} of its attention "
-            f"to {quoted(tokens[top])}. Every row sums to 1.",
-            title=f"Self-attention weights on “{' '.join(tokens)}”",
+            f"“{' '.join(tokens)}”: row {quoted(tokens[focus])} gives "
+            f"{fixed(weights[focus, top])} of its attention to {quoted(tokens[top])}. "
+            "Every row sums to 1.",
+            title=f"Self-attention weights ({len(tokens)} × {len(tokens)})",
             x_title="Key word (attended to)",
             y_title="Query word (attending)",
             show_values=True,

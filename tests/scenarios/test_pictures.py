@@ -24,7 +24,10 @@ def test_the_home_page_shows_the_self_attention_map_it_links_to() -> None:
     ctx = scenario.context(scenario.compute(scenario))
     specs = [json.loads(html.unescape(s)) for s in SPEC.findall(page)]
     assert len(specs) == 1
-    assert "I love pets , especially cats" in json.dumps(specs[0], ensure_ascii=False)
+    spec = json.dumps(specs[0], ensure_ascii=False)
+    tokens = scenario.params["tokens"]
+    assert all(f'"{t}"' in spec for t in tokens)
+    assert f"“{' '.join(tokens)}”: row {ctx['focus']} gives" in html.unescape(page)
     # The sentence under it states the page's own number and links to that page.
     assert f"**{ctx['focus_top_weight']}** of its attention on {ctx['top']}" in page
     assert f"]({scenario.page_path})" in page
