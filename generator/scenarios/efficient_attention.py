@@ -610,6 +610,35 @@ def _growth_rows(measured: Measurement, counted: np.ndarray) -> list[dict[str, A
     return rows
 
 
+def _with_spread(lines: Any, spans: list[dict[str, Any]]) -> Any:
+    """``lines`` with a vertical bar from ``low`` to ``high`` at each ``{N, method}``:
+    the spread of the repeated measurements behind each point (same log axes)."""
+    import altair as alt
+
+    bars = (
+        alt.Chart(alt.Data(values=spans))
+        .mark_rule(strokeWidth=2)
+        .encode(
+            x=alt.X("N:Q", scale=alt.Scale(type="log", nice=False, padding=12)),
+            y=alt.Y("low:Q", scale=alt.Scale(type="log", nice=False, padding=12)),
+            y2="high:Q",
+            color=alt.Color("method:N"),
+            tooltip=[
+                alt.Tooltip("method:N"),
+                alt.Tooltip("N:Q"),
+                alt.Tooltip("low:Q", title="25th percentile (ms)", format=".3g"),
+                alt.Tooltip("high:Q", title="75th percentile (ms)", format=".3g"),
+            ],
+        )
+    )
+    spec = lines.to_dict()
+    inner = lines.copy()  # a layer's children carry no title, size or metadata
+    inner.title = inner.width = inner.height = inner.usermeta = alt.Undefined
+    return alt.layer(inner, bars).properties(
+        title=spec["title"], width=spec["width"], height=spec["height"], usermeta=spec["usermeta"]
+    )
+
+
 def _measured_context(result: Result) -> dict[str, Any]:
     measured: Measurement | None = result.facts["measured"]
     if measured is None:
@@ -665,14 +694,34 @@ def _measured_context(result: Result) -> dict[str, Any]:
                 }
                 for i, m in enumerate(METHODS)
             ],
-            "time_fig": _by_length(
-                "time",
-                time_records,
-                f"Median CPU time of {measured.samples.shape[-1]} interleaved runs on float32 "
-                f"inputs ({measured.machine.rsplit(', ', 1)[-1]}); the table gives each "
-                "spread.",
-                title="Measured on the build machine: time per head",
-                y_title="milliseconds, median CPU time (log scale)",
+            "time_fig": Figure(
+                _with_spread(
+                    line_chart(
+                        time_records,
+                        x="N",
+                        y="value",
+                        color="method",
+                        log_x=True,
+                        log_y=True,
+                        title="Measured on the build machine: time per head",
+                        x_title="sequence length N (log scale)",
+                        y_title="milliseconds, median CPU time (log scale)",
+                    ),
+                    [
+                        {
+                            "N": int(nv),
+                            "method": METHOD_NAMES[m],
+                            "low": float(timing.low[i, j] * 1e3),
+                            "high": float(timing.high[i, j] * 1e3),
+                        }
+                        for i, m in enumerate(METHODS)
+                        for j, nv in enumerate(lengths)
+                    ],
+                ),
+                caption=f"Median CPU time of {measured.samples.shape[-1]} interleaved runs "
+                f"on float32 inputs ({measured.machine.rsplit(', ', 1)[-1]}); the bars span "
+                "the interquartile range.",
+                name="time",
             ),
             "peak_fig": _by_length(
                 "peak",

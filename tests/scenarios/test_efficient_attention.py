@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import html
+import json
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -388,6 +391,15 @@ def test_the_page_calls_a_contradicting_measurement_noise() -> None:
     assert "For Clustered the fitted exponent disagrees with the count" in text
     assert "| Full softmax | 2.00 | 2.00 | N = 1024–4096 | agrees with the count |" in text
     assert "median" in text and "interquartile range" in text
+    # The time chart draws each spread: a bar from the first to the third quartile.
+    specs = [json.loads(html.unescape(m)) for m in re.findall(r"data-spec='([^']*)'", text)]
+    (time_spec,) = [s for s in specs if "time per head" in json.dumps(s)]
+    bars = time_spec["layer"][1]
+    assert bars["mark"]["type"] == "rule" and bars["encoding"]["y2"]["field"] == "high"
+    spans = {(b["N"], b["method"]): (b["low"], b["high"]) for b in bars["data"]["values"]}
+    assert spans[(4096, "Full softmax")] == pytest.approx(
+        (0.99e-9 * 4096**2 * 1e3, 1.01e-9 * 4096**2 * 1e3), rel=1e-3
+    )
     assert "1 BLAS thread" in text
 
 
