@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 from pathlib import Path
@@ -26,7 +27,7 @@ def test_every_scenario_has_a_page_in_the_built_site(built_site: Path) -> None:
     for scenario in all_scenarios():
         page = site / "tutorial" / scenario.slug / "index.html"
         assert page.is_file(), f"{scenario.slug}: no page in the built site"
-        assert scenario.title in page.read_text(encoding="utf-8")
+        assert scenario.title in html.unescape(page.read_text(encoding="utf-8"))
 
 
 def _nav_pages(entries: object) -> list[str]:

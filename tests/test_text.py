@@ -251,6 +251,7 @@ NOT_PROSE = {
     "charts/html.py": "numbers in chart JSON",
     "dumps/budget.py": "a --max-memory value rounded up, for the command line",
     "render/templating.py": "the fmt filter, to be text.fixed",
+    "render/diagrams.py": "SVG coordinates, not for a reader",
 }
 
 

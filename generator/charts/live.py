@@ -39,6 +39,7 @@ from attention_atlas.charts.encoding import as_matrix, as_vector, label_list
 from attention_atlas.charts.theme import ACCENT, BAR_COLOR, HIGHLIGHT
 from attention_atlas.charts.toolkit import atlas_usermeta, chart_title
 from attention_atlas.errors import AtlasError, ShapeError
+from attention_atlas.text import fixed
 
 __all__ = [
     "EXP_LIMIT",
@@ -245,7 +246,7 @@ def _naive_line(name: str) -> str:
     """One line saying whether the naive softmax broke, and why."""
     return (
         f"(!isFinite(exp({name}_max)) ? "
-        f"'naive: e^x overflows past x = {EXP_LIMIT:.2f}' : "
+        f"'naive: e^x overflows past x = {fixed(EXP_LIMIT)}' : "
         f"!isFinite({name}_nsum) ? 'naive: the sum of e^x overflows' : "
         f"{name}_nsum == 0 ? 'naive: every e^x underflows, 0/0' : "
         f"'naive: no overflow, the same weights')"
@@ -553,8 +554,8 @@ def dot_score_live_chart(
     lines = [
         f"'score = ' + {products} + ' = ' + {_fmt(score, '.6~g')}",
         f"'e^score = ' + {_exp_text(f'exp({score})')}",
-        f"(isFinite(exp({score})) ? 'below e^{EXP_LIMIT:.2f}, float64 holds it' : "
-        f"'past e^{EXP_LIMIT:.2f}: float64 has no such number')",
+        f"(isFinite(exp({score})) ? 'below e^{fixed(EXP_LIMIT)}, float64 holds it' : "
+        f"'past e^{fixed(EXP_LIMIT)}: float64 has no such number')",
     ]
     r = "[datum.r]"
     table = _table(

@@ -32,7 +32,7 @@ from attention_atlas.charts.encoding import (
 )
 from attention_atlas.charts.html import Renderer
 from attention_atlas.errors import AtlasError
-from attention_atlas.text import hidden_marks, visible, visible_note
+from attention_atlas.text import hidden_marks, plain_significant, visible, visible_note
 
 Orient = Literal["top", "bottom", "left", "right"]
 
@@ -230,7 +230,7 @@ def quantised_title(title: str, levels: int, of: str = "") -> str:
 def value_axis_title(data: MatrixData, value_title: str) -> str:
     """Tooltip title of the value, saying so (and the step) when values are quantised."""
     if data.enc.quantized:
-        step = f"{data.enc.step:.2g}"
+        step = plain_significant(data.enc.step)
         return f"≈ {quantised_title(value_title, data.enc.levels)[:-1]}, step {step})"
     return value_title
 

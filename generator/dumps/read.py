@@ -930,7 +930,7 @@ def _future_weights(
                     f"field 'attention': causal is true, but layer {layer}, head {head}, "
                     f"row {row} gives {significant(masked[row, col], 4)} to column {col}, "
                     f"a future key (row {row} may see columns 0 to {row + offset}); "
-                    f"{count} such weight(s) in this head above {tolerance:g}"
+                    f"{count} such weight(s) in this head above {significant(tolerance, 6)}"
                 )
                 raise _fail(source, msg)
 

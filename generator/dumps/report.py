@@ -46,6 +46,7 @@ from attention_atlas.text import (
     shape_text,
     significant,
     size_text,
+    thousands,
     visible,
     visible_note,
 )
@@ -448,8 +449,8 @@ def _ask(
         **_common(dump, title),
         "chart_fig": fig,
         "asks": tables,
-        "weights_count": f"{total:,}",
-        "ask_cells": f"{dump_charts.ASK_CELLS:,}",
+        "weights_count": thousands(total),
+        "ask_cells": thousands(dump_charts.ASK_CELLS),
     }
 
 

@@ -28,6 +28,7 @@ from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
 from attention_atlas.text import (
     bytes_text,
+    fixed,
     number_word,
     ordinal,
     percent,
@@ -144,8 +145,8 @@ def _reading(
                 "position": t + 1,
                 "char": chars[t],
                 "word": quoted(words[first]),
-                "weight": f"{row[first]:.2f}",
-                "also": f"{quoted(words[second])} ({row[second]:.2f})" if split else "",
+                "weight": fixed(row[first]),
+                "also": f"{quoted(words[second])} ({fixed(row[second])})" if split else "",
             }
         )
     return rows
@@ -213,7 +214,7 @@ def context(result: Result) -> dict[str, Any]:
     return {
         "first": first,
         "first_year_word": quoted(first_words[year_cols[0]]),
-        "first_year_weights": word_list([f"{first_map[t, year_cols].sum():.2f}" for t in YEAR]),
+        "first_year_weights": word_list([fixed(first_map[t, year_cols].sum()) for t in YEAR]),
         "first_year_position": ordinal(year_cols[0] + 1),
         "year_last": year_cols[-1] == len(first_words) - 1,
         "first_n_words": number_word(len(first_words)),
@@ -224,16 +225,16 @@ def context(result: Result) -> dict[str, Any]:
         "year_share": percent(float(year_ok.mean()), 1),
         "per_format": per_format,
         "n_formats": len(per_format),
-        "floor": f"{floor:.2f}",
+        "floor": fixed(floor),
         "dash_split": word_list(dash_split),
         "digit_split": percent(digit_split, 1),
         "most_split": "".join(iso_chars[int(np.argmax(two))]),
         "most_split_position": int(np.argmax(two)) + 1,
         "dashes_split_most": min(float(two[t]) for t in DASHES) > digit_split,
-        "year_on_year": f"{roles[list(YEAR), ROLES.index('year')].min():.2f}",
-        "month_on_month": f"{roles[list(MONTH), ROLES.index('month')].min():.2f}",
-        "day_on_day": f"{roles[list(DAY), ROLES.index('day')].min():.2f}",
-        "weekday_max": f"{roles[:, ROLES.index('weekday')].max():.2f}",
+        "year_on_year": fixed(roles[list(YEAR), ROLES.index("year")].min()),
+        "month_on_month": fixed(roles[list(MONTH), ROLES.index("month")].min()),
+        "day_on_day": fixed(roles[list(DAY), ROLES.index("day")].min()),
+        "weekday_max": fixed(roles[:, ROLES.index("weekday")].max()),
         "year_span": _span(YEAR),
         "short_format": SHORT_YEAR,
         "short_count": int(short.sum()),

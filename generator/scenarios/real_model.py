@@ -37,7 +37,15 @@ from attention_atlas.readouts import (
 )
 from attention_atlas.scenarios.base import Result, Scenario
 from attention_atlas.scenarios.figures import heatmap_figure
-from attention_atlas.text import fixed, ordinal, percent, quoted, rounding_error, word_list
+from attention_atlas.text import (
+    fixed,
+    ordinal,
+    percent,
+    quoted,
+    rounding_error,
+    significant,
+    word_list,
+)
 
 #: Subtitle of every chart drawn with the special tokens removed.
 HIDDEN_NOTE = "[CLS] and [SEP] hidden; rows renormalised to sum to 1"
@@ -257,7 +265,9 @@ def _specificity(
     name: str, spec: KeySpecificity, query: str, key: str, view: str
 ) -> dict[str, Any]:
     """One named head's specificity as finished strings: is the bright cell the query's?"""
-    lift = f"over {MAX_LIFT:g}×" if spec.lift > MAX_LIFT else fixed(spec.lift, 1) + "×"
+    lift = (
+        f"over {significant(MAX_LIFT, 6)}×" if spec.lift > MAX_LIFT else fixed(spec.lift, 1) + "×"
+    )
     text = (
         f"{query} puts {fixed(spec.weight)} on {key}; the other {spec.others} rows put "
         f"{fixed(spec.others_mean)} on average, {spec.others_bright} of them above "
