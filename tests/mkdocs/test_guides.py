@@ -46,6 +46,9 @@ class _Tensor:
     def detach(self) -> _Tensor:
         return self
 
+    def float(self) -> _Tensor:
+        return _Tensor(self.array.astype("float32"))
+
     def numpy(self) -> Any:
         return self.array
 
@@ -61,15 +64,40 @@ def _reader_objects() -> dict[str, Any]:
     weights = raw / raw.sum(axis=-1, keepdims=True)
     inputs = {"input_ids": [list(range(len(words)))]}
 
-    def model(*, input_ids: Any, output_attentions: bool) -> Any:
-        assert output_attentions and len(input_ids[0]) == len(words)
-        return SimpleNamespace(attentions=tuple(_Tensor(layer) for layer in weights))
-
     def tokenizer(text: str, return_tensors: str = "pt") -> dict[str, Any]:
         return inputs
 
     tokenizer.convert_ids_to_tokens = lambda ids: [words[i] for i in ids]  # type: ignore[attr-defined]
-    return {"model": model, "tokenizer": tokenizer, "inputs": inputs}
+    # The model's output: a decoder's maps (attentions), and an encoder-decoder's
+    # (encoder_attentions etc.): 2 encoder layers over the words, 3 decoder layers
+    # over 4 target tokens (causal), cross maps from the target to the words.
+    rng = np.random.default_rng(6)
+
+    def rows(shape: tuple[int, ...], causal: bool = False) -> tuple[_Tensor, ...]:
+        w = rng.random(shape) + 0.1
+        if causal:
+            w *= np.tril(np.ones(shape[-2:]))
+        return tuple(_Tensor(layer) for layer in w / w.sum(axis=-1, keepdims=True))
+
+    out = SimpleNamespace(
+        attentions=tuple(_Tensor(layer) for layer in weights),
+        encoder_attentions=rows((2, 1, 2, 6, 6)),
+        decoder_attentions=rows((3, 1, 2, 4, 4), causal=True),
+        cross_attentions=rows((3, 1, 2, 4, 6)),
+    )
+    decoder_input_ids = [[0, 1, 2, 3]]
+
+    def model(*, input_ids: Any, output_attentions: bool) -> Any:
+        assert output_attentions and len(input_ids[0]) == len(words)
+        return out
+
+    return {
+        "model": model,
+        "tokenizer": tokenizer,
+        "inputs": inputs,
+        "out": out,
+        "decoder_input_ids": decoder_input_ids,
+    }
 
 
 @pytest.mark.parametrize("page", python_pages())
@@ -83,6 +111,7 @@ def test_every_python_example_runs(
     stand-in; a dump a page writes (``.npz``, ``.safetensors``) must load."""
     from attention_atlas.charts import notebook
     from attention_atlas.dumps.read import load_dump
+    from attention_atlas.dumps.seq2seq import is_seq2seq, load_seq2seq
 
     monkeypatch.chdir(tmp_path)
     # attention_atlas.notebook() switches Altair's renderer for the process: undo it after.
@@ -97,7 +126,10 @@ def test_every_python_example_runs(
         chart.to_dict()  # a valid Vega-Lite spec
     dumps = sorted(p for p in tmp_path.iterdir() if p.suffix in (".npz", ".safetensors"))
     for path in dumps:
-        assert load_dump(path).layers >= 1, path.name
+        if is_seq2seq(path):
+            assert load_seq2seq(path).cross.sizes[0] >= 1, path.name
+        else:
+            assert load_dump(path).layers >= 1, path.name
     assert charts or dumps, f"{page} draws no chart and writes no dump"
 
 
