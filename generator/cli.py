@@ -127,7 +127,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.text is not None or args.pair is not None:
         return _report_text(args)
     if args.file is None:
-        msg = 'report: give FILE.npz (an attention dump) or --text "a sentence"'
+        msg = 'report: give FILE (an attention dump) or --text "a sentence"'
         raise AtlasError(msg)
     asks = [tuple(pair) for pair in args.ask or []]
     from attention_atlas.dumps.seq2seq import is_seq2seq
@@ -162,7 +162,7 @@ def _report(args: argparse.Namespace) -> int:
 def _report_text(args: argparse.Namespace) -> int:
     """``report --text``: the bundled MiniLM on the reader's sentence (and ``--pair``)."""
     if args.file is not None:
-        msg = f"report: give FILE.npz or --text, not both (got {args.file} and --text)"
+        msg = f"report: give FILE or --text, not both (got {args.file} and --text)"
         raise AtlasError(msg)
     if args.text is None:
         raise AtlasError("report: --pair needs --text (the first sentence)")
@@ -317,19 +317,21 @@ def parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report",
-        help="build a standalone site from your own attention dump (.npz)",
-        description="Check FILE.npz (attention (L, H, N, M), (H, N, M) or (N, M); tokens (N,); "
-        "optional key_tokens (M,)) and build a site for it with mkdocs --strict. An existing "
-        "report in --out is replaced only when the build succeeds. For maps too long to "
-        "store, save q (L, H, N, d) and k (L, H, M, d) instead of attention (optional "
-        "scale, default 1/sqrt(d)): the report then streams block maxima and means and the "
-        "exact strongest blocks, never holding a map. An encoder-decoder dump holds "
+        help="build a standalone site from your own attention dump (.npz or .safetensors)",
+        description="Check FILE (.npz or .safetensors: attention (L, H, N, M), (H, N, M) or "
+        "(N, M); tokens (N,); optional key_tokens (M,) and causal) and build a site for it "
+        "with mkdocs --strict. An existing report in --out is replaced only when the build "
+        "succeeds. For maps too long to store, save q (L, H, N, d) and k (L, H_kv, M, d) "
+        "instead of attention (H_kv dividing H for grouped-query heads; optional scale, "
+        "default 1/sqrt(d), and causal, aligned to the last N of M keys): the report then "
+        "streams block maxima and means and the exact strongest blocks, never holding a "
+        "map. An encoder-decoder dump holds "
         "encoder_attention, decoder_attention, cross_attention, encoder_tokens and "
         "decoder_tokens: one report holds the three maps. --text runs the bundled "
         "all-MiniLM-L6-v2 on your own sentence instead of reading FILE.",
     )
     report.add_argument(
-        "file", type=Path, nargs="?", default=None, metavar="FILE.npz", help="the attention dump"
+        "file", type=Path, nargs="?", default=None, metavar="FILE", help="the attention dump"
     )
     report.add_argument(
         "--out",
@@ -379,7 +381,9 @@ def parser() -> argparse.ArgumentParser:
         "and KEY are positions (0-based) or a token's text that occurs once (case, ## and "
         "word marks ignored when no token matches exactly; =5 means the token '5').",
     )
-    find.add_argument("file", type=Path, metavar="FILE.npz", help="the attention dump")
+    find.add_argument(
+        "file", type=Path, metavar="FILE", help="the attention dump (.npz or .safetensors)"
+    )
     find.add_argument("--query", required=True, help="the query: a position or a token")
     find.add_argument("--key", required=True, help="the key: a position or a token")
     find.add_argument(
@@ -400,7 +404,10 @@ def parser() -> argparse.ArgumentParser:
         "The same input gives byte-identical files.",
     )
     export.add_argument(
-        "target", nargs="?", metavar="SLUG_OR_FILE", help="a scenario slug or a .npz file"
+        "target",
+        nargs="?",
+        metavar="SLUG_OR_FILE",
+        help="a scenario slug or a dump (.npz or .safetensors)",
     )
     export.add_argument("--format", choices=["png", "svg", "pdf", "json"], help="required")
     export.add_argument("--out", type=Path, metavar="FILE", help="output file (required)")

@@ -348,7 +348,7 @@ def test_build_into_unwritable_places_is_refused_and_the_site_kept(
     [
         (("build", "--no-such-flag"), "--no-such-flag"),
         (("build", "--only"), "--only"),
-        (("report",), "FILE.npz"),
+        (("report",), "give FILE"),
         (("report", "run.npz", "--out"), "--out"),
         (("list", "extra"), "extra"),
         (("no-such-command",), "no-such-command"),

@@ -458,7 +458,7 @@ def test_text_without_cached_weights_is_one_line_saying_how_to_get_them(
         (["--text", "x" * 20_001], "20001 characters"),
         (["--pair", "only a pair"], "--pair needs --text"),
         (["FILE.npz", "--text", "a"], "not both"),
-        ([], "give FILE.npz"),
+        ([], "give FILE (an attention dump)"),
     ],
     ids=["too-long", "pair-alone", "file-and-text", "nothing"],
 )
