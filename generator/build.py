@@ -18,10 +18,12 @@ import hashlib
 import json
 import os
 import platform
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import altair
 import numpy as np
@@ -302,13 +304,55 @@ def _missing_pages(project: Project, chosen: tuple[Scenario, ...]) -> tuple[Scen
     )
 
 
-def site_stamp(project: Project, out: Path) -> str:
-    """Hash of everything MkDocs reads (docs folder, config, versions) and where it writes."""
+def check_site_url(url: str) -> str:
+    """``--site-url``: an absolute http(s) URL, returned ending in ``/``.
+
+    The deployed site's address: MkDocs writes it into every page's canonical link and
+    the sitemap, and Material's instant navigation runs only on that origin.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        msg = (
+            f"--site-url {url!r}: expected the absolute http(s) address the site is served "
+            "from, such as https://example.org/atlas/"
+        )
+        raise AtlasError(msg)
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+#: A shape written with a times sign or an x, spaced or not: "4×2", "128 × 128", "3x4".
+_SHAPE = re.compile(r"(?<![\w.])(\d+) ?[x×] ?(\d+)(?![\w.])")
+
+
+def finish_search_index(site: Path) -> None:
+    """Make MkDocs' search index findable by shape and loadable from disk.
+
+    Shapes become one search term ("6 × 4" is indexed as "6×4"; the page's search
+    script turns a typed "6x4" or "6 x 4" into it), and ``search_index.js`` holds the
+    index as a script, which a page opened from disk can load (it cannot fetch JSON).
+    """
+    index = site / "search" / "search_index.json"
+    if not index.is_file():
+        return
+    data = json.loads(index.read_text(encoding="utf-8"))
+    for doc in data.get("docs", []):
+        for key in ("title", "text"):
+            if isinstance(doc.get(key), str):
+                doc[key] = _SHAPE.sub(r"\1×\2", doc[key])
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    fileio.write_atomic(index, text)
+    fileio.write_atomic(index.with_suffix(".js"), f"var __index = {text};\n")
+
+
+def site_stamp(project: Project, out: Path, site_url: str | None = None) -> str:
+    """Hash of everything MkDocs reads (docs folder, config, versions, the site's
+    address) and where it writes."""
     import material
     import mkdocs
 
     digest = hashlib.sha256()
-    for part in (str(out), mkdocs.__version__, material.__version__):
+    for part in (str(out), mkdocs.__version__, material.__version__, site_url or ""):
         digest.update(part.encode())
     digest.update(project.config.read_bytes())
     for path in sorted(project.docs.rglob("*")):
@@ -347,8 +391,16 @@ def build(
     force: bool = False,
     check: bool = False,
     progress: Progress | None = None,
+    site_url: str | None = None,
 ) -> BuildReport:
-    """Render pages, then (unless ``check``) write them and build the site into ``out``."""
+    """Render pages, then (unless ``check``) write them and build the site into ``out``.
+
+    ``site_url`` is the address the site will be served from (see
+    :func:`check_site_url`); without it the site names no address at all, and its
+    links, all relative and naming files, work from disk and from any server.
+    """
+    if site_url is not None:
+        site_url = check_site_url(site_url)
     project = Project(root.resolve())
     project.check_layout()
     report = BuildReport()
@@ -370,9 +422,10 @@ def build(
         if write_if_changed(project.docs / rel, text):
             report.written.append(rel)
     write_assets(project)
-    stamp = site_stamp(project, out)
+    stamp = site_stamp(project, out, site_url)
     if not force and site_is_current(out, stamp):
         return report  # nothing MkDocs reads has changed since it built ``out``, intact
     with publish.publishing(out, protected=project.protected(), stamp=stamp) as staging:
-        publish.run_mkdocs(project.config, staging)
+        publish.run_mkdocs(project.config, staging, site_url=site_url)
+        finish_search_index(staging)
     return report

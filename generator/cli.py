@@ -45,6 +45,7 @@ def _build(args: argparse.Namespace) -> int:
         force=args.force,
         check=args.check,
         progress=progress,
+        site_url=args.site_url,
     )
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/] {warning}", markup=True)
@@ -300,6 +301,14 @@ def parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="write nothing; exit 1 when a generated page in site_src/ is stale",
+    )
+    build.add_argument(
+        "--site-url",
+        default=None,
+        metavar="URL",
+        help="the address the site will be served from, such as https://example.org/atlas/ "
+        "(written into canonical links and the sitemap; turns on instant page loads there); "
+        "without it the site names no address and also opens from disk",
     )
     build.set_defaults(run=_build)
 

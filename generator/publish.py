@@ -84,8 +84,11 @@ def _mkdocs_logging() -> Iterator[list[str]]:
         logger.setLevel(previous)
 
 
-def run_mkdocs(config_file: Path, site_dir: Path) -> None:
-    """``mkdocs build --strict`` into ``site_dir``; an ``AtlasError`` with the warnings if not."""
+def run_mkdocs(config_file: Path, site_dir: Path, *, site_url: str | None = None) -> None:
+    """``mkdocs build --strict`` into ``site_dir``; an ``AtlasError`` with the warnings if not.
+
+    ``site_url``, when given, overrides the config's (canonical links, sitemap).
+    """
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
@@ -93,7 +96,8 @@ def run_mkdocs(config_file: Path, site_dir: Path) -> None:
 
     with _mkdocs_logging() as messages:
         try:
-            config = load_config(str(config_file), site_dir=str(site_dir), strict=True)
+            overrides = {} if site_url is None else {"site_url": site_url}
+            config = load_config(str(config_file), site_dir=str(site_dir), strict=True, **overrides)
             mkdocs_build(config)
         except (MkDocsException, SystemExit) as exc:
             detail = "; ".join(messages) or str(exc)

@@ -15,11 +15,21 @@ from importlib import resources
 
 from attention_atlas.charts.theme import DARK, LIGHT
 
-__all__ = ["JAVASCRIPT", "STYLESHEETS", "asset_texts", "themes_script", "vega_bundle"]
+__all__ = [
+    "JAVASCRIPT",
+    "SEARCH_FROM_DISK",
+    "STYLESHEETS",
+    "asset_texts",
+    "themes_script",
+    "vega_bundle",
+]
 
 #: File names in load order: the Vega bundle, the themes, then our renderer.
 JAVASCRIPT = ("vega-embed.js", "atlas-themes.js", "atlas-charts.js")
 STYLESHEETS = ("atlas.css",)
+#: Loaded before the theme's own script (Material's ``extra.polyfills``): the site's
+#: search finds shapes in any spelling, also from disk.
+SEARCH_FROM_DISK = "atlas-search.js"
 
 
 @lru_cache(maxsize=1)
@@ -66,4 +76,5 @@ def asset_texts() -> dict[str, str]:
         "atlas-themes.js": themes_script(),
         "atlas-charts.js": _static("atlas-charts.js"),
         "atlas.css": _static("atlas.css"),
+        SEARCH_FROM_DISK: _static(SEARCH_FROM_DISK),
     }

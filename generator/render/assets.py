@@ -13,6 +13,7 @@ from pathlib import Path
 from attention_atlas import fileio
 from attention_atlas.charts.browser import (
     JAVASCRIPT,
+    SEARCH_FROM_DISK,
     STYLESHEETS,
     asset_texts,
     themes_script,
@@ -32,7 +33,7 @@ __all__ = [
 def _only_assets(folder: Path) -> bool:
     """An assets folder written before markers existed: our files and nothing else."""
     names = {p.name for p in folder.iterdir()}
-    return names <= {*JAVASCRIPT, *STYLESHEETS}
+    return names <= {*JAVASCRIPT, *STYLESHEETS, SEARCH_FROM_DISK}
 
 
 def write_assets(dest: Path) -> list[str]:

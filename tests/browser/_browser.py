@@ -134,17 +134,23 @@ def route_origin(context: Any, origin: str, base_url: str) -> None:
 
 
 def site_pages(site: Path) -> list[str]:
-    """Every page of a built MkDocs site, as URL paths relative to its root ("" = home)."""
+    """Every page of a built MkDocs site, as file paths relative to its root.
+
+    The site's links name files (``use_directory_urls: false``), so a page's path is
+    also its URL relative to the root: ``index.html`` is the home page.
+    """
     pages = []
-    for index in sorted(site.rglob("index.html")):
-        rel = index.parent.relative_to(site).as_posix()
-        pages.append("" if rel == "." else f"{rel}/")
-    return pages
+    for page in sorted(site.rglob("*.html")):
+        rel = page.relative_to(site).as_posix()
+        if rel != "404.html" and not rel.startswith(("assets/", "search/")):
+            pages.append(rel)
+    return sorted(pages, key=lambda rel: (rel != "index.html", rel))
 
 
 def page_slug(path: str) -> str:
-    """A file-name-safe name for a page path ("" is the home page)."""
-    return path.strip("/").replace("/", "-") or "home"
+    """A file-name-safe name for a page path (``index.html`` is the home page)."""
+    name = path.removesuffix(".html").removesuffix("index").strip("/")
+    return name.replace("/", "-") or "home"
 
 
 @dataclass

@@ -3,24 +3,23 @@
 The site is the ``built_site`` of ``tests/conftest.py`` (built once per session),
 served over http on 127.0.0.1 at a free port by a thread.
 
-Instant navigation: Material only intercepts links when ``site_url`` (here
-``http://127.0.0.1:8000/``) matches the page's origin. Binding port 8000 is not
-robust (it may be taken, possibly by a developer's ``attention-atlas serve`` of a
-different site), and rebuilding with another ``site_url`` costs a second MkDocs
-build. Instead, ``site_origin`` pages are opened at the ``site_url`` origin and
-Playwright answers every request to it from our server (``route_origin``): the
-browser sees exactly the production origin, and port 8000 is never contacted.
+The shared build names no address (no ``site_url``), so Material's instant navigation
+stays off and every link names a file. Instant navigation runs only where ``site_url``
+matches the page's address: ``deployed_site`` is the same site built with
+``--site-url https://atlas.example.org/docs/``, and its pages are opened at that
+address while Playwright answers every request to it from a local server
+(``route_origin``): the browser sees exactly the production address, and nothing
+outside the machine is ever contacted.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from tests.browser._browser import launch_chromium, serve, site_pages
 
@@ -48,22 +47,39 @@ def served(site: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="package")
 def pages(site: Path) -> list[str]:
-    """Every page of the built site, discovered from its ``index.html`` files."""
+    """Every page of the built site, discovered from its ``.html`` files."""
     found = site_pages(site)
-    assert "" in found and len(found) > 1, f"no pages found in {site}"
+    assert "index.html" in found and len(found) > 1, f"no pages found in {site}"
     return found
 
 
+#: The address the deployed copy of the site is built for; never contacted (requests to
+#: it are answered from a local server, see ``route_origin``).
+DEPLOYED_URL = "https://atlas.example.org/docs/"
+
+
 @pytest.fixture(scope="package")
-def site_origin(site: Path) -> str:
-    """Origin of the site's ``site_url`` (``http://127.0.0.1:8000``)."""
-    config = yaml.load((site.parent / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Loader)
-    parts = urlsplit(str(config["site_url"]))
-    return f"{parts.scheme}://{parts.netloc}"
+def deployed_site(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site built again with ``site_url=DEPLOYED_URL``, its pages from the shared
+    build's cache (only MkDocs runs again)."""
+    from attention_atlas.build import build
+    from tests.conftest import copy_project
+
+    root = copy_project(tmp_path_factory.mktemp("deployed") / "project")
+    pages = site.parent / ".atlas-cache" / "pages"
+    shutil.copytree(pages, root / ".atlas-cache" / "pages")
+    build(root, site_url=DEPLOYED_URL)
+    return root / "site"
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that skips MkDocs' ``!!python/name:`` tags instead of failing on them."""
+@pytest.fixture(scope="package")
+def deployed_served(deployed_site: Path) -> Iterator[str]:
+    """Base URL of a local server holding :func:`deployed_site`."""
+    with serve(deployed_site) as base_url:
+        yield base_url
 
 
-_Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+@pytest.fixture(scope="package")
+def site_origin() -> str:
+    """Where the deployed site lives (``DEPLOYED_URL`` without its last slash)."""
+    return DEPLOYED_URL.rstrip("/")

@@ -188,7 +188,7 @@ def _tour_page(tour: Tour, path: str, served: str, site: Path, desk: Any, disk: 
     """One page of :func:`take_tour`: start both loads, then check each in turn."""
     slug, found = page_slug(path), tour.found
     desk.goto(served + path, wait_until="commit")
-    disk.goto((site / path / "index.html").as_uri(), wait_until="commit")
+    disk.goto((site / path).as_uri(), wait_until="commit")
 
     problems, tour.charts[path] = check_page(desk, "light", f"/{path} light")
     found["light"] += problems
@@ -267,7 +267,7 @@ def test_a_phone_set_to_dark_draws_the_busiest_page_dark_without_sideways_scroll
 
 def _charts_of(site: Path, path: str) -> list[dict[str, Any]]:
     """The chart specs of a built page, in page order (read from its HTML)."""
-    text = (site / path / "index.html").read_text(encoding="utf-8")
+    text = (site / path).read_text(encoding="utf-8")
     return [json.loads(html.unescape(s)) for s in re.findall(r"data-spec='([^']*)'", text)]
 
 
@@ -304,7 +304,7 @@ def test_hovering_a_weight_shows_query_key_and_the_published_value(
     chromium: Any, served: str, site: Path
 ) -> None:
     """The annotation-matrix weights: softmax([927, 397, 148, 929]) puts 0.8808 on annotation 4."""
-    path = "tutorial/annotation-matrix/"
+    path = "tutorial/annotation-matrix.html"
     target = None
     for index, spec in enumerate(_charts_of(site, path)):
         matrix = _matrix(spec)
@@ -333,7 +333,7 @@ def test_on_a_phone_a_tap_opens_a_block_and_a_scroll_starting_on_the_map_does_no
     chromium: Any, served: str, site: Path
 ) -> None:
     """The block explorer picks on touchend; a touch that travels (a scroll) must not pick."""
-    path = "tutorial/long-sequences/"
+    path = "tutorial/long-sequences.html"
     specs = _charts_of(site, path)
     index = next(
         i for i, spec in enumerate(specs) if any(p["name"] == "bx_pick" for p in spec["params"])
@@ -453,10 +453,12 @@ def _walk_next_links(
 
 
 def test_next_links_swap_pages_with_instant_navigation_and_draw_their_charts(
-    chromium: Any, served: str, site_origin: str
+    chromium: Any, deployed_served: str, site_origin: str
 ) -> None:
-    """Pages opened at the ``site_url`` origin, so Material's instant navigation is on."""
-    with open_page(chromium, viewport=DESKTOP, route=(site_origin, served)) as (page, watch):
+    """Pages of the site built with ``--site-url``, opened at that address, so Material's
+    instant navigation is on."""
+    route = (site_origin, deployed_served)
+    with open_page(chromium, viewport=DESKTOP, route=route) as (page, watch):
         visited, problems = _walk_next_links(page, f"{site_origin}/", instant=True)
         problems += watch.problems(f"{site_origin}/")
     assert len(visited) > 2, visited
