@@ -338,6 +338,169 @@
     });
   }
 
+  // ---- fitting the column -----------------------------------------------------------
+
+  // A chart wider than its column is drawn again narrower, never scaled as a picture:
+  // first side-by-side views are stacked, then every width, height and step is scaled
+  // (text in cells with them), legends move under the chart, and axis labels keep
+  // their size. The data, hence every tooltip, stays exact. A chart that still does
+  // not fit at FIT_FLOOR scrolls inside its box (the CSS's last resort).
+  var FIT_FLOOR = 0.35;
+  var FIT_TRIES = 5;
+  var NARROW = 600; // columns narrower than this get legends under the chart
+  var SKIP = { params: 1, data: 1, datasets: 1, transform: 1, usermeta: 1, $schema: 1 };
+
+  function drawnWidth(el) {
+    var surface = el.querySelector(".vega-embed > svg, .vega-embed > canvas");
+    return surface ? surface.getBoundingClientRect().width : 0;
+  }
+
+  function scaleSizes(node, scale) {
+    if (Array.isArray(node)) {
+      node.forEach(function (child) {
+        scaleSizes(child, scale);
+      });
+      return;
+    }
+    if (!node || typeof node !== "object") return;
+    Object.keys(node).forEach(function (key) {
+      var value = node[key];
+      if (SKIP[key]) return;
+      if (key === "spacing" && typeof value === "number") {
+        node[key] = Math.max(1, Math.round(value * scale));
+        return;
+      }
+      if (key === "width" || key === "height") {
+        if (typeof value === "number") node[key] = Math.max(4, Math.round(value * scale));
+        else if (value && typeof value.step === "number") {
+          value.step = Math.max(3, Math.round(value.step * scale * 10) / 10);
+        }
+        return;
+      }
+      scaleSizes(value, scale);
+    });
+    if (node.type === "text" && typeof node.fontSize === "number") {
+      node.fontSize = Math.max(8, Math.round(node.fontSize * Math.max(scale, 0.7)));
+    }
+  }
+
+  var VIEW_KEYS = ["mark", "layer", "hconcat", "vconcat", "concat", "facet", "repeat", "spec"];
+  var measurer = null;
+
+  function textWidth(text, font) {
+    measurer = measurer || document.createElement("canvas").getContext("2d");
+    measurer.font = font;
+    return measurer.measureText(text).width;
+  }
+
+  // ``text`` (a string or lines) broken at spaces into lines at most ``room`` px wide.
+  function wrapped(text, font, room) {
+    var lines = [];
+    [].concat(text).forEach(function (line) {
+      var current = "";
+      String(line).split(" ").forEach(function (word) {
+        var longer = current ? current + " " + word : word;
+        if (current && textWidth(longer, font) > room) {
+          lines.push(current);
+          current = word;
+        } else {
+          current = longer;
+        }
+      });
+      lines.push(current);
+    });
+    return lines.length === 1 ? lines[0] : lines;
+  }
+
+  // Titles and subtitles of every view wrapped to the column (Vega never wraps them,
+  // and a long one widens the whole chart).
+  function wrapTitles(node, room, config) {
+    if (Array.isArray(node)) {
+      node.forEach(function (child) {
+        wrapTitles(child, room, config);
+      });
+      return;
+    }
+    if (!node || typeof node !== "object") return;
+    var isView = VIEW_KEYS.some(function (key) {
+      return key in node;
+    });
+    if (isView && node.title) {
+      var style = config.title || {};
+      var family = style.font || config.font || "sans-serif";
+      var title = typeof node.title === "object" && !Array.isArray(node.title)
+        ? node.title
+        : { text: node.title };
+      var size = title.fontSize || style.fontSize || 13;
+      var subSize = title.subtitleFontSize || style.subtitleFontSize || 12;
+      var weight = title.fontWeight || style.fontWeight || "bold";
+      var plain = function (value) {
+        return [].concat(value).every(function (line) {
+          return typeof line === "string";
+        });
+      };
+      node.title = Object.assign({}, title);
+      // On a narrow column a title starts at the chart's left edge, not the plot's.
+      if (room < NARROW && !title.frame) node.title.frame = "bounds";
+      if (plain(title.text)) node.title.text = wrapped(title.text, weight + " " + size + "px " + family, room);
+      if (title.subtitle && plain(title.subtitle)) {
+        node.title.subtitle = wrapped(title.subtitle, subSize + "px " + family, room);
+      }
+    }
+    VIEW_KEYS.forEach(function (key) {
+      if (key !== "mark" && node[key] && typeof node[key] === "object") {
+        wrapTitles(node[key], room, config);
+      }
+    });
+  }
+
+  // ``spec`` in the form ``fit`` asks for (a copy; the original is left as it was).
+  function shaped(spec, fit, config) {
+    var out = JSON.parse(JSON.stringify(spec));
+    if (fit.room > 0) wrapTitles(out, fit.room - 16, config); // less the view's padding
+    if (fit.stack && out.hconcat) {
+      out.vconcat = out.hconcat;
+      delete out.hconcat;
+      // A title that says where things are ("on the right") has a stacked version.
+      var atlas = (out.usermeta && out.usermeta.atlas) || {};
+      if (atlas.stacked_title) out.title = atlas.stacked_title;
+    }
+    if (fit.scale !== 1) {
+      scaleSizes(out, fit.scale);
+      // Facet headers (a grid's column labels) shrink a little with their cells.
+      var header = Object.assign({}, (config && config.header) || {}, out.config && out.config.header);
+      var size = Math.max(8, Math.round((header.labelFontSize || 11) * Math.max(fit.scale, 0.7)));
+      out.config = out.config || {};
+      out.config.header = Object.assign(header, { labelFontSize: size });
+    }
+    if (fit.room < NARROW) {
+      out.config = out.config || {};
+      var under = { orient: "bottom", columns: 1 }; // symbols one a line, under the chart
+      out.config.legend = Object.assign(under, out.config.legend);
+    }
+    return out;
+  }
+
+  // The next form to try after a drawing ``width`` px wide in ``room`` px, or null when
+  // it fits or nothing narrower is left. Widths grow linearly with the scale (the
+  // plot) plus a fixed part (labels, legend): two drawings give both.
+  function refit(spec, fit, width) {
+    var room = fit.room;
+    if (!(room > 0) || width <= room + 1) return null;
+    if (!fit.stack && spec.hconcat) return { room: room, stack: true, scale: 1, seen: [] };
+    var seen = fit.seen.concat([[fit.scale, width]]);
+    if (fit.scale <= FIT_FLOOR || seen.length >= FIT_TRIES) return null;
+    var scale = (fit.scale * room) / width;
+    if (seen.length >= 2) {
+      var a = seen[seen.length - 2];
+      var b = seen[seen.length - 1];
+      var perScale = (a[1] - b[1]) / (a[0] - b[0]);
+      if (perScale > 0) scale = (room - 1 - (b[1] - perScale * b[0])) / perScale;
+    }
+    scale = Math.max(FIT_FLOOR, Math.min(scale, fit.scale * 0.97));
+    return { room: room, stack: fit.stack, scale: scale, seen: seen };
+  }
+
   function render(el) {
     if (typeof window.vegaEmbed !== "function") {
       showError(el, new Error("the chart library did not load"));
@@ -359,29 +522,77 @@
     release(el);
     el.setAttribute("data-rendered", "pending");
     var started = performance.now();
-    return window
-      .vegaEmbed(el, spec, {
-        renderer: el.getAttribute("data-renderer") === "canvas" ? "canvas" : "svg",
-        actions: false,
-        config: themeConfig(dark),
-        tooltip: { theme: dark ? "dark" : "light" },
+    var room = el.clientWidth;
+    // A redraw (scheme toggled) in the same column starts from the form that fitted.
+    var fit = el.__atlasFit && el.__atlasFit.room === room
+      ? el.__atlasFit
+      : { room: room, stack: false, scale: 1, seen: [] };
+    function draw() {
+      return window
+        .vegaEmbed(el, shaped(spec, fit, themeConfig(dark)), {
+          renderer: el.getAttribute("data-renderer") === "canvas" ? "canvas" : "svg",
+          actions: false,
+          config: themeConfig(dark),
+          tooltip: { theme: dark ? "dark" : "light" },
+        })
+        .then(function (result) {
+          if (el.__atlasToken !== token) {
+            result.finalize(); // a newer render of this chart (scheme toggled) took over
+            return;
+          }
+          var next = refit(spec, fit, drawnWidth(el));
+          if (next) {
+            result.finalize();
+            fit = next;
+            return draw();
+          }
+          el.__atlasFit = fit;
+          el.__atlasEmbed = result;
+          live.push(el);
+          el.setAttribute("data-fit", fit.stack ? "stacked " + fit.scale.toFixed(2) : fit.scale.toFixed(2));
+          el.setAttribute("data-theme", dark ? "dark" : "light");
+          el.setAttribute("data-render-ms", String(Math.round(performance.now() - started)));
+          el.setAttribute("data-rendered", "true");
+          if (meta) followHeads(el, result.view, meta);
+          guardTaps(el);
+          watchWidth(el);
+          refitIfMoved(el);
+        });
+    }
+    return draw().catch(function (err) {
+      if (el.__atlasToken === token) showError(el, err);
+    });
+  }
+
+  // A column that changes width (a turned phone, a tab shown, a scroll bar that came
+  // with the page's charts) gets its charts fitted anew. A column whose width follows
+  // its chart could go back and forth: it is fitted anew at most REFITS times in a row.
+  var REFITS = 3;
+
+  function refitIfMoved(el) {
+    var fit = el.__atlasFit;
+    if (!el.isConnected || el.getAttribute("data-rendered") !== "true" || !fit) return;
+    if (el.clientWidth === fit.room) {
+      el.__atlasRefits = 0;
+    } else if ((el.__atlasRefits || 0) < REFITS) {
+      el.__atlasRefits = (el.__atlasRefits || 0) + 1;
+      render(el);
+    }
+  }
+
+  var widthWatcher = typeof ResizeObserver === "function"
+    ? new ResizeObserver(function (entries) {
+        entries.forEach(function (entry) {
+          refitIfMoved(entry.target);
+        });
       })
-      .then(function (result) {
-        if (el.__atlasToken !== token) {
-          result.finalize(); // a newer render of this chart (scheme toggled) took over
-          return;
-        }
-        el.__atlasEmbed = result;
-        live.push(el);
-        el.setAttribute("data-theme", dark ? "dark" : "light");
-        el.setAttribute("data-render-ms", String(Math.round(performance.now() - started)));
-        el.setAttribute("data-rendered", "true");
-        if (meta) followHeads(el, result.view, meta);
-        guardTaps(el);
-      })
-      .catch(function (err) {
-        if (el.__atlasToken === token) showError(el, err);
-      });
+    : null;
+
+  function watchWidth(el) {
+    if (widthWatcher && !el.__atlasWatched) {
+      el.__atlasWatched = true;
+      widthWatcher.observe(el);
+    }
   }
 
   function onScreen(el) {

@@ -1,0 +1,209 @@
+"""The site on every screen and from anywhere: charts fit their column on a phone and a
+desktop, the site works opened from disk (links, search, charts), search finds shapes
+in any spelling, and a build with ``--site-url`` names that address.
+
+The fit check visits every page at 390 and 1280 px wide, opens every tab of every
+tabbed block in turn (a chart in a hidden tab is fitted when its tab opens), and
+measures each chart's drawing against its column. The counts are printed (``-s`` shows them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser._browser import (
+    DRAW_TIMEOUT_MS,
+    Watch,
+    chart_problems,
+    chart_states,
+    local_origins,
+    wait_for_charts,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WIDTHS = (390, 1280)
+
+#: The visible charts' columns (their boxes) against the width Vega drew them.
+MEASURE = """() => [...document.querySelectorAll('.atlas-chart[data-spec]')]
+  .filter((el) => el.offsetParent !== null)
+  .map((el) => {
+    const surface = el.querySelector('.vega-embed > svg, .vega-embed > canvas');
+    return {
+      id: el.closest('figure').id,
+      column: el.clientWidth,
+      drawn: surface ? surface.getBoundingClientRect().width : -1,
+      scroll: el.scrollWidth,
+      fit: el.getAttribute('data-fit'),
+    };
+  })"""
+
+#: True once every chart is drawn for the width its column has now (or gave up
+#: following a column whose width follows the chart).
+FITTED = """() => [...document.querySelectorAll('.atlas-chart[data-spec]')].every((el) =>
+  ['true', 'error'].includes(el.getAttribute('data-rendered'))
+    && (el.offsetParent === null || !el.__atlasFit || el.__atlasFit.room === el.clientWidth
+        || el.__atlasRefits >= 3))"""
+
+
+TAB_COUNT = "() => document.querySelectorAll('.tabbed-set > input').length"
+
+#: Open tab ``i`` (of all tabs, in page order), and the tabs holding its tabbed block.
+OPEN_TAB = """(i) => {
+  const chain = [document.querySelectorAll('.tabbed-set > input')[i]];
+  let block = chain[0].closest('.tabbed-set').parentElement.closest('.tabbed-block');
+  while (block) {
+    const set = block.closest('.tabbed-set');
+    const index = [...block.parentElement.children].indexOf(block);
+    chain.unshift(set.querySelectorAll(':scope > input')[index]);
+    block = set.parentElement.closest('.tabbed-block');
+  }
+  chain.forEach((input) => input.click());
+}"""
+
+
+@contextlib.contextmanager
+def opened(browser: Any, width: int) -> Iterator[tuple[Any, Watch]]:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        yield page, Watch.attach(page)
+    finally:
+        context.close()
+
+
+def measure_every_chart(page: Any) -> dict[str, dict[str, Any]]:
+    """Every chart of the open page, measured where it shows: each tab of each tabbed
+    block is opened in turn (a chart in a hidden tab is fitted when its tab opens)."""
+    wait_for_charts(page)
+    page.wait_for_function(FITTED, timeout=DRAW_TIMEOUT_MS)
+    boxes = {box["id"]: box for box in page.evaluate(MEASURE)}
+    for i in range(page.evaluate(TAB_COUNT)):
+        page.evaluate(OPEN_TAB, i)
+        page.wait_for_function(FITTED, timeout=DRAW_TIMEOUT_MS)
+        boxes.update({box["id"]: box for box in page.evaluate(MEASURE)})
+    return boxes
+
+
+def test_every_chart_of_every_page_fits_its_column_on_a_phone_and_a_desktop(
+    chromium: Any, served: str, pages: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    checked, overflows, problems = 0, [], []
+    for width in WIDTHS:
+        with opened(chromium, width) as (page, watch):
+            for path in pages:
+                page.goto(served + path)
+                boxes = measure_every_chart(page)
+                for state in chart_states(page):
+                    problems += chart_problems(state, where=f"{path} at {width} px: ")
+                assert len(boxes) == len(chart_states(page)), f"{path}: a chart never showed"
+                for name, box in boxes.items():
+                    checked += 1
+                    if box["drawn"] > box["column"] + 1 or box["scroll"] > box["column"] + 1:
+                        overflows.append(
+                            f"{path} at {width} px: {name} is {box['drawn']:.0f} px "
+                            f"in a {box['column']} px column (fit {box['fit']})"
+                        )
+                problems += [f"{path} at {width} px: {p}" for p in watch.problems(served)]
+                watch.clear()
+    with capsys.disabled():
+        print(f"\ncharts checked: {checked}; wider than their column: {len(overflows)}")
+    assert checked > 2 * len(pages)
+    assert not overflows, "\n".join(overflows)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_chart_fits_again_when_its_column_changes(
+    chromium: Any, served: str, pages: list[str]
+) -> None:
+    """A desktop page turned to a phone's width: the charts are drawn again to fit."""
+    path = next(p for p in pages if "linformer" in p)
+    with opened(chromium, 1280) as (page, _):
+        page.goto(served + path)
+        measure_every_chart(page)
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.wait_for_function(FITTED, timeout=DRAW_TIMEOUT_MS)
+        boxes = page.evaluate(MEASURE)
+    assert boxes and all(b["column"] < 400 for b in boxes)
+    assert [b for b in boxes if b["drawn"] > b["column"] + 1] == []
+
+
+# --------------------------------------------------------------------------- from disk
+
+
+#: Open Material's search (a click: from disk, the index is sent when search opens).
+OPEN_SEARCH = "() => { const t = document.getElementById('__search'); if (!t.checked) t.click(); }"
+
+
+def _search(page: Any, query: str) -> list[str]:
+    """Type ``query`` into Material's search; the result links, best first."""
+    page.evaluate(
+        "() => { const t = document.getElementById('__search'); if (!t.checked) t.click(); }"
+    )
+    box = page.locator("input.md-search__input")
+    box.click()
+    box.fill("")
+    box.press_sequentially(query, delay=10)
+    page.wait_for_function(
+        """() => { const meta = document.querySelector('.md-search-result__meta');
+          return meta && !/Type to start|Initializing/.test(meta.textContent); }""",
+        timeout=DRAW_TIMEOUT_MS,
+    )
+    page.wait_for_timeout(200)
+    links = page.locator(".md-search-result__item > a").evaluate_all(
+        "(links) => links.map((a) => a.getAttribute('href'))"
+    )
+    return [str(link) for link in links]
+
+
+def test_from_disk_the_links_the_next_page_the_charts_and_the_search_work(
+    chromium: Any, site: Path
+) -> None:
+    """Open index.html with file://, follow the navigation and "Next", search."""
+    home = (site / "index.html").as_uri()
+    with opened(chromium, 1280) as (page, watch):
+        page.goto(home)
+        link = page.locator("a[href$='self-attention.html']:visible").first
+        link.click()
+        page.wait_for_url(re.compile(r"/tutorial/self-attention\.html$"))
+        wait_for_charts(page)
+        drawn = [s for s in chart_states(page) if s["rendered"] == "true"]
+        assert drawn, "no chart drawn on the page opened from disk"
+        page.locator("a.md-footer__link--next").first.click()
+        page.wait_for_url(re.compile(r"\.html$"))
+        assert page.url.startswith(site.as_uri()) and not page.url.endswith("/")
+        wait_for_charts(page)
+        assert chart_states(page), f"{page.url}: no chart"
+        results = _search(page, "4x2")
+        assert results and "sequence-attention.html" in results[0], results
+        problems = watch.problems(site.as_uri())
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("query", ["4x2", "4 x 2", "4×2", "4 × 2"])
+def test_search_finds_a_shape_however_it_is_written(chromium: Any, served: str, query: str) -> None:
+    with opened(chromium, 1280) as (page, watch):
+        page.goto(served + "index.html")
+        results = _search(page, query)
+        assert results and "sequence-attention.html" in results[0], (query, results)
+        assert not watch.problems(*local_origins(served))
+
+
+def test_a_site_built_with_site_url_names_it_in_canonical_links_and_the_sitemap(
+    deployed_site: Path,
+) -> None:
+    from tests.browser.conftest import DEPLOYED_URL
+
+    page = (deployed_site / "tutorial" / "self-attention.html").read_text(encoding="utf-8")
+    canonical = f'<link rel="canonical" href="{DEPLOYED_URL}tutorial/self-attention.html">'
+    assert canonical in page
+    sitemap = (deployed_site / "sitemap.xml").read_text(encoding="utf-8")
+    locations = re.findall(r"<loc>([^<]*)</loc>", sitemap)
+    assert locations and all(loc.startswith(DEPLOYED_URL) for loc in locations)
+    assert "127.0.0.1" not in page + sitemap
