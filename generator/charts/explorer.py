@@ -42,6 +42,8 @@ def row_explorer_chart(
     subtitle: str | list[str] | None = None,
     name: str = "rx",
     quantize: bool | None = None,
+    row_positions: Any = None,
+    col_positions: Any = None,
 ) -> alt.HConcatChart:
     """The weight map, and beside it the weights of the query row the reader clicks.
 
@@ -64,6 +66,9 @@ def row_explorer_chart(
     quantize : bool, optional
         As :func:`attention_atlas.charts.heatmap_chart`: ``None`` quantises from 4096
         cells; False sends exact values (the clicked row's bars then are exact too).
+    row_positions, col_positions : sequence of int, optional
+        Where each row's (column's) token sits in the full sequence when the map leaves
+        tokens out, so labels and tooltips name the same position in every view.
 
     Returns
     -------
@@ -81,6 +86,8 @@ def row_explorer_chart(
         domain=None,
         diverging=False,
         quantize=quantize,
+        row_positions=row_positions,
+        col_positions=col_positions,
     )
     n, m = data.shape
     if not 0 <= initial_row < n:

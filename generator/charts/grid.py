@@ -37,7 +37,9 @@ from attention_atlas.charts.toolkit import (
     atlas_usermeta,
     cell_tooltip,
     chart_title,
+    check_positions,
     position_encoding,
+    position_label,
     quantised_title,
     restrict_views,
 )
@@ -312,6 +314,8 @@ def head_grid_chart(
     layout: Layout = "side",
     map_side: int | None = None,
     opened: tuple[int, int] = (0, 0),
+    row_positions: Any = None,
+    col_positions: Any = None,
 ) -> alt.TopLevelMixin:
     """Model view: a grid of every head's map (layers down, heads across), the picked head large.
 
@@ -358,6 +362,9 @@ def head_grid_chart(
         position, between 36 and 72.
     opened : (int, int)
         The (layer, head) opened at first, 0-based.
+    row_positions, col_positions : sequence of int, optional
+        Where each row's (column's) token sits in the full sequence when the maps leave
+        tokens out, so the opened head's labels name the same position in every view.
 
     Returns
     -------
@@ -382,6 +389,10 @@ def head_grid_chart(
     raw_rows, raw_cols = [str(x) for x in row_labels], [str(x) for x in col_labels]
     rows = label_list(raw_rows, n, "row_labels")
     cols = label_list(raw_cols, m, "col_labels")
+    positions = (
+        check_positions(row_positions, n, "row_positions"),
+        check_positions(col_positions, m, "col_positions"),
+    )
     marks = hidden_marks(raw_rows + raw_cols)
     layers = _names(layer_names, n_layers, "L", "layer_names")
     heads = _names(head_names, n_heads, "H", "head_names")
@@ -440,7 +451,7 @@ def head_grid_chart(
         # from its parts, e.g. stacked, keeps working).
         shared = mode in ("load", "none")
         grid = _thumbnail_grid(thumbs, pick, side, name, shared)
-        detail, extra = _detail(w, rows, cols, name, mode, thumbs, sqrt)
+        detail, extra = _detail(w, rows, cols, name, mode, thumbs, sqrt, positions)
         if mode == "none":
             sub.append("Heads drawn as images: hovering gives layer and head, not cell values.")
         if mode == "load":
@@ -459,7 +470,7 @@ def head_grid_chart(
                 meta_heads["exact"] = exact_image_meta(name, n, m, sqrt=sqrt)
     else:
         grid = _cell_grid(w, pick, side, name, sqrt)
-        detail, extra = _detail(w, rows, cols, name, "cells", None, sqrt)
+        detail, extra = _detail(w, rows, cols, name, "cells", None, sqrt, positions)
     params.extend(extra)
     faceted = grid.facet(
         row=alt.Row("l:O", header=header["row"]),
@@ -646,6 +657,7 @@ def _detail(
     mode: str,
     thumbs: list[dict[str, Any]] | None,
     sqrt: bool,
+    positions: tuple[list[int] | None, list[int] | None] = (None, None),
 ) -> tuple[alt.Chart | alt.LayerChart, list[alt.Parameter]]:
     """The enlarged head and the params it reads.
 
@@ -677,10 +689,15 @@ def _detail(
         alt.param(name=rparam, value=rows),
         alt.param(name=cparam, value=cols),
     ]
+    placed = {}
+    for suffix, at_positions in zip(("_rp", "_cp"), positions, strict=True):
+        if at_positions is not None:
+            placed[suffix] = f"{name}{suffix}"
+            params.append(alt.param(name=f"{name}{suffix}", value=at_positions))
     tooltip = cell_tooltip("Query", "Key", QUANTISED_TITLE, ".3f")
     labels = {
-        "q": f"datum.r + ': ' + {rparam}[datum.r]",
-        "k": f"datum.c + ': ' + {cparam}[datum.c]",
+        "q": position_label("datum.r", rparam, placed.get("_rp")),
+        "k": position_label("datum.c", cparam, placed.get("_cp")),
     }
     status: str | None = None
     as_image = mode == "load" and per > DETAIL_IMAGE_CELLS

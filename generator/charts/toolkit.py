@@ -59,6 +59,10 @@ class MatrixData:
     marks : frozenset of str
         Invisible characters the labels held, shown as escapes (see
         :func:`attention_atlas.text.hidden_marks`); the chart's subtitle explains them.
+    row_positions, col_positions : list of int, optional
+        Where each row's (column's) token sits in the full sequence, when the map leaves
+        some tokens out: labels and tooltips then name that position ("10: it" in
+        every view of the sentence), not the row's index in the map.
     """
 
     enc: MatrixEncoding
@@ -66,6 +70,8 @@ class MatrixData:
     cols: list[str]
     prefix: str
     marks: frozenset[str] = frozenset()
+    row_positions: list[int] | None = None
+    col_positions: list[int] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -85,23 +91,51 @@ class MatrixData:
         return f"{self.prefix}_cl"
 
     def params(self) -> list[alt.Parameter]:
-        """The top-level params: codes (and their split), row labels, column labels."""
-        return [
+        """The top-level params: codes (and their split), row labels, column labels, and
+        the positions of rows and columns when they are not 0, 1, 2, ..."""
+        params = [
             *value_params(self.enc, self.values_param),
             alt.param(name=self.rows_param, value=self.rows),
             alt.param(name=self.cols_param, value=self.cols),
         ]
+        for suffix, positions in (("_rp", self.row_positions), ("_cp", self.col_positions)):
+            if positions is not None:
+                params.append(alt.param(name=self.prefix + suffix, value=positions))
+        return params
 
     def calculate(self, index: str = "datum.i") -> dict[str, str]:
         """``transform_calculate`` fields: r, c, v (value), q and k (labels)."""
         _, m = self.shape
+        rows_at = None if self.row_positions is None else f"{self.prefix}_rp"
+        cols_at = None if self.col_positions is None else f"{self.prefix}_cp"
         return {
             "r": f"floor({index} / {m})",
             "c": f"{index} % {m}",
             "v": self.enc.decode_expr(self.values_param, index),
-            "q": f"datum.r + ': ' + {self.rows_param}[datum.r]",
-            "k": f"datum.c + ': ' + {self.cols_param}[datum.c]",
+            "q": position_label("datum.r", self.rows_param, rows_at),
+            "k": position_label("datum.c", self.cols_param, cols_at),
         }
+
+
+def position_label(index: str, labels_param: str, positions_param: str | None = None) -> str:
+    """Expression of a row's or column's label, "position: token".
+
+    The position is ``index`` itself, or ``positions_param[index]`` when the map leaves
+    tokens out (so a token keeps its place in the sentence in every view).
+    """
+    at = index if positions_param is None else f"{positions_param}[{index}]"
+    return f"{at} + ': ' + {labels_param}[{index}]"
+
+
+def check_positions(positions: Any, count: int, what: str) -> list[int] | None:
+    """``positions`` as a list of ``count`` distinct non-negative ints (None stays None)."""
+    if positions is None:
+        return None
+    found = [int(p) for p in np.asarray(positions).reshape(-1)]
+    if len(found) != count or min(found, default=0) < 0 or len(set(found)) != len(found):
+        msg = f"{what}: expected {count} distinct positions >= 0, got {found}"
+        raise AtlasError(msg)
+    return found
 
 
 def value_params(enc: MatrixEncoding, name: str) -> list[alt.Parameter]:
@@ -123,6 +157,8 @@ def prepare_matrix(
     domain: tuple[float, float] | None,
     diverging: bool,
     quantize: bool | None,
+    row_positions: Any = None,
+    col_positions: Any = None,
 ) -> MatrixData:
     """Check shapes and labels and encode the matrix.
 
@@ -139,6 +175,10 @@ def prepare_matrix(
     diverging : bool
     quantize : bool, optional
         ``None`` quantises when N*M >= 4096.
+    row_positions : sequence of int, length N, optional
+    col_positions : sequence of int, length M, optional
+        Where the rows' (columns') tokens sit in the full sequence, when the map leaves
+        tokens out; default 0, 1, 2, ...
 
     Returns
     -------
@@ -162,7 +202,15 @@ def prepare_matrix(
         diverging=diverging,
     )
     marks = hidden_marks(raw_rows + raw_cols)
-    return MatrixData(enc=enc, rows=rows, cols=cols, prefix=prefix, marks=marks)
+    return MatrixData(
+        enc=enc,
+        rows=rows,
+        cols=cols,
+        prefix=prefix,
+        marks=marks,
+        row_positions=check_positions(row_positions, n, "row_positions"),
+        col_positions=check_positions(col_positions, m, "col_positions"),
+    )
 
 
 # --------------------------------------------------------------------------- titles

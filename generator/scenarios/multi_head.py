@@ -237,7 +237,7 @@ def context(result: Result) -> dict[str, Any]:
                 tokens,
                 tokens,
                 title=f"Every head at every depth ({n_layers} layers × {n_heads} heads)",
-                subtitle=f"Rows: layers 1–{n_layers}. Columns: heads 1–{n_heads}.",
+                subtitle=f"Rows: layers 0–{n_layers - 1}. Columns: heads 0–{n_heads - 1}.",
                 layer_names=[str(i) for i in range(n_layers)],
                 head_names=[str(h) for h in range(n_heads)],
             ),

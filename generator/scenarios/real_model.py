@@ -193,8 +193,11 @@ def _model_view(
     title: str,
     *,
     hidden: bool = False,
+    positions: Any = None,
 ) -> Any:
-    """Every head in a grid, opened on ``opened`` below it, 12 heads across the column."""
+    """Every head in a grid, opened on ``opened`` below it, 12 heads across the column.
+
+    ``positions``: where the tokens sit in the full sentence, when some are hidden."""
     return head_grid_chart(
         weights,
         tokens,
@@ -206,6 +209,8 @@ def _model_view(
         layout="below",
         map_side=GRID_SIDE,
         opened=opened,
+        row_positions=positions,
+        col_positions=positions,
     )
 
 
@@ -225,6 +230,7 @@ def _explorer(
     initial_row: int,
     sentence: int,
     hidden: bool = False,
+    positions: Any = None,
 ) -> Figure:
     """One head's map above the bars of the clicked row, named ``s<sentence>-L<l>H<h>``
     (``-words`` added without the special tokens)."""
@@ -238,6 +244,8 @@ def _explorer(
             initial_row=initial_row,
             subtitle=HIDDEN_NOTE if hidden else None,
             name=f"rx{layer}_{head}",
+            row_positions=positions,
+            col_positions=positions,
         )
     )
     if hidden:
@@ -358,6 +366,7 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
                     initial_row=q_kept,
                     sentence=i,
                     hidden=True,
+                    positions=a[f"s{i}_positions"],
                 ),
             ],
         }
@@ -452,7 +461,13 @@ def _sentence_context(i: int, result: Result, axes: _Axes) -> dict[str, Any]:
         ),
         "grid_hidden_fig": Figure(
             _model_view(
-                hidden, kept, axes, best_lh, f"All {n_maps} heads, words only", hidden=True
+                hidden,
+                kept,
+                axes,
+                best_lh,
+                f"All {n_maps} heads, words only",
+                hidden=True,
+                positions=a[f"s{i}_positions"],
             ),
             caption="The same maps without the [CLS] and [SEP] rows and columns; each row "
             "is divided by what is left of it, so word-to-word links become visible.",
