@@ -207,3 +207,22 @@ def test_a_site_built_with_site_url_names_it_in_canonical_links_and_the_sitemap(
     locations = re.findall(r"<loc>([^<]*)</loc>", sitemap)
     assert locations and all(loc.startswith(DEPLOYED_URL) for loc in locations)
     assert "127.0.0.1" not in page + sitemap
+
+
+#: What a screen reader is given for each drawn cell or bar of every SVG chart.
+ARIA_LABELS = """() => [...document.querySelectorAll('.atlas-chart svg [aria-label]')]
+  .map((el) => el.getAttribute('aria-label'))"""
+
+
+def test_screen_readers_hear_query_key_and_weight_not_field_names(
+    chromium: Any, served: str
+) -> None:
+    with opened(chromium, 1280) as (page, _):
+        page.goto(served + "tutorial/annotation-matrix.html")
+        wait_for_charts(page)
+        labels = page.evaluate(ARIA_LABELS)
+    assert any(re.search(r"weight 0\.8808", label) for label in labels), labels[:20]
+    cells = [label for label in labels if "weight" in label and "Query" in label]
+    assert cells, labels[:20]
+    internal = [label for label in labels if re.search(r"\b[rcv]: -?\d", label)]
+    assert not internal, internal[:10]
