@@ -489,6 +489,10 @@ def head_grid_chart(
     usermeta = atlas_usermeta(cells=cells, renderer_hint="canvas")
     if meta_heads is not None:
         usermeta["atlas"]["heads"] = meta_heads
+    if layout == "side":
+        # A narrow column stacks the views (atlas-charts.js): the hint then says "below".
+        below = chart_title(title, [*sub, OPEN_HINT["below"]], marks)
+        usermeta["atlas"]["stacked_title"] = below.to_dict()
     return chart.properties(title=chart_title(title, [*sub, hint], marks), usermeta=usermeta)
 
 

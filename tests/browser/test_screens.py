@@ -226,3 +226,29 @@ def test_screen_readers_hear_query_key_and_weight_not_field_names(
     assert cells, labels[:20]
     internal = [label for label in labels if re.search(r"\b[rcv]: -?\d", label)]
     assert not internal, internal[:10]
+
+
+#: Every line of every chart's title and subtitle, as drawn.
+TITLE_LINES = """() => [...document.querySelectorAll('.atlas-chart[data-spec]')].flatMap((el) => {
+  const lines = [];
+  (function walk(node) {
+    if (!node) return;
+    if (/^title/.test(node.role || '')) {
+      (node.items || []).forEach((it) => lines.push([].concat(it.text).join(' ')));
+    }
+    (node.items || []).forEach((item) => (item.items || []).forEach(walk));
+  })(el.__atlasEmbed.view.scenegraph().root);
+  return lines;
+})"""
+
+
+def test_a_grid_stacked_on_a_phone_says_the_head_opens_below(
+    chromium: Any, served: str, pages: list[str]
+) -> None:
+    path = next(p for p in pages if "multi-head" in p)
+    with opened(chromium, 390) as (page, _):
+        page.goto(served + path)
+        wait_for_charts(page)
+        titles = page.evaluate(TITLE_LINES)
+    grid = [t for t in titles if "open one head" in t]
+    assert grid and all("below the grid" in t for t in grid), grid

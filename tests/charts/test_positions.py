@@ -99,3 +99,14 @@ def test_positions_that_cannot_be_the_tokens_places_are_refused(bad: list[int]) 
             quantize=False,
             row_positions=bad,
         )
+
+
+def test_a_side_by_side_grid_carries_the_title_to_show_when_stacked() -> None:
+    """On a narrow column the page stacks the grid's views: the hint must say "below"."""
+    w = np.full((1, 2, 2, 2), 0.5)
+    spec = to_spec(head_grid_chart(w, ["a", "b"], ["a", "b"], title="t", layout="side"))
+    assert "on the right" in " ".join(spec["title"]["subtitle"])
+    stacked = spec["usermeta"]["atlas"]["stacked_title"]
+    assert "below the grid" in " ".join(stacked["subtitle"]) and stacked["text"] == "t"
+    below = to_spec(head_grid_chart(w, ["a", "b"], ["a", "b"], title="t", layout="below"))
+    assert "stacked_title" not in below["usermeta"]["atlas"]
