@@ -553,7 +553,7 @@ def drive(browser: Any, served: str, slug: str) -> Visit:
     """Load the page, read the panel, change it, toggle dark, push it to its edges."""
     visit = Visit(slug)
     with _page(browser, viewport=DESKTOP, color_scheme="light") as (page, watch):
-        page.goto(f"{served}tutorial/{slug}/")
+        page.goto(f"{served}tutorial/{slug}.html")
         wait_for_charts(page, "light")
         start = _read(page, visit, "defaults")
         _shoot(page, visit, "before", "light")
