@@ -172,6 +172,8 @@ def heatmap_chart(
     renderer_hint: Renderer | None = None,
     quantize: bool | None = None,
     name: str = "hm",
+    row_positions: Any = None,
+    col_positions: Any = None,
 ) -> alt.LayerChart:
     """A heatmap of a matrix with token labels on both axes.
 
@@ -213,6 +215,9 @@ def heatmap_chart(
     name : str
         Prefix of the chart's param and view names (unique per page is not needed:
         each chart is embedded on its own).
+    row_positions, col_positions : sequence of int, optional
+        Where each row's (column's) token sits in the full sequence when the map leaves
+        tokens out, so tooltips name the same position in every view ("10: it").
 
     Returns
     -------
@@ -228,6 +233,8 @@ def heatmap_chart(
         domain=domain,
         diverging=diverging,
         quantize=quantize,
+        row_positions=row_positions,
+        col_positions=col_positions,
     )
     n, m = data.shape
     if show_values is None:

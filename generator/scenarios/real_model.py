@@ -637,6 +637,8 @@ def _rollout_context(i: int, result: Result) -> dict[str, Any]:
                 domain=(0.0, 1.0),
                 fmt=".3f",
                 name=f"row{i}",
+                row_positions=words.positions,
+                col_positions=words.positions,
             ),
             heatmap_figure(
                 f"s{i}-rollout-raw",

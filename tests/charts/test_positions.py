@@ -110,3 +110,21 @@ def test_a_side_by_side_grid_carries_the_title_to_show_when_stacked() -> None:
     assert "below the grid" in " ".join(stacked["subtitle"]) and stacked["text"] == "t"
     below = to_spec(head_grid_chart(w, ["a", "b"], ["a", "b"], title="t", layout="below"))
     assert "stacked_title" not in below["usermeta"]["atlas"]
+
+
+def test_a_heatmap_of_kept_tokens_names_their_positions() -> None:
+    from attention_atlas.charts.heatmap import heatmap_chart
+
+    spec = to_spec(
+        heatmap_chart(
+            np.eye(2),
+            ["dog", "ran"],
+            ["dog", "ran"],
+            title="t",
+            row_positions=[2, 3],
+            col_positions=[2, 3],
+            name="hm",
+        )
+    )
+    assert _params(spec)["hm_rp"] == [2, 3]
+    assert _calculations(spec)["q"] == "hm_rp[datum.r] + ': ' + hm_rl[datum.r]"
