@@ -124,7 +124,8 @@ def described(spec: Any) -> Any:
     names ("c: 1; r: 1; v: 0.2863"). Each unit view whose tooltip is a list of fields
     gets a ``description`` saying the tooltip in words instead ("Query (attending) 1:
     it; Key (attended to) 2: animal; weight 0.2863"); text layered over such a mark
-    (the values written in cells) is left out of the spoken page, as it repeats it.
+    (the values written in cells) is left out of the spoken page, as it repeats it,
+    and other text is read as it is written ("927", not "c: 0; r: 0; t: 927").
     Changes ``spec`` in place and returns it.
     """
     if isinstance(spec, list):
@@ -138,8 +139,13 @@ def described(spec: Any) -> Any:
     if isinstance(tooltip, dict):
         tooltip = [tooltip]
     speaks = "mark" in spec and _mark_type(spec) != "text"
+    text = encoding.get("text") if isinstance(encoding, dict) else None
+    if not speaks and tooltip is None and isinstance(text, dict) and "field" in text:
+        tooltip = [{**text, "title": ""}]  # text on its own: read what it says, no more
+    elif not speaks:
+        tooltip = None  # text that repeats a tooltip'd mark: see the layers below
     if (
-        speaks
+        "mark" in spec
         and isinstance(encoding, dict)
         and isinstance(tooltip, list)
         and "description" not in encoding

@@ -51,3 +51,18 @@ def test_describing_twice_changes_nothing_and_keeps_an_own_description() -> None
     assert once["layer"][0]["encoding"]["description"] == {"value": "x"}
     spec = to_spec(heatmap_chart([[1.0]], ["a"], ["b"], title="t"))
     assert to_spec(spec) == spec
+
+
+def test_text_on_its_own_is_read_as_written() -> None:
+    table = {
+        "mark": {"type": "text"},
+        "encoding": {
+            "text": {"field": "t", "type": "quantitative", "format": ".1f"},
+            "x": {"field": "c", "type": "ordinal"},
+            "y": {"field": "r", "type": "ordinal"},
+        },
+    }
+    spec = described(table)
+    assert spec["encoding"]["description"]["field"] == DESCRIPTION_FIELD
+    (calc,) = spec["transform"]
+    assert calc["calculate"] == 'format(datum["t"], ".1f")'
