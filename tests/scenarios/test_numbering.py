@@ -21,11 +21,24 @@ def _params(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_no_page_counts_layers_or_heads_from_1(built_site: Path) -> None:
-    counted_from_1 = re.compile(r"\b(layers|heads) 1\s*[–-]", re.IGNORECASE)
-    found = []
+    """A page with L layers and H heads names no layer past L - 1 nor head past H - 1
+    ("layers 1–2" of 2 layers counts from 1)."""
+    sizes = re.compile(r"(\d+) layers × (\d+) heads")
+    ranges = re.compile(r"\b(layers|heads) (\d+)\s*[–-]\s*(\d+)")
+    found, checked = [], 0
     for page in sorted((built_site / PAGES).glob("*.md")):
-        for line in counted_from_1.findall(page.read_text(encoding="utf-8")):
-            found.append(f"{page.name}: {line}")
+        text = page.read_text(encoding="utf-8")
+        declared = sizes.findall(text)
+        if not declared:
+            continue
+        layers = max(int(n) for n, _ in declared)
+        heads = max(int(h) for _, h in declared)
+        for kind, first, last in ranges.findall(text):
+            checked += 1
+            top = layers if kind == "layers" else heads
+            if int(last) > top - 1 or int(first) > int(last):
+                found.append(f"{page.name}: {kind} {first}–{last} (of {top})")
+    assert checked, "no page names a range of layers or heads"
     assert not found, found
 
 
