@@ -263,7 +263,8 @@ CHART_STATES = """() => [...document.querySelectorAll('.atlas-chart[data-spec]')
       if (node.role === 'mark') out.marks.push([node.marktype, node.name || '', items.length]);
       if (node.role === 'title-text' && items.length) {
         out.titleFill = items[0].fill;
-        items.forEach((it) => out.titles.push(String(it.text)));
+        // A title wrapped to fit a narrow column is an array of lines: read it as one text.
+        items.forEach((it) => out.titles.push([].concat(it.text).join(' ')));
       }
       if (node.role === 'axis-label') items.forEach((it) => out.axisLabels.push(String(it.text)));
     }
