@@ -100,6 +100,11 @@ def _fmt(value: str, spec: str) -> str:
     return f"format({value}, '{spec}')"
 
 
+def _listed(array: str, count: int) -> str:
+    """An expression writing ``array[0..count-1]`` to 4 decimals, comma-separated."""
+    return " + ', ' + ".join(_fmt(f"{array}[{u}]", ".4f") for u in range(count))
+
+
 def _tanh(x: str) -> str:
     """``tanh`` (Vega expressions have none) as ``1 - 2 / (e^2x + 1)``: exact limits
     -1 and 1 where e^2x underflows or overflows, never NaN."""
@@ -170,6 +175,19 @@ def _sliders(
         _Slider(f"{name}{i}", label, float(x), low, high, step)
         for i, (x, label) in enumerate(zip(values.ravel(), labels, strict=True))
     ]
+
+
+def _rows_param(name: str, sliders: Sequence[_Slider], width: int) -> alt.Parameter:
+    """The sliders' values as rows of ``width`` (an array of arrays), clamped."""
+    rows = len(sliders) // width
+    values = (_array(s.safe for s in sliders[j * width : (j + 1) * width]) for j in range(rows))
+    return alt.param(name=name, expr=_array(values))
+
+
+def _weighted_rows_param(name: str, weights: Sequence[str], rows: str, width: int) -> alt.Parameter:
+    """``sum_j weights[j] * rows[j][u]`` for each column u: the context vector or output."""
+    sums = (_sum(f"{w} * {rows}[{j}][{u}]" for j, w in enumerate(weights)) for u in range(width))
+    return alt.param(name=name, expr=_array(sums))
 
 
 def _temperature(name: str) -> tuple[_Slider, alt.Parameter]:
@@ -647,17 +665,11 @@ def softmax_live_chart(
         *(s.param() for s in (t_slider, *dec_s, *ann_s)),
         t_param,
         alt.param(name=dv, expr=_array(s.safe for s in dec_s)),
-        alt.param(
-            name=av,
-            expr=_array(_array(s.safe for s in ann_s[j * d : (j + 1) * d]) for j in range(k)),
-        ),
+        _rows_param(av, ann_s, d),
         *_softmax_params(name, scores, f"{name}_temp"),
-        alt.param(
-            name=f"{name}_ctx",
-            expr=_array(_sum(f"{w[j]} * {av}[{j}][{u}]" for j in range(k)) for u in range(d)),
-        ),
+        _weighted_rows_param(f"{name}_ctx", w, av, d),
     ]
-    context = " + ', ' + ".join(_fmt(f"{name}_ctx[{u}]", ".4f") for u in range(d))
+    context = _listed(f"{name}_ctx", d)
     lines = [
         f"'T = ' + {_fmt(f'{name}_temp', '.3~r')} + ': weights = softmax(score / T)'",
         _naive_line(name),
@@ -761,17 +773,11 @@ def additive_live_chart(
         t_param,
         alt.param(name=f"{name}_queries", expr=_literal(q)),
         alt.param(name=qv, expr=f"{name}_queries[{qi}]"),
-        alt.param(
-            name=xv,
-            expr=_array(_array(s.safe for s in x_s[j * d : (j + 1) * d]) for j in range(m)),
-        ),
+        _rows_param(xv, x_s, d),
         *_softmax_params(name, [score(j) for j in range(m)], f"{name}_temp"),
-        alt.param(
-            name=f"{name}_out",
-            expr=_array(_sum(f"{w[j]} * {xv}[{j}][{b}]" for j in range(m)) for b in range(d)),
-        ),
+        _weighted_rows_param(f"{name}_out", w, xv, d),
     ]
-    out = " + ', ' + ".join(_fmt(f"{name}_out[{b}]", ".4f") for b in range(d))
+    out = _listed(f"{name}_out", d)
     query = f"{name}_qlabels[{qi}]"
     lines = [
         f"'query ' + {query} + ', T = ' + {_fmt(f'{name}_temp', '.3~r')}",
@@ -871,7 +877,7 @@ def self_attention_live_chart(
         ),
         alt.param(name=f"{name}_words", value=words),
     ]
-    z = " + ', ' + ".join(_fmt(f"{name}_z[{u}]", ".4f") for u in range(dv))
+    z = _listed(f"{name}_z", dv)
     word = f"{name}_words[{qi}]"
     lines = [
         f"'query “' + {word} + '”, T = ' + {_fmt(f'{name}_temp', '.3~r')}",
