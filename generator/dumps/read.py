@@ -94,6 +94,7 @@ __all__ = [
     "inspect_dump",
     "load_any",
     "load_dump",
+    "read_npz_fields",
     "validate_dump",
     "validate_projections",
 ]
@@ -816,10 +817,21 @@ def _read_fields(
                 raw = read_tensor(path, entry)
                 fields[name] = raw if entry.dtype == "BOOL" else _widened(raw, entry.dtype)
         return plan.kind, fields
+    return plan.kind, read_npz_fields(path, source, plan.fields)
+
+
+def read_npz_fields(
+    path: Path, source: str, headers: dict[str, ArrayHeader]
+) -> dict[str, np.ndarray]:
+    """The data of every field of an ``.npz`` whose headers were checked and priced.
+
+    Each member's header is read again and must be the one checked (the file may have
+    changed since); its data fills an array of the declared size and never more.
+    """
     fields = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            for name, header in plan.fields.items():
+            for name, header in headers.items():
                 with archive.open(f"{name}.npy") as handle:
                     if _read_header(handle, source, name) != header:
                         raise _fail(source, f"field '{name}': changed while it was read")
@@ -828,7 +840,7 @@ def _read_fields(
         raise
     except _READ_ERRORS as exc:
         raise _damaged(source, exc) from exc
-    return plan.kind, fields
+    return fields
 
 
 def _widened(raw: np.ndarray, dtype: str) -> np.ndarray:

@@ -48,8 +48,8 @@ from attention_atlas.dumps.read import (
     _check_file,
     _damaged,
     _pickled,
-    _read_data,
     _read_header,
+    read_npz_fields,
     validate_dump,
 )
 from attention_atlas.errors import AtlasError, ShapeError
@@ -246,19 +246,7 @@ def load_seq2seq(path: str | Path, *, max_memory: int | str | None = None) -> Se
     """
     file = Path(path)
     source = str(file)
-    headers = _headers(file, max_memory)
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with zipfile.ZipFile(file) as archive:
-            for name, header in headers.items():
-                with archive.open(f"{name}.npy") as handle:
-                    if _read_header(handle, source, name) != header:
-                        raise _fail(source, f"field '{name}': changed while it was read")
-                    arrays[name] = _read_data(handle, header, source)
-    except AtlasError:
-        raise
-    except _READ_ERRORS as exc:
-        raise _damaged(source, exc) from exc
+    arrays = read_npz_fields(file, source, _headers(file, max_memory))
     return validate_seq2seq(**arrays, source=source)
 
 
