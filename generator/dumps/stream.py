@@ -77,6 +77,8 @@ class HeadBlocks:
         The precomputed blocks (row block, column block), strongest first.
     details : tuple of ndarray of float64, shapes (h_k, w_k)
         Their exact weights: slices of full softmax rows (each full row sums to 1).
+    key_mean : ndarray of float64, shape (M,)
+        The mean weight each key takes from the queries that see it.
     """
 
     layer: int
@@ -87,6 +89,13 @@ class HeadBlocks:
     col_edges: NDArray[np.int64]
     blocks: tuple[tuple[int, int], ...]
     details: tuple[NDArray[np.float64], ...]
+    key_mean: NDArray[np.float64]
+
+    @property
+    def sink(self) -> tuple[int, float]:
+        """The key with the most mean weight (the earlier on ties), and that weight."""
+        key = int(np.argmax(self.key_mean))
+        return key, float(self.key_mean[key])
 
 
 def working_bytes(
@@ -147,8 +156,8 @@ def head_views(
     rows: int,
     cols: int,
     offset: int | None = None,
-) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
-    """Block means, block maxima and row log-normalisers of ``softmax(scale q k^T)``, streamed.
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.float64]]:
+    """Block means, block maxima, row log-normalisers and key means of ``softmax(scale q k^T)``.
 
     Parameters
     ----------
@@ -166,6 +175,9 @@ def head_views(
     mean, maximum : ndarray of float32, shape (R, C)
     lse : ndarray of float32, shape (N,)
         ``log sum_j exp(scale q_i . k_j)`` over the keys row i sees.
+    key_mean : ndarray of float64, shape (M,)
+        The mean weight each key takes from the queries that see it (0 for a key no
+        query sees): its argmax is the head's sink.
 
     Notes
     -----
@@ -183,6 +195,7 @@ def head_views(
     mean = np.zeros((rows, cols), dtype=np.float32)
     maximum = np.zeros((rows, cols), dtype=np.float32)
     lse = np.empty(n, dtype=np.float32)
+    key_total = np.zeros(m, dtype=np.float64)
     buf = np.empty(CHUNK_BYTES // 4 + m * int(np.diff(row_edges).max()), dtype=np.float32)
     for first, stop in _chunks(row_edges, m):
         start, end = int(row_edges[first]), int(row_edges[stop])
@@ -211,33 +224,41 @@ def head_views(
         segments = row_edges[first:stop] - start
         mean[first:stop, :visible] = np.add.reduceat(sums, segments, axis=0)
         scores *= inverse
+        key_total[:limit] += scores.sum(axis=0, dtype=np.float64)
         # Maxima over each row block's rows first (whole contiguous rows, fast), then
         # over each column block of that (blocks, limit) result.
         bounds = itertools.pairwise([*segments.tolist(), end - start])
         top = np.stack([scores[a:b].max(axis=0) for a, b in bounds])  # (blocks, limit)
         maximum[first:stop, :visible] = np.maximum.reduceat(top, starts, axis=1)
     mean /= (np.diff(row_edges)[:, None] * np.diff(col_edges)[None, :]).astype(np.float32)
-    return mean, maximum, lse
+    # Queries that see key j: all N, or (causal) those with i + offset >= j.
+    hidden_from = np.zeros(m) if offset is None else np.clip(np.arange(m) - offset, 0, n)
+    seen_by = n - hidden_from  # (M,): queries i >= j - offset see key j
+    key_mean = np.divide(key_total, seen_by, out=np.zeros(m), where=seen_by > 0)
+    return mean, maximum, lse, key_mean
 
 
 def _block_sums(scores: NDArray[np.float32], starts: NDArray[np.int64]) -> NDArray[np.float32]:
     """Sums of ``scores`` (b, limit) over the column blocks starting at ``starts``, (b, C').
 
-    Equal blocks (the usual case) are summed as one matrix-vector product over a view,
-    several times faster than ``numpy.add.reduceat``; a last, shorter block apart.
+    The leading blocks of one width (the usual case) are summed as one matrix-vector
+    product over a view, several times faster than ``numpy.add.reduceat``; the blocks
+    after them (wider or cut short by ``limit``) apart.
     """
-    limit = scores.shape[1]
-    width = int(starts[1] - starts[0]) if starts.size > 1 else limit
-    full = limit // width
-    if starts.size > 1 and np.array_equal(starts[:full], np.arange(full) * width):
-        out = np.empty((scores.shape[0], starts.size), dtype=scores.dtype)
-        view = scores[:, : full * width].reshape(scores.shape[0], full, width)
-        np.matmul(view, np.ones(width, dtype=scores.dtype), out=out[:, :full])
-        if full < starts.size:
-            rest = scores[:, full * width :]
-            out[:, full:] = np.add.reduceat(rest, starts[full:] - full * width, axis=1)
-        return out
-    return np.add.reduceat(scores, starts, axis=1)
+    b, limit = scores.shape
+    widths = np.diff(np.append(starts, limit))  # (C',): the last one ends at limit
+    other = np.flatnonzero(widths != widths[0])
+    full = int(other[0]) if other.size else widths.size  # blocks of the first width
+    if full < 2:
+        return np.add.reduceat(scores, starts, axis=1)
+    width = int(widths[0])
+    out = np.empty((b, starts.size), dtype=scores.dtype)
+    view = scores[:, : full * width].reshape(b, full, width)
+    np.matmul(view, np.ones(width, dtype=scores.dtype), out=out[:, :full])
+    if full < starts.size:
+        rest = scores[:, full * width :]
+        out[:, full:] = np.add.reduceat(rest, starts[full:] - full * width, axis=1)
+    return out
 
 
 def block_weights(
@@ -293,7 +314,7 @@ def _stream_one(
     q, k = dump.q_head(layer, head), dump.k_head(layer, head)  # (N, d), (M, d) float32
     rows, cols = min(blocks, dump.n), min(blocks, dump.m)
     offset = dump.query_offset if dump.causal else None
-    mean, maximum, lse = head_views(q, k, dump.scale, rows, cols, offset)
+    mean, maximum, lse, key_mean = head_views(q, k, dump.scale, rows, cols, offset)
     row_edges, col_edges = block_edges(dump.n, rows), block_edges(dump.m, cols)
     chosen = strongest_blocks(maximum, details)
     exact = tuple(
@@ -317,6 +338,7 @@ def _stream_one(
         col_edges=col_edges,
         blocks=tuple(chosen),
         details=exact,
+        key_mean=key_mean,
     )
 
 
