@@ -616,7 +616,12 @@ def render_streamed_report(
         **common,
         "stored_shape": shape_text(dump.stored_shape),
         "shape": f"({dump.layers}, {dump.heads}, {dump.n}, {dump.q.shape[-1]})",
-        "k_shape": f"({dump.layers}, {dump.heads}, {dump.m}, {dump.k.shape[-1]})",
+        "k_shape": f"({dump.layers}, {dump.kv_heads}, {dump.m}, {dump.k.shape[-1]})",
+        "grouped": dump.kv_heads != dump.heads,
+        "group": dump.group,
+        "causal": dump.causal,
+        "query_offset": dump.query_offset,
+        **_streamed_sinks(dump, heads),
         "scale": significant(dump.scale, 6),
         "map_size": bytes_text(dump.map_bytes),
         "head_map_size": bytes_text(dump.map_bytes // (dump.layers * dump.heads)),
@@ -637,6 +642,43 @@ def render_streamed_report(
     for layer, text in enumerate(layer_pages):
         pages[_layer_page(layer)] = text
     return pages
+
+
+def _streamed_sinks(dump: ProjectionDump, heads: list[Any]) -> dict[str, Any]:
+    """Each head's sink (the key with the most mean weight from the queries that see it)
+    and whether the first token dominates, from the streamed key means."""
+    rows = []
+    dominated = []
+    for view in heads:
+        key, weight = view.sink
+        rows.append(
+            {
+                "layer": view.layer,
+                "head": view.head,
+                "link": Markup(_layer_page(view.layer) + f"#head-{view.head}"),
+                "sink": f"{key}: {visible(dump.key_tokens[key])}",
+                "weight": fixed(weight, 3),
+            }
+        )
+        if key == 0 and weight >= readouts.FIRST_DOMINATES:
+            dominated.append(_head_name(view.layer, view.head))
+    first = visible(dump.key_tokens[0])
+    share = fixed(readouts.FIRST_DOMINATES, 1)
+    if dominated:
+        listed = ", ".join(dominated[:24]) + (
+            f" and {len(dominated) - 24} more" if len(dominated) > 24 else ""
+        )
+        first_text = (
+            f"The first token (position 0, “{first}”) dominates {len(dominated)} of "
+            f"{len(heads)} heads: it is their sink and takes at least {share} of the mean "
+            f"weight of the queries that see it ({listed})."
+        )
+    else:
+        first_text = (
+            f"The first token (position 0, “{first}”) dominates none of the {len(heads)} "
+            f"heads (no head gives it {share} or more of its mean weight as its sink)."
+        )
+    return {"sink_rows": rows, "first_text": first_text}
 
 
 def _streamed_layer_text(

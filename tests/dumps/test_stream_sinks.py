@@ -67,3 +67,21 @@ def test_block_sums_cover_a_last_block_wider_than_the_others(m: int, blocks: int
     starts = block_edges(m, blocks)[:-1]
     expected = np.add.reduceat(scores.astype(np.float64), starts, axis=1)
     np.testing.assert_allclose(_block_sums(scores, starts), expected, rtol=1e-5)
+
+
+def test_the_streamed_overview_names_each_heads_sink_and_the_first_token() -> None:
+    from attention_atlas.dumps.read import validate_projections
+    from attention_atlas.dumps.report import render_streamed_report
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=8).astype(np.float32)
+    q = (base + 0.3 * rng.normal(size=(1, 4, 24, 8))).astype(np.float32)
+    k = rng.normal(size=(1, 2, 30, 8)).astype(np.float32)  # 2 key heads for 4 query heads
+    k[0, 0, 0] = 3 * base  # key head 0 (query heads 0 and 1): position 0 is the sink
+    tokens = np.array([f"w{i}" for i in range(30)])
+    dump = validate_projections(q, k, tokens[6:], tokens, causal=True)
+    overview = render_streamed_report(dump, title="T")["index.md"]
+    assert "| `k` read as (L, H_kv, M, d) | (1, 2, 30, 8): grouped-query heads" in overview
+    assert "yes: query i sees keys 0 to i + 6 (the queries are the last 24 of 30" in overview
+    assert "“w0”) dominates 2 of 4 heads" in overview and "(L0 H0, L0 H1)" in overview
+    assert "| 0 | [1](heads/layer-0.md#head-1) | 0: w0 |" in overview
