@@ -181,24 +181,7 @@ def _kinds_context(dump: AttentionDump, kinds: readouts.HeadKinds) -> dict[str, 
         _head_name(int(layer), int(head))
         for layer, head in zip(*np.nonzero(kinds.first_dominates), strict=True)
     ]
-    first = visible(dump.key_tokens[0])
-    total = dump.layers * dump.heads
-    if dominated:
-        listed = ", ".join(dominated[:24]) + (
-            f" and {len(dominated) - 24} more" if len(dominated) > 24 else ""
-        )
-        first_text = (
-            f"The first token (position 0, “{first}”) dominates {len(dominated)} of {total} "
-            f"heads: it is their sink and takes at least "
-            f"{fixed(readouts.FIRST_DOMINATES, 1)} of the mean weight of the queries that "
-            f"see it ({listed})."
-        )
-    else:
-        first_text = (
-            f"The first token (position 0, “{first}”) dominates none of the {total} heads "
-            f"(no head gives it {fixed(readouts.FIRST_DOMINATES, 1)} or more of its mean "
-            "weight as its sink)."
-        )
+    first_text = _first_token_text(dump.key_tokens[0], dominated, dump.layers * dump.heads)
     return {
         "kinds_text": kinds_text,
         "first_text": first_text,
@@ -662,23 +645,27 @@ def _streamed_sinks(dump: ProjectionDump, heads: list[Any]) -> dict[str, Any]:
         )
         if key == 0 and weight >= readouts.FIRST_DOMINATES:
             dominated.append(_head_name(view.layer, view.head))
-    first = visible(dump.key_tokens[0])
-    share = fixed(readouts.FIRST_DOMINATES, 1)
-    if dominated:
-        listed = ", ".join(dominated[:24]) + (
-            f" and {len(dominated) - 24} more" if len(dominated) > 24 else ""
-        )
-        first_text = (
-            f"The first token (position 0, “{first}”) dominates {len(dominated)} of "
-            f"{len(heads)} heads: it is their sink and takes at least {share} of the mean "
-            f"weight of the queries that see it ({listed})."
-        )
-    else:
-        first_text = (
-            f"The first token (position 0, “{first}”) dominates none of the {len(heads)} "
-            f"heads (no head gives it {share} or more of its mean weight as its sink)."
-        )
+    first_text = _first_token_text(dump.key_tokens[0], dominated, len(heads))
     return {"sink_rows": rows, "first_text": first_text}
+
+
+def _first_token_text(token: str, dominated: list[str], total: int) -> str:
+    """Whether the first token dominates: the heads (``"L0 H3"``) where it is the sink
+    with at least :data:`~attention_atlas.readouts.FIRST_DOMINATES` of the mean weight."""
+    first = visible(token)
+    share = fixed(readouts.FIRST_DOMINATES, 1)
+    if not dominated:
+        return (
+            f"The first token (position 0, “{first}”) dominates none of the {total} heads "
+            f"(no head gives it {share} or more of its mean weight as its sink)."
+        )
+    more = len(dominated) - 24
+    listed = ", ".join(dominated[:24]) + (f" and {more} more" if more > 0 else "")
+    return (
+        f"The first token (position 0, “{first}”) dominates {len(dominated)} of {total} "
+        f"heads: it is their sink and takes at least {share} of the mean weight of the "
+        f"queries that see it ({listed})."
+    )
 
 
 def _streamed_layer_text(
