@@ -23,7 +23,7 @@ def _params(spec: dict[str, Any]) -> dict[str, Any]:
 def test_no_page_counts_layers_or_heads_from_1(built_site: Path) -> None:
     """A page with L layers and H heads names no layer past L - 1 nor head past H - 1
     ("layers 1–2" of 2 layers counts from 1)."""
-    sizes = re.compile(r"(\d+) layers × (\d+) heads")
+    sizes = re.compile(r"\b(\d+) layers × (\d+) heads")  # \b: one try per run of digits
     ranges = re.compile(r"\b(layers|heads) (\d+)\s*[–-]\s*(\d+)")
     found, checked = [], 0
     for page in sorted((built_site / PAGES).glob("*.md")):
