@@ -853,16 +853,19 @@ def _widened(raw: np.ndarray, dtype: str) -> np.ndarray:
 # is read, and on arrays handed over in memory (validate_dump, validate_projections).
 
 
-def _map_shape(source: str, dtype: np.dtype[Any], stored: tuple[int, ...]) -> tuple[int, ...]:
-    """``attention``: real numbers, (L, H, N, M), (H, N, M) or (N, M), no empty axis."""
+def _map_shape(
+    source: str, dtype: np.dtype[Any], stored: tuple[int, ...], name: str = "attention"
+) -> tuple[int, ...]:
+    """A map field (``attention``, or an encoder-decoder's three): real numbers,
+    (L, H, N, M), (H, N, M) or (N, M), no empty axis; returned as (L, H, N, M)."""
     if dtype.kind not in "fiu":
-        msg = f"field 'attention': expected real numbers (float), got dtype {dtype}"
+        msg = f"field '{name}': expected real numbers (float), got dtype {dtype}"
         raise _fail(source, msg)
     if len(stored) not in (2, 3, 4):
-        msg = f"field 'attention': expected shape (L, H, N, M), (H, N, M) or (N, M), got {stored}"
+        msg = f"field '{name}': expected shape (L, H, N, M), (H, N, M) or (N, M), got {stored}"
         raise _shape_fail(source, msg)
     if 0 in stored:
-        msg = f"field 'attention': every axis needs at least one position, got shape {stored}"
+        msg = f"field '{name}': every axis needs at least one position, got shape {stored}"
         raise _shape_fail(source, msg)
     return (1,) * (4 - len(stored)) + stored
 

@@ -47,6 +47,8 @@ from attention_atlas.dumps.read import (
     AttentionDump,
     _check_file,
     _damaged,
+    _fail,
+    _map_shape,
     _pickled,
     _read_header,
     read_npz_fields,
@@ -121,22 +123,6 @@ class Seq2SeqDump:
         return self.encoder.warnings + self.decoder.warnings + self.cross.warnings
 
 
-def _fail(source: str, what: str) -> AtlasError:
-    return AtlasError(f"{source}: {what}")
-
-
-def _map_shape(
-    source: str, name: str, dtype: np.dtype[Any], stored: tuple[int, ...]
-) -> tuple[int, ...]:
-    """A map field: real numbers, 2 to 4 axes, none empty; returned as (L, H, N, M)."""
-    if dtype.kind not in "fiu":
-        raise _fail(source, f"field '{name}': expected real numbers (float), got dtype {dtype}")
-    if len(stored) not in (2, 3, 4) or 0 in stored:
-        msg = f"field '{name}': expected shape (L, H, N, M), (H, N, M) or (N, M), got {stored}"
-        raise ShapeError(f"{source}: {msg}")
-    return (1,) * (4 - len(stored)) + stored
-
-
 def _check_shapes(
     source: str,
     maps: dict[str, tuple[np.dtype[Any], tuple[int, ...]]],
@@ -151,7 +137,7 @@ def _check_shapes(
     count = {name: shape[0] for name, (_, shape) in tokens.items()}
     for part, (field, rows, cols) in FIELDS.items():
         dtype, stored = maps[field]
-        _, _, n, m = _map_shape(source, field, dtype, stored)
+        _, _, n, m = _map_shape(source, dtype, stored, field)
         for axis, size, token_field in (("rows (N)", n, rows), ("columns (M)", m, cols)):
             if size != count[token_field]:
                 what = "decoder tokens" if token_field == "decoder_tokens" else "encoder tokens"
@@ -218,7 +204,7 @@ def _headers(path: Path, max_memory: int | str | None) -> dict[str, ArrayHeader]
     )
     parts = {}
     for name in _MAPS:
-        shape4 = _map_shape(source, name, headers[name].dtype, headers[name].shape)
+        shape4 = _map_shape(source, headers[name].dtype, headers[name].shape, name)
         parts[name] = map_job_bytes(headers[name].count, shape4[0] * shape4[1])
     for name in _TOKENS:
         h = headers[name]
