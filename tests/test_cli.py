@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from attention_atlas.scenarios import all_scenarios
 from tests.conftest import run_cli
@@ -56,3 +61,42 @@ def test_check_exits_0_when_pages_are_current(built_site: Path) -> None:
     result = run_cli("build", "--check", cwd=built_site)
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stderr
+
+
+#: Run the command as its console script does (``main()`` reading ``sys.argv``), then say
+#: whether the slow optional module was loaded, and whether Altair still validates a URL.
+PROGRAM = """
+import sys
+from attention_atlas import cli
+sys.argv = ["attention-atlas", "export", "self-attention", "--format", "json", "--out", sys.argv[1]]
+code = cli.main()
+import altair as alt
+alt.Chart(alt.UrlData("https://example.org/data.json")).mark_point().to_dict()
+print(code, sys.modules.get("rfc3987_syntax") is not None)
+"""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("rfc3987_syntax") is None, reason="rfc3987_syntax is not installed"
+)
+def test_the_program_starts_without_the_slow_optional_grammar(tmp_path: Path) -> None:
+    """jsonschema loads rfc3987_syntax when it is there (0.7 s); the program declines it,
+    and still validates and writes its chart."""
+    out = tmp_path / "chart.json"
+    result = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(out)], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.split() == ["0", "False"], result.stderr
+    assert out.stat().st_size > 1000
+    called = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from attention_atlas import cli; "
+            "cli.main(['list']); import altair; print(sys.modules.get('rfc3987_syntax') is None)",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert called.stdout.splitlines()[-1] == "False", "a call with arguments changed the imports"
