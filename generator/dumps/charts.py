@@ -162,10 +162,22 @@ def needs_pooling(dump: AttentionDump) -> bool:
     return dump.n > POOL_ABOVE or dump.m > POOL_ABOVE
 
 
+@dataclass
+class _HeadMap:
+    """One head's map as a chart draws it, and subtitle lines saying what was changed."""
+
+    weights: NDArray[np.float64]
+    rows: list[str]
+    cols: list[str]
+    notes: list[str]
+    size: tuple[int, int]  # (N, M) of the map drawn, before any pooling
+    exact: bool  # False once pooled into blocks
+
+
 def _head_map(
-    dump: AttentionDump, layer: int, head: int, hide: bool
-) -> tuple[NDArray[np.float64], list[str], list[str], list[str]]:
-    """One head's map, its labels, and subtitle lines saying what was changed."""
+    dump: AttentionDump, layer: int, head: int, hide: bool, reduce: Literal["mean", "max"]
+) -> _HeadMap:
+    """One head's map and its labels, pooled by ``reduce`` past :data:`POOL_ABOVE`."""
     check_head(dump, layer, head)
     weights = dump.attention[layer, head]
     rows, cols = list(dump.tokens), list(dump.key_tokens)
@@ -190,7 +202,12 @@ def _head_map(
                 f"{dropped} special token(s) hidden ({', '.join(hidden)}); "
                 "each row renormalised to sum to 1."
             )
-    return weights, rows, cols, notes
+    n, m = weights.shape
+    if n <= POOL_ABOVE and m <= POOL_ABOVE:
+        return _HeadMap(weights, rows, cols, notes, (n, m), exact=True)
+    view = pooled(weights, rows, cols, reduce=reduce)
+    notes.append(view.note)
+    return _HeadMap(view.values, view.row_labels, view.col_labels, notes, (n, m), exact=False)
 
 
 def head_chart(
@@ -233,27 +250,22 @@ def head_chart(
     """
     from attention_atlas.charts import heatmap_chart
 
-    weights, rows, cols, notes = _head_map(dump, layer, head, hide_special)
-    n, m = weights.shape
+    view = _head_map(dump, layer, head, hide_special, reduce)
+    n, m = view.size
     heading = title or f"Layer {layer}, head {head}: attention weights ({n} × {m})"
     # Weights span [0, 1]; block means are far smaller, so pooled maps use their own range.
-    top = max(1.0, float(weights.max()))
-    if n > POOL_ABOVE or m > POOL_ABOVE:
-        view = pooled(weights, rows, cols, reduce=reduce)
-        notes.append(view.note)
-        weights, rows, cols = view.values, view.row_labels, view.col_labels
-        top = max(1e-9, float(weights.max()))
+    top = max(1.0 if view.exact else 1e-9, float(view.weights.max()))
     return heatmap_chart(
-        weights,
-        rows,
-        cols,
+        view.weights,
+        view.rows,
+        view.cols,
         title=heading,
-        subtitle=notes or None,
+        subtitle=view.notes or None,
         x_title=x_title,
         y_title=y_title,
-        fmt=value_format(weights, (0.0, top)),
+        fmt=value_format(view.weights, (0.0, top)),
         domain=(0.0, top),
-        renderer_hint=renderer or ("canvas" if weights.size > 4096 else None),
+        renderer_hint=renderer or ("canvas" if view.weights.size > 4096 else None),
         name="head",
     )
 
@@ -277,24 +289,18 @@ def row_chart(
     """
     from attention_atlas.charts import row_explorer_chart
 
-    weights, rows, cols, notes = _head_map(dump, layer, head, hide_special)
-    exact = True
-    if weights.shape[0] > POOL_ABOVE or weights.shape[1] > POOL_ABOVE:
-        view = pooled(weights, rows, cols, reduce="mean")
-        notes.append(view.note)
-        weights, rows, cols = view.values, view.row_labels, view.col_labels
-        exact = False
+    view = _head_map(dump, layer, head, hide_special, "mean")
     heading = title or f"Layer {layer}, head {head}: click a query to see its row"
     return row_explorer_chart(
-        weights,
-        rows,
-        cols,
+        view.weights,
+        view.rows,
+        view.cols,
         title=heading,
-        subtitle=notes or None,
+        subtitle=view.notes or None,
         x_title=x_title,
         y_title=y_title,
-        fmt=".4f" if exact else value_format(weights, None, quantized=True),
-        quantize=False if exact else None,
+        fmt=".4f" if view.exact else value_format(view.weights, None, quantized=True),
+        quantize=False if view.exact else None,
     )
 
 

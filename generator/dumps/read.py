@@ -58,6 +58,7 @@ import math
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -596,17 +597,7 @@ def inspect_dump(
     if file.suffix.lower() == ".safetensors":
         headers, tensors, values = _safetensors_fields(read_header(file), weights_only)
     else:
-        _check_file(file)
-        try:
-            with zipfile.ZipFile(file) as archive:
-                headers = _member_headers(archive, source, weights_only)
-        except AtlasError:
-            raise
-        except _READ_ERRORS as exc:
-            raise _damaged(source, exc) from exc
-    for header in headers.values():
-        if header.dtype.hasobject:
-            raise _pickled(source, header.name)
+        headers = _npz_headers(file, lambda names: _wanted_fields(names, source, weights_only))
     causal = headers.get("causal")
     if causal is not None and (causal.dtype.kind != "b" or causal.count != 1):
         msg = (
@@ -619,10 +610,7 @@ def inspect_dump(
         kind, parts = "attention", _map_parts(source, headers)
     else:
         kind, parts = "projections", _projection_parts(source, headers, lazy=bool(tensors))
-    need = JOB_BYTES + sum(parts.values())
-    if need > budget:
-        largest = max(parts, key=lambda name: parts[name])
-        raise over_budget(f"{source}: {headers[largest].describe()} needs", need, budget)
+    need = _priced(source, headers, parts, budget)
     return DumpHeaders(
         source=source,
         kind=kind,
@@ -699,10 +687,34 @@ def _metadata_tokens(source: str, name: str, text: str) -> np.ndarray:
     return np.array(items, dtype=str) if items else np.empty(0, dtype="<U1")
 
 
-def _member_headers(
-    archive: zipfile.ZipFile, source: str, weights_only: bool
-) -> dict[str, ArrayHeader]:
-    """The headers of the fields the job reads, after checking every member's name."""
+def _npz_headers(file: Path, pick: Callable[[list[str]], Iterable[str]]) -> dict[str, ArrayHeader]:
+    """The headers of the fields ``pick`` chooses from an archive's field names; no data read.
+
+    The file is checked first (:func:`_check_file`), every member must be a ``.npy``
+    array stored once, a damaged archive is named as such, and a field of Python
+    objects is refused from its header.
+    """
+    source = str(file)
+    _check_file(file)
+    try:
+        with zipfile.ZipFile(file) as archive:
+            members = _npz_members(archive, source)
+            headers = {}
+            for name in pick(list(members)):
+                with archive.open(members[name]) as handle:
+                    headers[name] = _read_header(handle, source, name)
+    except AtlasError:
+        raise
+    except _READ_ERRORS as exc:
+        raise _damaged(source, exc) from exc
+    for header in headers.values():
+        if header.dtype.hasobject:
+            raise _pickled(source, header.name)
+    return headers
+
+
+def _npz_members(archive: zipfile.ZipFile, source: str) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by field name, after checking every member's name."""
     members: dict[str, zipfile.ZipInfo] = {}
     for info in archive.infolist():
         if info.is_dir() or not info.filename.endswith(".npy"):
@@ -715,24 +727,38 @@ def _member_headers(
         if name in members:
             raise _fail(source, f"field '{name}' is stored twice in the archive")
         members[name] = info
-    listed = ", ".join(repr(n) for n in members) or "no fields"
-    if "attention" in members:
+    return members
+
+
+def _wanted_fields(names: list[str], source: str, weights_only: bool) -> list[str]:
+    """The fields of a one-map dump the job reads, of those the archive holds."""
+    listed = ", ".join(repr(n) for n in names) or "no fields"
+    if "attention" in names:
         wanted: tuple[str, ...] = ("attention", "tokens", "key_tokens", "causal")
-    elif "q" in members and "k" in members:
+    elif "q" in names and "k" in names:
         if weights_only:
             msg = "holds 'q' and 'k' but no 'attention': this needs the weights themselves"
             raise _fail(source, msg)
         wanted = ("q", "k", "tokens", "key_tokens", "scale", "causal")
     else:
         raise _fail(source, f"missing field 'attention' (or 'q' and 'k') (found {listed})")
-    if "tokens" not in members:
+    if "tokens" not in names:
         raise _fail(source, f"missing field 'tokens' (found {listed})")
-    headers = {}
-    for name in wanted:
-        if name in members:
-            with archive.open(members[name]) as handle:
-                headers[name] = _read_header(handle, source, name)
-    return headers
+    return [name for name in wanted if name in names]
+
+
+def _priced(
+    source: str, headers: dict[str, ArrayHeader], parts: dict[str, int], budget: int
+) -> int:
+    """The job's memory: :data:`JOB_BYTES` plus each field's ``parts``, within ``budget``.
+
+    Over the budget, the error names the field that needs the most.
+    """
+    need = JOB_BYTES + sum(parts.values())
+    if need > budget:
+        largest = max(parts, key=lambda name: parts[name])
+        raise over_budget(f"{source}: {headers[largest].describe()} needs", need, budget)
+    return need
 
 
 def _token_parts(
@@ -1254,13 +1280,7 @@ def load_any(
     file = Path(path)
     kind, fields = _read_fields(file, max_memory=max_memory)
     if kind == "attention":
-        return validate_dump(
-            fields["attention"],
-            fields["tokens"],
-            fields.get("key_tokens"),
-            source=str(file),
-            causal=fields.get("causal", False),
-        )
+        return _attention_dump(fields, str(file))
     return validate_projections(
         fields["q"],
         fields["k"],
@@ -1302,10 +1322,15 @@ def load_dump(path: str | Path, *, max_memory: int | str | None = None) -> Atten
     """
     file = Path(path)
     _, fields = _read_fields(file, max_memory=max_memory, weights_only=True)
+    return _attention_dump(fields, str(file))
+
+
+def _attention_dump(fields: dict[str, Any], source: str) -> AttentionDump:
+    """The fields of a dump of weights, read from ``source``, checked by :func:`validate_dump`."""
     return validate_dump(
         fields["attention"],
         fields["tokens"],
         fields.get("key_tokens"),
-        source=str(file),
+        source=source,
         causal=fields.get("causal", False),
     )

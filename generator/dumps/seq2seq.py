@@ -35,22 +35,18 @@ from typing import Any, Literal
 import numpy as np
 
 from attention_atlas.dumps.budget import (
-    JOB_BYTES,
     map_job_bytes,
-    over_budget,
     resolve_budget,
     token_bytes,
 )
 from attention_atlas.dumps.read import (
-    _READ_ERRORS,
     ArrayHeader,
     AttentionDump,
-    _check_file,
-    _damaged,
     _fail,
     _map_shape,
+    _npz_headers,
     _pickled,
-    _read_header,
+    _priced,
     read_npz_fields,
     validate_dump,
 )
@@ -167,36 +163,7 @@ def _headers(path: Path, max_memory: int | str | None) -> dict[str, ArrayHeader]
     """Every field's header, checked and priced before any data is read."""
     source = str(path)
     budget = resolve_budget(max_memory)
-    _check_file(path)
-    headers: dict[str, ArrayHeader] = {}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {}
-            for info in archive.infolist():
-                if info.is_dir() or not info.filename.endswith(".npy"):
-                    msg = (
-                        f"member {info.filename!r} is not a .npy array (write it with numpy.savez)"
-                    )
-                    raise _fail(source, msg)
-                members[info.filename.removesuffix(".npy")] = info
-            missing = [f for f in (*_MAPS, *_TOKENS) if f not in members]
-            if missing:
-                found = ", ".join(repr(n) for n in members) or "no fields"
-                msg = (
-                    f"missing field '{missing[0]}': an encoder-decoder dump holds "
-                    f"{', '.join(_MAPS)}, {', '.join(_TOKENS)} (found {found})"
-                )
-                raise _fail(source, msg)
-            for name in (*_MAPS, *_TOKENS):
-                with archive.open(members[name]) as handle:
-                    headers[name] = _read_header(handle, source, name)
-    except AtlasError:
-        raise
-    except _READ_ERRORS as exc:
-        raise _damaged(source, exc) from exc
-    for header in headers.values():
-        if header.dtype.hasobject:
-            raise _pickled(source, header.name)
+    headers = _npz_headers(path, lambda names: _fields(names, source))
     _check_shapes(
         source,
         {n: (headers[n].dtype, headers[n].shape) for n in _MAPS},
@@ -209,11 +176,21 @@ def _headers(path: Path, max_memory: int | str | None) -> dict[str, ArrayHeader]
     for name in _TOKENS:
         h = headers[name]
         parts[name] = token_bytes(h.count, h.dtype.itemsize, h.dtype.kind)
-    need = JOB_BYTES + sum(parts.values())
-    if need > budget:
-        largest = max(parts, key=lambda n: parts[n])
-        raise over_budget(f"{source}: {headers[largest].describe()} needs", need, budget)
+    _priced(source, headers, parts, budget)
     return headers
+
+
+def _fields(names: list[str], source: str) -> tuple[str, ...]:
+    """The three maps and two token lists, all of which the archive must hold."""
+    missing = [f for f in (*_MAPS, *_TOKENS) if f not in names]
+    if missing:
+        found = ", ".join(repr(n) for n in names) or "no fields"
+        msg = (
+            f"missing field '{missing[0]}': an encoder-decoder dump holds "
+            f"{', '.join(_MAPS)}, {', '.join(_TOKENS)} (found {found})"
+        )
+        raise _fail(source, msg)
+    return (*_MAPS, *_TOKENS)
 
 
 def load_seq2seq(path: str | Path, *, max_memory: int | str | None = None) -> Seq2SeqDump:
