@@ -443,34 +443,50 @@ def _panel(
     )
 
 
+@dataclass(frozen=True)
+class _Weighted:
+    """The positions a softmax panel weighs: a table row and a weight bar each."""
+
+    rows: Sequence[str]  # the table's row labels
+    table_title: str
+    labels: Sequence[str]  # the weight bars' labels
+    axis: str  # the weight bars' axis title
+    weights_title: str
+
+
+@dataclass(frozen=True)
+class _Sum:
+    """The weighted sum a softmax panel ends in: param ``<name>_<key>``, drawn as bars."""
+
+    key: str
+    labels: Sequence[str]
+    axis: str
+    value_title: str
+    title: str
+
+
 def _weighted_sum_panel(
     name: str,
     lines: list[str],
-    table: alt.LayerChart,
     params: list[alt.Parameter],
     controls: list[str],
     *,
-    keys: tuple[Sequence[str], str],
-    weights_title: str,
-    result: tuple[str, Sequence[str], str, str],
-    result_title: str,
+    keys: _Weighted,
+    result: _Sum,
     title: str,
 ) -> alt.VConcatChart:
-    """A panel that ends in a weighted sum: its text ``lines`` and ``table``, then the
-    weights ``<name>_w`` as bars (the largest in the accent colour), then the sum.
-
-    ``keys`` is the weighted positions' labels and axis title; ``result`` the sum's
-    param key (``<name>_<key>``), its labels, axis title and value title.
+    """A softmax panel that ends in a weighted sum: its text ``lines``, a table of the
+    softmax per key (:func:`_softmax_columns`), the weights ``<name>_w`` as bars (the
+    largest in the accent colour), then the sum.
     """
-    labels, axis = keys
-    key, result_labels, result_axis, value_title = result
+    table = _table(name, keys.rows, _softmax_columns(name), title=keys.table_title, row_title="")
     weights = _bars(
         name,
         "w",
-        labels,
+        keys.labels,
         f"{name}_w[datum.j]",
-        title=weights_title,
-        x_title=axis,
+        title=keys.weights_title,
+        x_title=keys.axis,
         y_title="weight",
         fmt=".4f",
         domain=(0.0, 1.0),
@@ -478,15 +494,15 @@ def _weighted_sum_panel(
     )
     total = _bars(
         name,
-        key,
-        result_labels,
-        f"{name}_{key}[datum.j]",
-        title=result_title,
-        x_title=result_axis,
-        y_title=value_title,
+        result.key,
+        result.labels,
+        f"{name}_{result.key}[datum.j]",
+        title=result.title,
+        x_title=result.axis,
+        y_title=result.value_title,
         fmt=".4f",
     )
-    n, d = len(labels), len(result_labels)
+    n, d = len(keys.labels), len(result.labels)
     return _panel(
         name,
         [_lines(name, lines), table, weights, total],
@@ -675,17 +691,25 @@ def softmax_live_chart(
         _naive_line(name),
         f"'context = [' + {context} + ']'",
     ]
-    table = _table(name, rows, _softmax_columns(name), title="Per annotation", row_title="")
     return _weighted_sum_panel(
         name,
         lines,
-        table,
         params,
         [s.name for s in (t_slider, *dec_s, *ann_s)],
-        keys=([f"a{j + 1}" for j in range(k)], "Annotation"),
-        weights_title="Weights (stable softmax)",
-        result=("ctx", cols, "Hidden unit", "context"),
-        result_title="Context vector: Σ weight × annotation",
+        keys=_Weighted(
+            rows=rows,
+            table_title="Per annotation",
+            labels=[f"a{j + 1}" for j in range(k)],
+            axis="Annotation",
+            weights_title="Weights (stable softmax)",
+        ),
+        result=_Sum(
+            key="ctx",
+            labels=cols,
+            axis="Hidden unit",
+            value_title="context",
+            title="Context vector: Σ weight × annotation",
+        ),
         title=title,
     )
 
@@ -745,7 +769,6 @@ def additive_live_chart(
         )
         raise ShapeError(msg)
     qlabels = label_list(query_labels, n, "query_labels")
-    in_names = [f"input {j + 1}" for j in range(m)]
     x_s = _sliders(
         f"{name}_x",
         x,
@@ -785,22 +808,25 @@ def additive_live_chart(
         f"'output row = {{' + {out} + '}}'",
     ]
     params.append(alt.param(name=f"{name}_qlabels", value=qlabels))
-    table = _table(name, in_names, _softmax_columns(name), title="Per input vector", row_title="")
     return _weighted_sum_panel(
         name,
         lines,
-        table,
         params,
         [pick.name, *(s.name for s in (t_slider, *x_s))],
-        keys=([f"x{j + 1}" for j in range(m)], "Input vector"),
-        weights_title="Weights on the inputs (stable softmax)",
-        result=(
-            "out",
-            [f"dim {b + 1}" for b in range(d)],
-            "Dimension of the input vectors",
-            "output",
+        keys=_Weighted(
+            rows=[f"input {j + 1}" for j in range(m)],
+            table_title="Per input vector",
+            labels=[f"x{j + 1}" for j in range(m)],
+            axis="Input vector",
+            weights_title="Weights on the inputs (stable softmax)",
         ),
-        result_title="Output row: Σ weight × input",
+        result=_Sum(
+            key="out",
+            labels=[f"dim {b + 1}" for b in range(d)],
+            axis="Dimension of the input vectors",
+            value_title="output",
+            title="Output row: Σ weight × input",
+        ),
         title=title,
     )
 
@@ -885,16 +911,24 @@ def self_attention_live_chart(
         _naive_line(name),
         f"'row of Z = [' + {z} + ']'",
     ]
-    table = _table(name, words, _softmax_columns(name), title="Per key word", row_title="")
     return _weighted_sum_panel(
         name,
         lines,
-        table,
         params,
         [pick.name, scale_check.name, t_slider.name],
-        keys=(words, "Key word"),
-        weights_title="Its weights (stable softmax)",
-        result=("z", [f"dim {u + 1}" for u in range(dv)], "Value dimension", "z"),
-        result_title="Its row of Z: Σ weight × value",
+        keys=_Weighted(
+            rows=words,
+            table_title="Per key word",
+            labels=words,
+            axis="Key word",
+            weights_title="Its weights (stable softmax)",
+        ),
+        result=_Sum(
+            key="z",
+            labels=[f"dim {u + 1}" for u in range(dv)],
+            axis="Value dimension",
+            value_title="z",
+            title="Its row of Z: Σ weight × value",
+        ),
         title=title,
     )
