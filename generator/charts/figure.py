@@ -125,13 +125,7 @@ class Figure:
         if alt.renderers.active not in OFFLINE_INSTEAD_OF:
             renderer = alt.renderers.get()
             return renderer(self.to_dict()) if renderer else {}
-        return mimebundle(
-            self._spec,
-            self._payload,
-            caption=self.caption,
-            renderer=self.renderer,
-            alt_text=self.alt_text,
-        )
+        return mimebundle(self._spec, self.html())
 
     def _mime_(self) -> tuple[str, str]:
         """Display in marimo: the Vega-Lite spec, drawn by marimo's own Vega."""

@@ -31,6 +31,7 @@ import re
 from typing import Any
 
 import altair as alt
+from markupsafe import Markup
 
 from attention_atlas.charts.browser import asset_texts
 from attention_atlas.charts.html import snippet, spec_json, spec_title, to_spec
@@ -128,22 +129,17 @@ def _output_html(figure_html: str, title: str) -> str:
     )
 
 
-def mimebundle(
-    spec: dict[str, Any], payload: str, *, caption: str, renderer: Any = None, alt_text: Any = None
-) -> dict[str, str]:
+def mimebundle(spec: dict[str, Any], figure: Markup) -> dict[str, str]:
     """A notebook's display of a chart: ``text/html`` (with the scripts the first time)
     and ``text/plain``.
 
     Parameters
     ----------
     spec : dict
-        The chart's compact spec (:func:`~attention_atlas.charts.html.to_spec`).
-    payload : str
-        Its :func:`~attention_atlas.charts.html.spec_json`.
-    caption, renderer, alt_text
-        As for :func:`~attention_atlas.charts.html.snippet`.
+        The chart's compact spec (:func:`~attention_atlas.charts.html.to_spec`), for its title.
+    figure : Markup
+        The chart's page snippet (:func:`~attention_atlas.charts.html.snippet`).
     """
-    figure = snippet(spec, payload, caption=caption, renderer=renderer, alt_text=alt_text)
     title = spec_title(spec)
     return {
         "text/html": _output_html(str(figure), title),
@@ -154,7 +150,7 @@ def mimebundle(
 def altair_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, str]:
     """The Altair renderer :func:`notebook` enables: any Altair chart, drawn offline."""
     compact = to_spec(spec)
-    return mimebundle(compact, spec_json(compact), caption="")
+    return mimebundle(compact, snippet(compact, spec_json(compact), caption=""))
 
 
 class NotebookSetup:
