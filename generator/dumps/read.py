@@ -631,16 +631,10 @@ def _safetensors_fields(
     be a one-element tensor or text there (``"true"``, ``"0.125"``), not both.
     """
     source = st.source
-    listed = ", ".join(repr(n) for n in st.tensors) or "no tensors"
-    if "attention" in st.tensors:
+    if _dump_kind(list(st.tensors), source, weights_only, "tensor") == "attention":
         wanted: tuple[str, ...] = ("attention", "causal")
-    elif "q" in st.tensors and "k" in st.tensors:
-        if weights_only:
-            msg = "holds 'q' and 'k' but no 'attention': this needs the weights themselves"
-            raise _fail(source, msg)
-        wanted = ("q", "k", "scale", "causal")
     else:
-        raise _fail(source, f"missing tensor 'attention' (or 'q' and 'k') (found {listed})")
+        wanted = ("q", "k", "scale", "causal")
     tensors = {name: st.tensors[name] for name in wanted if name in st.tensors}
     headers = {
         name: ArrayHeader(name, entry.shape, entry.stored, False) for name, entry in tensors.items()
@@ -732,19 +726,30 @@ def _npz_members(archive: zipfile.ZipFile, source: str) -> dict[str, zipfile.Zip
 
 def _wanted_fields(names: list[str], source: str, weights_only: bool) -> list[str]:
     """The fields of a one-map dump the job reads, of those the archive holds."""
-    listed = ", ".join(repr(n) for n in names) or "no fields"
-    if "attention" in names:
+    if _dump_kind(names, source, weights_only, "field") == "attention":
         wanted: tuple[str, ...] = ("attention", "tokens", "key_tokens", "causal")
-    elif "q" in names and "k" in names:
+    else:
+        wanted = ("q", "k", "tokens", "key_tokens", "scale", "causal")
+    if "tokens" not in names:
+        listed = ", ".join(repr(n) for n in names)
+        raise _fail(source, f"missing field 'tokens' (found {listed})")
+    return [name for name in wanted if name in names]
+
+
+def _dump_kind(
+    names: list[str], source: str, weights_only: bool, what: str
+) -> Literal["attention", "projections"]:
+    """A dump of weights (``attention``) or of projections (``q`` and ``k``), by the
+    names of its ``what`` ("field" or "tensor")."""
+    if "attention" in names:
+        return "attention"
+    if "q" in names and "k" in names:
         if weights_only:
             msg = "holds 'q' and 'k' but no 'attention': this needs the weights themselves"
             raise _fail(source, msg)
-        wanted = ("q", "k", "tokens", "key_tokens", "scale", "causal")
-    else:
-        raise _fail(source, f"missing field 'attention' (or 'q' and 'k') (found {listed})")
-    if "tokens" not in names:
-        raise _fail(source, f"missing field 'tokens' (found {listed})")
-    return [name for name in wanted if name in names]
+        return "projections"
+    listed = ", ".join(repr(n) for n in names) or f"no {what}s"
+    raise _fail(source, f"missing {what} 'attention' (or 'q' and 'k') (found {listed})")
 
 
 def _priced(
