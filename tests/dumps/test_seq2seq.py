@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,16 @@ def test_pickled_tokens_are_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "pickled.npz"
     np.savez(path, **fields)
     with pytest.raises(AtlasError, match="field 'encoder_tokens': holds Python objects"):
+        load_seq2seq(path)
+
+
+def test_a_map_stored_twice_is_refused_as_in_one_map_dumps(tmp_path: Path) -> None:
+    path = save(tmp_path / "twice.npz", **maps())
+    with zipfile.ZipFile(path) as archive:
+        cross = archive.read("cross_attention.npy")
+    with zipfile.ZipFile(path, "a") as archive, pytest.warns(UserWarning, match="Duplicate"):
+        archive.writestr("cross_attention.npy", cross)
+    with pytest.raises(AtlasError, match="field 'cross_attention' is stored twice"):
         load_seq2seq(path)
 
 
