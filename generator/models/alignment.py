@@ -53,30 +53,33 @@ WEIGHTS_PATH = Path(__file__).with_name("alignment_dates.npz")
 #: Characters in an ISO date: every translation has exactly this many.
 OUTPUT_LENGTH = 10
 
+
+def _gru_shapes(prefix: str, inputs: str, hidden: str) -> dict[str, tuple[str, ...]]:
+    """The four arrays of one GRU layer (see :func:`gru_cell`), named ``<prefix>_...``."""
+    gates = f"3{hidden}"  # reset, update and new gates side by side
+    return {
+        f"{prefix}_w_ih": (inputs, gates),
+        f"{prefix}_w_hh": (hidden, gates),
+        f"{prefix}_b_ih": (gates,),
+        f"{prefix}_b_hh": (gates,),
+    }
+
+
 #: Every array the weights file holds, with its shape in the letters above (V_s, V_t the
 #: vocabulary sizes; the output embedding has one extra row, the start symbol).
 SHAPES: dict[str, tuple[str, ...]] = {
     "source_vocab": ("V_s",),
     "target_vocab": ("V_t",),
     "src_embedding": ("V_s", "E"),
-    "enc_fwd_w_ih": ("E", "3h"),
-    "enc_fwd_w_hh": ("h", "3h"),
-    "enc_fwd_b_ih": ("3h",),
-    "enc_fwd_b_hh": ("3h",),
-    "enc_bwd_w_ih": ("E", "3h"),
-    "enc_bwd_w_hh": ("h", "3h"),
-    "enc_bwd_b_ih": ("3h",),
-    "enc_bwd_b_hh": ("3h",),
+    **_gru_shapes("enc_fwd", "E", "h"),
+    **_gru_shapes("enc_bwd", "E", "h"),
     "init_w": ("2h", "S"),
     "init_b": ("S",),
     "tgt_embedding": ("V_t+1", "F"),
     "att_w_q": ("S", "A"),
     "att_w_k": ("2h", "A"),
     "att_v": ("A",),
-    "dec_w_ih": ("F+2h", "3S"),
-    "dec_w_hh": ("S", "3S"),
-    "dec_b_ih": ("3S",),
-    "dec_b_hh": ("3S",),
+    **_gru_shapes("dec", "F+2h", "S"),
     "out_w": ("S+2h", "V_t"),
     "out_b": ("V_t",),
 }
