@@ -162,7 +162,7 @@ def needs_pooling(dump: AttentionDump) -> bool:
     return dump.n > POOL_ABOVE or dump.m > POOL_ABOVE
 
 
-@dataclass
+@dataclass(frozen=True)
 class _HeadMap:
     """One head's map as a chart draws it, and subtitle lines saying what was changed."""
 
