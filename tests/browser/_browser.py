@@ -53,6 +53,9 @@ LAUNCH_ARGS = [
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
+#: The widths every chart must fit: a phone's and a desktop's.
+SCREEN_WIDTHS = (PHONE["width"], DESKTOP["width"])
+
 #: Longest wait for every chart of a page to be drawn (a loaded 2-core machine is slow).
 DRAW_TIMEOUT_MS = 120_000
 
@@ -358,6 +361,59 @@ def wait_for_charts(page: Any, theme: str | None = None, timeout: float = DRAW_T
     """Wait until every chart is drawn or failed (and, given ``theme``, drawn in it)."""
     page.wait_for_load_state("domcontentloaded", timeout=timeout)
     page.wait_for_function(ALL_SETTLED, arg=theme, timeout=timeout)
+
+
+# --------------------------------------------------------------------------- fit
+
+#: The visible charts' columns (their boxes) against the width Vega drew them.
+MEASURE = """() => [...document.querySelectorAll('.atlas-chart[data-spec]')]
+  .filter((el) => el.offsetParent !== null)
+  .map((el) => {
+    const surface = el.querySelector('.vega-embed > svg, .vega-embed > canvas');
+    return {
+      id: el.closest('figure').id,
+      column: el.clientWidth,
+      drawn: surface ? surface.getBoundingClientRect().width : -1,
+      scroll: el.scrollWidth,
+      fit: el.getAttribute('data-fit'),
+    };
+  })"""
+
+#: True once every chart is drawn for the width its column has now (or gave up
+#: following a column whose width follows the chart).
+FITTED = """() => [...document.querySelectorAll('.atlas-chart[data-spec]')].every((el) =>
+  ['true', 'error'].includes(el.getAttribute('data-rendered'))
+    && (el.offsetParent === null || !el.__atlasFit || el.__atlasFit.room === el.clientWidth
+        || el.__atlasRefits >= 3))"""
+
+
+TAB_COUNT = "() => document.querySelectorAll('.tabbed-set > input').length"
+
+#: Open tab ``i`` (of all tabs, in page order), and the tabs holding its tabbed block.
+OPEN_TAB = """(i) => {
+  const chain = [document.querySelectorAll('.tabbed-set > input')[i]];
+  let block = chain[0].closest('.tabbed-set').parentElement.closest('.tabbed-block');
+  while (block) {
+    const set = block.closest('.tabbed-set');
+    const index = [...block.parentElement.children].indexOf(block);
+    chain.unshift(set.querySelectorAll(':scope > input')[index]);
+    block = set.parentElement.closest('.tabbed-block');
+  }
+  chain.forEach((input) => input.click());
+}"""
+
+
+def measure_every_chart(page: Any) -> dict[str, dict[str, Any]]:
+    """Every chart of the open page, measured where it shows: each tab of each tabbed
+    block is opened in turn (a chart in a hidden tab is fitted when its tab opens)."""
+    wait_for_charts(page)
+    page.wait_for_function(FITTED, timeout=DRAW_TIMEOUT_MS)
+    boxes = {box["id"]: box for box in page.evaluate(MEASURE)}
+    for i in range(page.evaluate(TAB_COUNT)):
+        page.evaluate(OPEN_TAB, i)
+        page.wait_for_function(FITTED, timeout=DRAW_TIMEOUT_MS)
+        boxes.update({box["id"]: box for box in page.evaluate(MEASURE)})
+    return boxes
 
 
 def chart_states(page: Any) -> list[dict[str, Any]]:

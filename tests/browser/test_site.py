@@ -6,7 +6,10 @@ sorts what it finds by concern; each ``test_*`` reports every problem of its con
 at once (page, chart, what was expected) rather than stopping at the first. The tour
 writes four screenshots a page (desktop and a 390 x 844 phone viewport, light and
 dark) to ``test-artifacts/screenshots/``. A chart counts as drawn when the renderer
-set ``data-rendered="true"`` *and* Vega drew the marks its spec asks for.
+set ``data-rendered="true"`` *and* Vega drew the marks its spec asks for. At both
+widths the tour also opens every tab of every tabbed block in turn (a chart in a
+hidden tab is fitted when its tab opens) and measures each chart's drawing against its
+column; the counts are printed (``-s`` shows them).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from tests.browser._browser import (
     DRAW_TIMEOUT_MS,
     OVERFLOW,
     PHONE,
+    SCREEN_WIDTHS,
     Watch,
     cell_centre,
     cell_codes,
@@ -36,6 +40,7 @@ from tests.browser._browser import (
     chart_states,
     hover_tooltip,
     local_origins,
+    measure_every_chart,
     page_slug,
     route_origin,
     screenshot,
@@ -140,6 +145,8 @@ class Tour:
 
     pages: list[str]
     charts: dict[str, int] = field(default_factory=dict)
+    #: Charts measured against their column, by viewport width.
+    fitted: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     found: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     screenshots: list[Path] = field(default_factory=list)
 
@@ -175,13 +182,35 @@ def take_tour(browser: Any, served: str, site: Path, pages: list[str]) -> Tour:
 
 
 def _as_phone(tour: Tour, page: Any, path: str, theme: str) -> None:
-    """Look at the drawn page in a phone's viewport: no sideways scroll, a screenshot."""
+    """Look at the drawn page in a phone's viewport: no sideways scroll, a screenshot
+    (and in the light scheme, every chart measured against its column)."""
     page.set_viewport_size(PHONE)
     try:
         tour.found["phone overflow"] += overflow(page, f"/{path} phone {theme}")
         tour.screenshots.append(screenshot(page, f"{page_slug(path)}--phone-{theme}"))
+        if theme == "light":
+            _fit(tour, page, path)
     finally:
         page.set_viewport_size(DESKTOP)
+
+
+def _fit(tour: Tour, page: Any, path: str) -> None:
+    """Every chart of the page, each tab opened in turn, against its column's width."""
+    width = page.viewport_size["width"]
+    where = f"/{path} at {width} px"
+    boxes = measure_every_chart(page)
+    states = chart_states(page)
+    for state in states:
+        tour.found["fit"] += chart_problems(state, where=f"{where}: ")
+    if len(boxes) != len(states):
+        tour.found["fit"].append(f"{where}: {len(states) - len(boxes)} chart(s) never showed")
+    for name, box in boxes.items():
+        tour.fitted[width] += 1
+        if box["drawn"] > box["column"] + 1 or box["scroll"] > box["column"] + 1:
+            tour.found["fit"].append(
+                f"{where}: {name} is {box['drawn']:.0f} px in a {box['column']} px column "
+                f"(fit {box['fit']})"
+            )
 
 
 def _tour_page(tour: Tour, path: str, served: str, site: Path, desk: Any, disk: Any) -> None:
@@ -193,6 +222,7 @@ def _tour_page(tour: Tour, path: str, served: str, site: Path, desk: Any, disk: 
     problems, tour.charts[path] = check_page(desk, "light", f"/{path} light")
     found["light"] += problems
     tour.screenshots.append(screenshot(desk, f"{slug}--desktop-light"))
+    _fit(tour, desk, path)
     _as_phone(tour, desk, path, "light")
     start_toggle(desk)
 
@@ -237,6 +267,16 @@ def test_no_page_scrolls_sideways_on_a_phone(tour: Tour) -> None:
 
 def test_every_page_draws_its_charts_opened_from_disk(tour: Tour) -> None:
     assert not tour.found.get("file"), _report(tour, "file")
+
+
+def test_every_chart_of_every_page_fits_its_column_on_a_phone_and_a_desktop(
+    tour: Tour, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with capsys.disabled():
+        print(f"\ncharts measured against their column, by width: {dict(tour.fitted)}")
+    assert sorted(tour.fitted) == sorted(SCREEN_WIDTHS), tour.fitted
+    assert all(count > len(tour.pages) for count in tour.fitted.values()), tour.fitted
+    assert not tour.found.get("fit"), _report(tour, "fit")
 
 
 def test_every_page_has_four_screenshots(tour: Tour) -> None:
