@@ -14,6 +14,7 @@ from attention_atlas.charts.toolkit import (
     Titles,
     add_top_level,
     atlas_usermeta,
+    calculate_transforms,
     cell_dims,
     cell_tooltip,
     chart_title,
@@ -117,10 +118,13 @@ def row_explorer_chart(
     )
     layers[0] = layers[0].add_params(pick)
     calc = data.calculate()
-    heat = (
-        alt.layer(*layers, data=alt.sequence(0, n * m, as_="i"))
-        .transform_calculate(**calc)
-        .properties(width=alt.Step(cell[0]), height=alt.Step(cell[1]))
+    # Set in place: a chained call on a layer copies every layer (a report draws a
+    # chart like this for each of its heads).
+    heat = add_top_level(
+        alt.layer(*layers, data=alt.sequence(0, n * m, as_="i")),
+        transform=calculate_transforms(calc),
+        width=alt.Step(cell[0]),
+        height=alt.Step(cell[1]),
     )
     step = max(14, min(40, 480 // m))
     top = float(np.nanmax(w[np.isfinite(w)])) if np.isfinite(w).any() else 1.0
@@ -146,11 +150,11 @@ def row_explorer_chart(
         .encode(text="q:N")
         .transform_filter("datum.c == 0")
     )
-    row = (
-        alt.layer(bars, label, data=alt.sequence(0, n * m, as_="i"))
-        .transform_calculate(**calc)
-        .transform_filter(pick)
-        .properties(width=alt.Step(step), height=220)
+    row = add_top_level(
+        alt.layer(bars, label, data=alt.sequence(0, n * m, as_="i")),
+        transform=[*calculate_transforms(calc), {"filter": {"param": pick.name}}],
+        width=alt.Step(step),
+        height=220,
     )
     chart = alt.hconcat(heat, row, spacing=30)
     restrict_views(chart, pick.name, (f"{name}_cells",))

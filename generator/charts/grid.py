@@ -35,6 +35,7 @@ from attention_atlas.charts.encoding import encode_matrix, js_number, label_list
 from attention_atlas.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
 from attention_atlas.charts.toolkit import (
     atlas_usermeta,
+    calculate_transforms,
     cell_tooltip,
     chart_title,
     check_positions,
@@ -747,7 +748,7 @@ def _detail(
             params.append(alt.param(name=vparam, value=enc.codes))
     cells = alt.Chart(name=f"{name}_head").mark_rect()
     # Transforms in order: rows for the picked head, then its values and labels.
-    cells = cells.properties(transform=[*pre, *_calcs(calc)])
+    cells = cells.properties(transform=[*pre, *calculate_transforms(calc)])
     cells = cells.encode(
         x=position_encoding(cparam, "Key", count=m, step=step, max_chars=12, orient="top"),
         y=position_encoding(rparam, "Query", count=n, step=step, max_chars=12, orient="left"),
@@ -811,7 +812,3 @@ def exact_image_meta(name: str, n: int, m: int, *, sqrt: bool) -> dict[str, Any]
         "colours": code_colours(step, sqrt=sqrt),
         "value": QUANTISED_TITLE,
     }
-
-
-def _calcs(calc: dict[str, str]) -> list[dict[str, str]]:
-    return [{"calculate": expr, "as": field} for field, expr in calc.items()]

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -413,6 +413,12 @@ def _view_names(chart: Any) -> list[str]:
     if isinstance(name, str) and getattr(chart, "mark", None) not in (None, alt.Undefined):
         found.append(name)
     return found
+
+
+def calculate_transforms(calc: Mapping[str, str]) -> list[dict[str, str]]:
+    """``transform_calculate(**calc)`` as the transform list it writes, for
+    :func:`add_top_level` (which sets it without copying the chart)."""
+    return [{"calculate": expr, "as": field} for field, expr in calc.items()]
 
 
 def add_top_level(chart: Any, params: Collection[alt.Parameter] = (), **properties: Any) -> Any:
