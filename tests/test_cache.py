@@ -150,3 +150,50 @@ def test_an_unreadable_cache_entry_names_it(copy: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(AtlasError, match=rf"{entry.name}: cannot use the build cache"):
         build.build(copy, check=True)
+
+
+@pytest.fixture
+def counted_bundles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each Vega bundle made from now on (a small stand-in, made in no time)."""
+    from attention_atlas.charts import browser
+
+    made: list[str] = []
+
+    def bundle() -> str:
+        made.append(f"var bundle{len(made)};")
+        return made[-1]
+
+    monkeypatch.setattr(browser, "vega_bundle", bundle)
+    return made
+
+
+def test_the_vega_bundle_is_made_again_only_when_it_is_not_vouched_for(
+    counted_bundles: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from attention_atlas.render import assets
+
+    dest = tmp_path / "assets"
+    bundle = dest / "vega-embed.js"
+
+    def write(made: int) -> str:
+        """Write the assets; ``made``: how many bundles were made so far."""
+        assets.write_assets(dest)
+        text = bundle.read_text(encoding="utf-8")
+        assert len(counted_bundles) == made
+        assert counted_bundles[-1] in text
+        return text
+
+    first = write(made=1)
+    mtime = bundle.stat().st_mtime_ns
+    assert write(made=1) == first  # intact: kept, not made again
+    assert bundle.stat().st_mtime_ns == mtime
+    bundle.write_text(first.replace("bundle0", "bundle9"), encoding="utf-8")  # edited
+    write(made=2)
+    assert fileio.read_marker(dest)["bundle"]["from"].startswith("vl-convert-python ")
+    (dest / fileio.MARKER).write_bytes(b"\x89 garbled")  # nothing vouches for the file
+    write(made=3)
+    monkeypatch.setattr(assets, "version", lambda name: "0.0.1")  # another release installed
+    write(made=4)
+    assert fileio.read_marker(dest)["bundle"]["from"] == "vl-convert-python 0.0.1"
+    bundle.unlink()  # missing
+    write(made=5)

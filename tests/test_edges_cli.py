@@ -211,6 +211,22 @@ def test_a_read_only_folder_is_one_line(
     assert tree_digest(read_only) == before
 
 
+def test_an_assets_folder_that_cannot_be_made_fails_before_the_bundle_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from attention_atlas.charts import browser
+
+    def never() -> str:
+        raise AssertionError("the Vega bundle (over a second) was made for nothing")
+
+    monkeypatch.setattr(browser, "vega_bundle", never)
+    (tmp_path / "a-file").write_text("not a folder")
+    dest = tmp_path / "a-file" / "assets"
+    assert cli.main(["assets", str(dest)]) == 2
+    line = _one_error_line(capsys)
+    assert str(dest) in line and "not a directory" in line.lower(), line
+
+
 def test_an_os_error_anywhere_is_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

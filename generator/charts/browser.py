@@ -69,10 +69,14 @@ def _static(name: str) -> str:
     return (folder / name).read_text(encoding="utf-8")
 
 
-def asset_texts() -> dict[str, str]:
-    """Every asset's text, keyed by file name (scripts in load order, then CSS)."""
+def asset_texts(bundle: str | None = None) -> dict[str, str]:
+    """Every asset's text, keyed by file name (scripts in load order, then CSS).
+
+    ``bundle`` is a Vega bundle made before by :func:`vega_bundle` (and kept), to use
+    instead of making it again.
+    """
     return {
-        "vega-embed.js": vega_bundle(),
+        "vega-embed.js": vega_bundle() if bundle is None else bundle,
         "atlas-themes.js": themes_script(),
         "atlas-charts.js": _static("atlas-charts.js"),
         "atlas.css": _static("atlas.css"),

@@ -7,7 +7,9 @@ package, never kept in the repository. Usage: ``python -m attention_atlas.render
 
 from __future__ import annotations
 
+import hashlib
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from attention_atlas import fileio
@@ -36,18 +38,45 @@ def _only_assets(folder: Path) -> bool:
     return names <= {*JAVASCRIPT, *STYLESHEETS, SEARCH_FROM_DISK}
 
 
+def _bundle_source() -> str:
+    """What the Vega bundle is made from: the installed vl-convert-python release."""
+    return f"vl-convert-python {version('vl-convert-python')}"
+
+
+def _kept_bundle(dest: Path) -> str | None:
+    """The Vega bundle ``dest`` already holds, when its marker vouches for it; else None.
+
+    Making the bundle takes over a second, and every build writes the assets. The bundle
+    depends only on the vl-convert-python release, so a file made by the installed
+    release whose bytes still have the hash the marker recorded is used as it is.
+    """
+    made = fileio.read_marker(dest).get("bundle")
+    if not isinstance(made, dict) or made.get("from") != _bundle_source():
+        return None
+    try:
+        raw = (dest / JAVASCRIPT[0]).read_bytes()
+        if hashlib.sha256(raw).hexdigest() != made.get("sha256"):
+            return None
+        return raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def write_assets(dest: Path) -> list[str]:
     """Write the assets into ``dest``; return their names, scripts first in load order.
 
     ``dest`` must be new, empty, or a folder of assets written before (it carries the
     marker of :mod:`attention_atlas.fileio`); any other folder is refused with an
-    ``AtlasError``. Unchanged files are not rewritten.
+    ``AtlasError``. Unchanged files are not rewritten, and an intact Vega bundle of the
+    installed vl-convert-python is not made again (the marker records its hash).
     """
     fileio.check_folder(dest, str(dest), kind="assets", looks_ours=_only_assets)
-    texts = asset_texts()
+    dest.mkdir(parents=True, exist_ok=True)  # one that cannot be made fails before the bundle
+    texts = asset_texts(bundle=_kept_bundle(dest))
     for name, text in texts.items():
         fileio.write_if_changed(dest / name, text)
-    fileio.write_marker(dest, "assets")
+    sha256 = hashlib.sha256(texts[JAVASCRIPT[0]].encode("utf-8")).hexdigest()
+    fileio.write_marker(dest, "assets", bundle={"from": _bundle_source(), "sha256": sha256})
     return [*JAVASCRIPT, *STYLESHEETS]
 
 
