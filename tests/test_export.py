@@ -75,32 +75,51 @@ def test_same_process_exports_are_identical(run_npz: Path, tmp_path: Path) -> No
         assert digest(first) == digest(second), fmt
 
 
+#: Exports each target of argv[2:] (pairs: a name, then a slug or a dump) in every format
+#: into argv[1]/NAME/, through the program's own entry point as its console script runs it.
 _EXPORT_ALL = """
 import sys
 from pathlib import Path
-from attention_atlas.export import FORMATS, export
-for fmt in FORMATS:
-    export(sys.argv[1], fmt=fmt, out=Path(sys.argv[2]) / f"chart.{fmt}")
+from attention_atlas import cli
+from attention_atlas.export import FORMATS
+out, pairs = Path(sys.argv[1]), sys.argv[2:]
+for name, source in zip(pairs[::2], pairs[1::2]):
+    for fmt in FORMATS:
+        chart = out / name / f"chart.{fmt}"
+        sys.argv = ["attention-atlas", "export", source, "--format", fmt, "--out", str(chart)]
+        if cli.main() != 0:
+            sys.exit(f"{name} {fmt}: exit code not 0")
 """
 
+TARGETS = ("npz", "self-attention", "multi-head")
 
-@pytest.mark.slow
-@pytest.mark.parametrize("target", ["npz", "self-attention", "multi-head"])
-def test_exports_are_byte_identical_across_processes(
-    run_npz: Path, tmp_path: Path, target: str
-) -> None:
-    source = str(run_npz) if target == "npz" else target
-    for run in ("a", "b"):
-        (tmp_path / run).mkdir()
+
+@pytest.fixture(scope="module")
+def two_processes(run_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every target in every format, exported by two processes into ``a/`` and ``b/``.
+
+    The second process takes the targets in the reverse order, so no file depends on
+    what its process exported before.
+    """
+    base = tmp_path_factory.mktemp("processes")
+    sources = {"npz": str(run_npz), "self-attention": "self-attention", "multi-head": "multi-head"}
+    for run, order in (("a", TARGETS), ("b", TARGETS[::-1])):
+        pairs = [part for target in order for part in (target, sources[target])]
         result = subprocess.run(
-            [sys.executable, "-c", _EXPORT_ALL, source, str(tmp_path / run)],
+            [sys.executable, "-c", _EXPORT_ALL, str(base / run), *pairs],
             capture_output=True,
             text=True,
             check=False,
         )
         assert result.returncode == 0, result.stderr
+    return base
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", TARGETS)
+def test_exports_are_byte_identical_across_processes(two_processes: Path, target: str) -> None:
     for fmt in FORMATS:
-        a, b = tmp_path / "a" / f"chart.{fmt}", tmp_path / "b" / f"chart.{fmt}"
+        a, b = (two_processes / run / target / f"chart.{fmt}" for run in ("a", "b"))
         assert a.read_bytes().startswith(MAGIC[fmt])
         assert a.read_bytes() == b.read_bytes(), (target, fmt)
 
