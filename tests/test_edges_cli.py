@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import os
 import shutil
 import socket
@@ -239,9 +241,9 @@ def test_an_os_error_anywhere_is_one_line(
     assert line == "error: /srv/docs/site_src/x.md: the file system is read-only"
 
 
-def test_missing_parent_folders_are_made(tmp_path: Path) -> None:
-    result = run_cli("assets", "a/b/c", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+def test_missing_parent_folders_are_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["assets", "a/b/c"]) == 0
     assert (tmp_path / "a" / "b" / "c" / "atlas-charts.js").is_file()
 
 
@@ -326,6 +328,42 @@ def _run_with_umask(mask: int, *args: str, cwd: Path) -> subprocess.CompletedPro
     )
 
 
+#: Runs each command of argv[1:] (JSON lists of arguments) through the program's entry
+#: point, as its console script does, in one process; exits with the first failing code.
+_COMMANDS = """
+import json, sys
+from attention_atlas import cli
+for args in sys.argv[1:]:
+    sys.argv = ["attention-atlas", *json.loads(args)]
+    if code := cli.main():
+        sys.exit(code)
+"""
+
+
+def _commands_with_umask(
+    mask: int, *commands: tuple[str, ...], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``commands`` in one process started with ``mask``, one after the other."""
+    return subprocess.run(
+        [sys.executable, "-c", _COMMANDS, *(json.dumps(c) for c in commands)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        preexec_fn=lambda: os.umask(mask),
+        check=False,
+    )
+
+
+@contextlib.contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    """This process's umask set to ``mask`` for a while."""
+    before = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
 def _wrong_modes(tree: Path, mask: int) -> list[str]:
     """Paths below ``tree`` (and itself) whose mode is not what ``mask`` gives."""
     wrong = []
@@ -343,26 +381,28 @@ def _wrong_modes(tree: Path, mask: int) -> list[str]:
 @pytest.mark.parametrize("mask", [0o022, 0o077], ids=["umask-022", "umask-077"])
 def test_reports_assets_and_exports_follow_the_umask(tmp_path: Path, mask: int) -> None:
     _dump(tmp_path)
-    for args in (
+    result = _commands_with_umask(
+        mask,
         ("report", "run.npz", "--out", "deep/er/report"),
         ("assets", "assets"),
         ("export", "run.npz", "--format", "json", "--out", "map.json"),
-    ):
-        result = _run_with_umask(mask, *args, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
     assert _wrong_modes(tmp_path / "deep", mask) == []
     assert _wrong_modes(tmp_path / "assets", mask) == []
     assert _wrong_modes(tmp_path / "map.json", mask) == []
 
 
-@pytest.mark.slow
 def test_unchanged_files_of_an_earlier_version_get_readable(tmp_path: Path) -> None:
     """Files an earlier version left 0600 are made readable even when their bytes stay."""
-    _run_with_umask(0o022, "assets", "assets", cwd=tmp_path)
-    for path in (tmp_path / "assets").iterdir():
-        path.chmod(0o600)
-    mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "assets").iterdir()}
-    assert _run_with_umask(0o022, "assets", "assets", cwd=tmp_path).returncode == 0
+    dest = str(tmp_path / "assets")
+    with _umask(0o022):
+        assert cli.main(["assets", dest]) == 0
+        for path in (tmp_path / "assets").iterdir():
+            path.chmod(0o600)
+        mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "assets").iterdir()}
+        assert cli.main(["assets", dest]) == 0
     assert _wrong_modes(tmp_path / "assets", 0o022) == []
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "assets").iterdir()} == mtimes
 
