@@ -197,3 +197,7 @@ def test_the_vega_bundle_is_made_again_only_when_it_is_not_vouched_for(
     assert fileio.read_marker(dest)["bundle"]["from"] == "vl-convert-python 0.0.1"
     bundle.unlink()  # missing
     write(made=5)
+    grown = bundle.read_text(encoding="utf-8") + "\n// more"
+    bundle.write_text(grown, encoding="utf-8")  # another size: not read, made again
+    write(made=6)
+    assert fileio.read_marker(dest)["bundle"]["bytes"] == bundle.stat().st_size

@@ -53,8 +53,12 @@ def _kept_bundle(dest: Path) -> str | None:
     made = fileio.read_marker(dest).get("bundle")
     if not isinstance(made, dict) or made.get("from") != _bundle_source():
         return None
+    path = dest / JAVASCRIPT[0]
     try:
-        raw = (dest / JAVASCRIPT[0]).read_bytes()
+        # Sized before it is read: a file of another size is not the one recorded.
+        if path.is_symlink() or path.stat().st_size != made.get("bytes"):
+            return None
+        raw = path.read_bytes()
         if hashlib.sha256(raw).hexdigest() != made.get("sha256"):
             return None
         return raw.decode("utf-8")
@@ -75,8 +79,13 @@ def write_assets(dest: Path) -> list[str]:
     texts = asset_texts(bundle=_kept_bundle(dest))
     for name, text in texts.items():
         fileio.write_if_changed(dest / name, text)
-    sha256 = hashlib.sha256(texts[JAVASCRIPT[0]].encode("utf-8")).hexdigest()
-    fileio.write_marker(dest, "assets", bundle={"from": _bundle_source(), "sha256": sha256})
+    raw = texts[JAVASCRIPT[0]].encode("utf-8")
+    bundle = {
+        "from": _bundle_source(),
+        "bytes": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+    }
+    fileio.write_marker(dest, "assets", bundle=bundle)
     return [*JAVASCRIPT, *STYLESHEETS]
 
 
