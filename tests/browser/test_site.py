@@ -4,12 +4,13 @@ desktop, over http and from disk, through the site's own navigation, fully offli
 One tour (a module fixture) visits every page, discovered from the built site, and
 sorts what it finds by concern; each ``test_*`` reports every problem of its concern
 at once (page, chart, what was expected) rather than stopping at the first. The tour
-writes four screenshots a page (desktop and a 390 x 844 phone viewport, light and
-dark) to ``test-artifacts/screenshots/``. A chart counts as drawn when the renderer
-set ``data-rendered="true"`` *and* Vega drew the marks its spec asks for. At both
-widths the tour also opens every tab of every tabbed block in turn (a chart in a
-hidden tab is fitted when its tab opens) and measures each chart's drawing against its
-column; the counts are printed (``-s`` shows them).
+writes four screenshots a page to ``test-artifacts/screenshots/``: the whole page on a
+desktop in light, and the first screen on the desktop in dark and in a 390 x 844 phone
+viewport, light and dark (a whole-page screenshot costs five times a screen's). A chart
+counts as drawn when the renderer set ``data-rendered="true"`` *and* Vega drew the marks
+its spec asks for. At both widths the tour also opens every tab of every tabbed block in
+turn (a chart in a hidden tab is fitted when its tab opens) and measures each chart's
+drawing against its column; the counts are printed (``-s`` shows them).
 """
 
 from __future__ import annotations
@@ -187,7 +188,8 @@ def _as_phone(tour: Tour, page: Any, path: str, theme: str) -> None:
     page.set_viewport_size(PHONE)
     try:
         tour.found["phone overflow"] += overflow(page, f"/{path} phone {theme}")
-        tour.screenshots.append(screenshot(page, f"{page_slug(path)}--phone-{theme}"))
+        shot = screenshot(page, f"{page_slug(path)}--phone-{theme}", full_page=False)
+        tour.screenshots.append(shot)
         if theme == "light":
             _fit(tour, page, path)
     finally:
@@ -230,7 +232,7 @@ def _tour_page(tour: Tour, path: str, served: str, site: Path, desk: Any, disk: 
     found["file"] += problems
 
     found["dark"] += check_toggled(desk, "dark", f"/{path} toggled dark")
-    tour.screenshots.append(screenshot(desk, f"{slug}--desktop-dark"))
+    tour.screenshots.append(screenshot(desk, f"{slug}--desktop-dark", full_page=False))
     _as_phone(tour, desk, path, "dark")
 
 
