@@ -48,6 +48,27 @@ _CHUNK = 1 << 20
 Ownership = Literal["absent", "empty", "ours", "legacy"]
 
 
+# --------------------------------------------------------------------------- the cache
+
+
+#: Environment variable naming the user's cache folder (overrides the XDG default).
+CACHE_ENV = "ATTENTION_ATLAS_CACHE"
+
+
+def cache_root() -> Path:
+    """The user's cache folder for Attention Atlas (not created here).
+
+    ``$ATTENTION_ATLAS_CACHE`` if set and non-empty, else
+    ``$XDG_CACHE_HOME/attention-atlas``, else ``~/.cache/attention-atlas``.
+    """
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "attention-atlas"
+
+
 # --------------------------------------------------------------------------- modes
 
 

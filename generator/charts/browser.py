@@ -9,10 +9,14 @@ stylesheet are package data (``render/static/``).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
+from attention_atlas import fileio
 from attention_atlas.charts.theme import DARK, LIGHT
 
 __all__ = [
@@ -38,16 +42,21 @@ def vega_bundle() -> str:
 
     The bundle declares its helpers at top level; wrapping it in a function keeps them
     out of ``window``. The bundle itself assigns ``window.vegaEmbed`` (and sets
-    ``window.vega``/``window.vegaLite`` to null, which are removed again). The result is
-    cached: producing it takes about a second.
+    ``window.vega``/``window.vegaLite`` to null, which are removed again). Producing it
+    takes about a second, so it is kept: in this process, and in the user's cache
+    folder for the next command (see :func:`_cached_bundle`).
     """
     from importlib.metadata import version
 
+    source = f"vl-convert-python {version('vl-convert-python')}"
+    kept = _cached_bundle(source)
+    if kept is not None:
+        return kept
     import vl_convert
 
     bundle = vl_convert.javascript_bundle()  # type: ignore[call-arg]
-    return (
-        f"/* vega-embed bundle from vl-convert-python {version('vl-convert-python')} */\n"
+    text = (
+        f"/* vega-embed bundle from {source} */\n"
         "(function () {\n"
         f"{bundle}\n"
         "})();\n"
@@ -55,6 +64,47 @@ def vega_bundle() -> str:
         "if (window.vega === null) delete window.vega;\n"
         "if (window.vegaLite === null) delete window.vegaLite;\n"
     )
+    _keep_bundle(source, text)
+    return text
+
+
+def _bundle_files(source: str) -> tuple[Path, Path]:
+    """The cached bundle of ``source`` and its record (size and SHA-256)."""
+    folder = fileio.cache_root() / "vega" / source.replace(" ", "-")
+    return folder / "vega-embed.js", folder / "vega-embed.json"
+
+
+def _cached_bundle(source: str) -> str | None:
+    """The bundle kept in the user's cache, when its record vouches for it; else None.
+
+    The file is sized before it is read and its hash checked after; anything else
+    (missing, another size or hash, a link, an unreadable record) means making it again.
+    """
+    path, record = _bundle_files(source)
+    try:
+        if record.stat().st_size > 4096 or path.is_symlink():
+            return None
+        made = json.loads(record.read_text(encoding="utf-8"))
+        if not isinstance(made, dict) or path.stat().st_size != made.get("bytes"):
+            return None
+        raw = path.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != made.get("sha256"):
+            return None
+        return raw.decode("utf-8")
+    except (OSError, ValueError):
+        return None
+
+
+def _keep_bundle(source: str, text: str) -> None:
+    """Write the bundle and its record into the user's cache; a cache that cannot be
+    written only means the next command makes the bundle again."""
+    path, record = _bundle_files(source)
+    raw = text.encode("utf-8")
+    made = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fileio.write_atomic(path, raw)
+        fileio.write_atomic(record, json.dumps(made))
 
 
 def themes_script() -> str:

