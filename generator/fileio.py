@@ -170,6 +170,32 @@ def make_folder(parent: Path, prefix: str) -> Path:
     return folder
 
 
+def vouch(data: bytes | str) -> dict[str, Any]:
+    """What :func:`read_vouched` later checks a file against: its size and SHA-256."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def read_vouched(path: Path, record: object) -> str | None:
+    """The text of ``path`` when it still matches ``record`` (from :func:`vouch`); else None.
+
+    Sized before it is read (a file of another size is not the one recorded), a link is
+    never followed, and the hash is checked after; a missing or unreadable file, or a
+    record that is not one, is None too.
+    """
+    if not isinstance(record, dict):
+        return None
+    try:
+        if path.is_symlink() or path.stat().st_size != record.get("bytes"):
+            return None
+        raw = path.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != record.get("sha256"):
+            return None
+        return raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def digest(path: Path) -> str:
     """SHA-256 of a file's bytes, read in chunks."""
     hashed = hashlib.sha256()

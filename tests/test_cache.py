@@ -192,7 +192,9 @@ def test_the_vega_bundle_is_made_again_only_when_it_is_not_vouched_for(
     assert fileio.read_marker(dest)["bundle"]["from"].startswith("vl-convert-python ")
     (dest / fileio.MARKER).write_bytes(b"\x89 garbled")  # nothing vouches for the file
     write(made=3)
-    monkeypatch.setattr(assets, "version", lambda name: "0.0.1")  # another release installed
+    monkeypatch.setattr(
+        assets, "bundle_source", lambda: "vl-convert-python 0.0.1"
+    )  # another release installed
     write(made=4)
     assert fileio.read_marker(dest)["bundle"]["from"] == "vl-convert-python 0.0.1"
     bundle.unlink()  # missing

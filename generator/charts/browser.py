@@ -10,7 +10,6 @@ stylesheet are package data (``render/static/``).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from functools import lru_cache
 from importlib import resources
@@ -24,6 +23,7 @@ __all__ = [
     "SEARCH_FROM_DISK",
     "STYLESHEETS",
     "asset_texts",
+    "bundle_source",
     "themes_script",
     "vega_bundle",
 ]
@@ -46,9 +46,7 @@ def vega_bundle() -> str:
     takes about a second, so it is kept: in this process, and in the user's cache
     folder for the next command (see :func:`_cached_bundle`).
     """
-    from importlib.metadata import version
-
-    source = f"vl-convert-python {version('vl-convert-python')}"
+    source = bundle_source()
     kept = _cached_bundle(source)
     if kept is not None:
         return kept
@@ -68,6 +66,13 @@ def vega_bundle() -> str:
     return text
 
 
+def bundle_source() -> str:
+    """What the Vega bundle is made from: the installed vl-convert-python release."""
+    from importlib.metadata import version
+
+    return f"vl-convert-python {version('vl-convert-python')}"
+
+
 def _bundle_files(source: str) -> tuple[Path, Path]:
     """The cached bundle of ``source`` and its record (size and SHA-256)."""
     folder = fileio.cache_root() / "vega" / source.replace(" ", "-")
@@ -82,29 +87,22 @@ def _cached_bundle(source: str) -> str | None:
     """
     path, record = _bundle_files(source)
     try:
-        if record.stat().st_size > 4096 or path.is_symlink():
+        if record.is_symlink() or record.stat().st_size > 4096:
             return None
         made = json.loads(record.read_text(encoding="utf-8"))
-        if not isinstance(made, dict) or path.stat().st_size != made.get("bytes"):
-            return None
-        raw = path.read_bytes()
-        if hashlib.sha256(raw).hexdigest() != made.get("sha256"):
-            return None
-        return raw.decode("utf-8")
     except (OSError, ValueError):
         return None
+    return fileio.read_vouched(path, made)
 
 
 def _keep_bundle(source: str, text: str) -> None:
     """Write the bundle and its record into the user's cache; a cache that cannot be
     written only means the next command makes the bundle again."""
     path, record = _bundle_files(source)
-    raw = text.encode("utf-8")
-    made = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fileio.write_atomic(path, raw)
-        fileio.write_atomic(record, json.dumps(made))
+        fileio.write_atomic(path, text)
+        fileio.write_atomic(record, json.dumps(fileio.vouch(text)))
 
 
 def themes_script() -> str:

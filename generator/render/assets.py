@@ -7,9 +7,7 @@ package, never kept in the repository. Usage: ``python -m attention_atlas.render
 
 from __future__ import annotations
 
-import hashlib
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
 from attention_atlas import fileio
@@ -18,6 +16,7 @@ from attention_atlas.charts.browser import (
     SEARCH_FROM_DISK,
     STYLESHEETS,
     asset_texts,
+    bundle_source,
     themes_script,
     vega_bundle,
 )
@@ -38,11 +37,6 @@ def _only_assets(folder: Path) -> bool:
     return names <= {*JAVASCRIPT, *STYLESHEETS, SEARCH_FROM_DISK}
 
 
-def _bundle_source() -> str:
-    """What the Vega bundle is made from: the installed vl-convert-python release."""
-    return f"vl-convert-python {version('vl-convert-python')}"
-
-
 def _kept_bundle(dest: Path) -> str | None:
     """The Vega bundle ``dest`` already holds, when its marker vouches for it; else None.
 
@@ -51,19 +45,9 @@ def _kept_bundle(dest: Path) -> str | None:
     release whose bytes still have the hash the marker recorded is used as it is.
     """
     made = fileio.read_marker(dest).get("bundle")
-    if not isinstance(made, dict) or made.get("from") != _bundle_source():
+    if not isinstance(made, dict) or made.get("from") != bundle_source():
         return None
-    path = dest / JAVASCRIPT[0]
-    try:
-        # Sized before it is read: a file of another size is not the one recorded.
-        if path.is_symlink() or path.stat().st_size != made.get("bytes"):
-            return None
-        raw = path.read_bytes()
-        if hashlib.sha256(raw).hexdigest() != made.get("sha256"):
-            return None
-        return raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+    return fileio.read_vouched(dest / JAVASCRIPT[0], made)
 
 
 def write_assets(dest: Path) -> list[str]:
@@ -79,12 +63,7 @@ def write_assets(dest: Path) -> list[str]:
     texts = asset_texts(bundle=_kept_bundle(dest))
     for name, text in texts.items():
         fileio.write_if_changed(dest / name, text)
-    raw = texts[JAVASCRIPT[0]].encode("utf-8")
-    bundle = {
-        "from": _bundle_source(),
-        "bytes": len(raw),
-        "sha256": hashlib.sha256(raw).hexdigest(),
-    }
+    bundle = {"from": bundle_source(), **fileio.vouch(texts[JAVASCRIPT[0]])}
     fileio.write_marker(dest, "assets", bundle=bundle)
     return [*JAVASCRIPT, *STYLESHEETS]
 
