@@ -508,7 +508,10 @@ def block_detail(
     kt = np.swapaxes(ka[..., c_sl, :], -1, -2)  # (..., d_k, w)
     weights = np.matmul(qs, kt)  # (..., h, w) scores
     empty = np.isneginf(lse)[..., None]  # rows with nothing to attend
-    np.subtract(weights, np.where(empty, 0, lse[..., None]), out=weights)
+    # s - lse <= 0; far below (float32 scores near -3e38) it overflows to -inf, whose
+    # exponential is the 0 the weight is.
+    with np.errstate(over="ignore"):
+        np.subtract(weights, np.where(empty, 0, lse[..., None]), out=weights)
     if msk is not None:
         np.copyto(weights, -np.inf, where=np.logical_not(_mask_part(msk, r_sl, c_sl)))
     np.exp(weights, out=weights)

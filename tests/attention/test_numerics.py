@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from attention_atlas.attention import (
@@ -230,6 +230,7 @@ def test_no_keys_have_no_blocks_to_pool_and_say_so(run: Callable[[], Any]) -> No
 
 @SETTINGS
 @given(EXPONENTS, st.sampled_from([np.float32, np.float64]))
+@example(19.125, np.float32)  # a block's far-off scores minus its normaliser overflowed
 def test_every_mechanism_answers_huge_and_tiny_inputs_without_a_warning(e, dtype) -> None:
     rng = np.random.default_rng(4)
     q, k, v = (rng.normal(size=(4, 4)).astype(dtype) * dtype(10.0**e) for _ in range(3))
