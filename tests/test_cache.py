@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -153,8 +154,11 @@ def test_an_unreadable_cache_entry_names_it(copy: Path, monkeypatch: pytest.Monk
 
 
 @pytest.fixture
-def counted_bundles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Each Vega bundle made from now on (a small stand-in, made in no time)."""
+def counted_bundles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[str]]:
+    """Each Vega bundle made from now on (a small stand-in, made in no time), kept in a
+    cache folder of this test's own, and none kept in this process yet."""
+    import vl_convert
+
     from attention_atlas.charts import browser
 
     made: list[str] = []
@@ -163,43 +167,49 @@ def counted_bundles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         made.append(f"var bundle{len(made)};")
         return made[-1]
 
-    monkeypatch.setattr(browser, "vega_bundle", bundle)
-    return made
+    monkeypatch.setattr(vl_convert, "javascript_bundle", bundle)
+    monkeypatch.setenv("ATTENTION_ATLAS_CACHE", str(tmp_path / "cache"))
+    browser.vega_bundle.cache_clear()
+    yield made
+    browser.vega_bundle.cache_clear()
 
 
 def test_the_vega_bundle_is_made_again_only_when_it_is_not_vouched_for(
     counted_bundles: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each write_assets as a new command runs it: the bundle comes from the user's cache
+    while the cache vouches for it, and is made again when it does not."""
+    from attention_atlas.charts import browser
     from attention_atlas.render import assets
 
     dest = tmp_path / "assets"
     bundle = dest / "vega-embed.js"
 
-    def write(made: int) -> str:
-        """Write the assets; ``made``: how many bundles were made so far."""
+    def write(made: int, shows: int | None = None) -> str:
+        """Write the assets; ``made``: how many bundles were made so far; ``shows``: the
+        one written (the newest unless said)."""
+        browser.vega_bundle.cache_clear()  # a new command keeps nothing in memory
         assets.write_assets(dest)
         text = bundle.read_text(encoding="utf-8")
         assert len(counted_bundles) == made
-        assert counted_bundles[-1] in text
+        assert counted_bundles[-1 if shows is None else shows] in text
         return text
 
     first = write(made=1)
     mtime = bundle.stat().st_mtime_ns
-    assert write(made=1) == first  # intact: kept, not made again
+    assert write(made=1) == first  # intact: kept, not made again, file not rewritten
     assert bundle.stat().st_mtime_ns == mtime
-    bundle.write_text(first.replace("bundle0", "bundle9"), encoding="utf-8")  # edited
+    bundle.write_text(first.replace("bundle0", "bundle9"), encoding="utf-8")  # edited copy
+    assert write(made=1) == first  # put back from the cache
+    (cached,) = (tmp_path / "cache" / "vega").glob("*/vega-embed.js")
+    cached.write_text(first.replace("bundle0", "bundle9"), encoding="utf-8")  # edited cache
     write(made=2)
-    assert fileio.read_marker(dest)["bundle"]["from"].startswith("vl-convert-python ")
-    (dest / fileio.MARKER).write_bytes(b"\x89 garbled")  # nothing vouches for the file
-    write(made=3)
-    monkeypatch.setattr(
-        assets, "bundle_source", lambda: "vl-convert-python 0.0.1"
-    )  # another release installed
-    write(made=4)
-    assert fileio.read_marker(dest)["bundle"]["from"] == "vl-convert-python 0.0.1"
-    bundle.unlink()  # missing
-    write(made=5)
-    grown = bundle.read_text(encoding="utf-8") + "\n// more"
-    bundle.write_text(grown, encoding="utf-8")  # another size: not read, made again
-    write(made=6)
-    assert fileio.read_marker(dest)["bundle"]["bytes"] == bundle.stat().st_size
+    installed = browser._bundle_source
+    monkeypatch.setattr(browser, "_bundle_source", lambda: "vl-convert-python 0.0.1")
+    write(made=3)  # another release installed: its own bundle
+    monkeypatch.setattr(browser, "_bundle_source", installed)
+    write(made=3, shows=1)  # back to the installed release, whose bundle is still kept
+    cached.unlink()
+    write(made=4)  # missing
+    cached.write_text(cached.read_text(encoding="utf-8") + "// more", encoding="utf-8")
+    write(made=5)  # another size: not read, made again

@@ -23,7 +23,6 @@ __all__ = [
     "SEARCH_FROM_DISK",
     "STYLESHEETS",
     "asset_texts",
-    "bundle_source",
     "themes_script",
     "vega_bundle",
 ]
@@ -46,7 +45,7 @@ def vega_bundle() -> str:
     takes about a second, so it is kept: in this process, and in the user's cache
     folder for the next command (see :func:`_cached_bundle`).
     """
-    source = bundle_source()
+    source = _bundle_source()
     kept = _cached_bundle(source)
     if kept is not None:
         return kept
@@ -66,7 +65,7 @@ def vega_bundle() -> str:
     return text
 
 
-def bundle_source() -> str:
+def _bundle_source() -> str:
     """What the Vega bundle is made from: the installed vl-convert-python release."""
     from importlib.metadata import version
 
@@ -117,14 +116,10 @@ def _static(name: str) -> str:
     return (folder / name).read_text(encoding="utf-8")
 
 
-def asset_texts(bundle: str | None = None) -> dict[str, str]:
-    """Every asset's text, keyed by file name (scripts in load order, then CSS).
-
-    ``bundle`` is a Vega bundle made before by :func:`vega_bundle` (and kept), to use
-    instead of making it again.
-    """
+def asset_texts() -> dict[str, str]:
+    """Every asset's text, keyed by file name (scripts in load order, then CSS)."""
     return {
-        "vega-embed.js": vega_bundle() if bundle is None else bundle,
+        "vega-embed.js": vega_bundle(),
         "atlas-themes.js": themes_script(),
         "atlas-charts.js": _static("atlas-charts.js"),
         "atlas.css": _static("atlas.css"),

@@ -16,7 +16,6 @@ from attention_atlas.charts.browser import (
     SEARCH_FROM_DISK,
     STYLESHEETS,
     asset_texts,
-    bundle_source,
     themes_script,
     vega_bundle,
 )
@@ -37,34 +36,20 @@ def _only_assets(folder: Path) -> bool:
     return names <= {*JAVASCRIPT, *STYLESHEETS, SEARCH_FROM_DISK}
 
 
-def _kept_bundle(dest: Path) -> str | None:
-    """The Vega bundle ``dest`` already holds, when its marker vouches for it; else None.
-
-    Making the bundle takes over a second, and every build writes the assets. The bundle
-    depends only on the vl-convert-python release, so a file made by the installed
-    release whose bytes still have the hash the marker recorded is used as it is.
-    """
-    made = fileio.read_marker(dest).get("bundle")
-    if not isinstance(made, dict) or made.get("from") != bundle_source():
-        return None
-    return fileio.read_vouched(dest / JAVASCRIPT[0], made)
-
-
 def write_assets(dest: Path) -> list[str]:
     """Write the assets into ``dest``; return their names, scripts first in load order.
 
     ``dest`` must be new, empty, or a folder of assets written before (it carries the
     marker of :mod:`attention_atlas.fileio`); any other folder is refused with an
-    ``AtlasError``. Unchanged files are not rewritten, and an intact Vega bundle of the
-    installed vl-convert-python is not made again (the marker records its hash).
+    ``AtlasError``. Unchanged files are not rewritten (the Vega bundle itself is kept
+    by :func:`attention_atlas.charts.browser.vega_bundle`).
     """
     fileio.check_folder(dest, str(dest), kind="assets", looks_ours=_only_assets)
     dest.mkdir(parents=True, exist_ok=True)  # one that cannot be made fails before the bundle
-    texts = asset_texts(bundle=_kept_bundle(dest))
+    texts = asset_texts()
     for name, text in texts.items():
         fileio.write_if_changed(dest / name, text)
-    bundle = {"from": bundle_source(), **fileio.vouch(texts[JAVASCRIPT[0]])}
-    fileio.write_marker(dest, "assets", bundle=bundle)
+    fileio.write_marker(dest, "assets")
     return [*JAVASCRIPT, *STYLESHEETS]
 
 
