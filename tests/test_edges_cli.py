@@ -356,12 +356,15 @@ def _commands_with_umask(
 
 @contextlib.contextmanager
 def _umask(mask: int) -> Iterator[None]:
-    """This process's umask set to ``mask`` for a while."""
+    """This process's umask set to ``mask`` for a while (and read again by fileio, which
+    reads it once a process)."""
     before = os.umask(mask)
+    fileio.umask.cache_clear()
     try:
         yield
     finally:
         os.umask(before)
+        fileio.umask.cache_clear()
 
 
 def _wrong_modes(tree: Path, mask: int) -> list[str]:
