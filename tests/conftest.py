@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -155,3 +155,24 @@ def cached_project(tmp_path: Path, built_site: Path) -> Path:
     root = copy_project(tmp_path / "project")
     shutil.copytree(built_site / ".atlas-cache" / "pages", root / ".atlas-cache" / "pages")
     return root
+
+
+@pytest.fixture
+def counted_bundles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[str]]:
+    """Each Vega bundle made from now on (a small stand-in, made in no time), kept in a
+    cache folder of this test's own, and none kept in this process yet."""
+    import vl_convert
+
+    from attention_atlas.charts import browser
+
+    made: list[str] = []
+
+    def bundle() -> str:
+        made.append(f"var bundle{len(made)};")
+        return made[-1]
+
+    monkeypatch.setattr(vl_convert, "javascript_bundle", bundle)
+    monkeypatch.setenv("ATTENTION_ATLAS_CACHE", str(tmp_path / "cache"))
+    browser.vega_bundle.cache_clear()
+    yield made
+    browser.vega_bundle.cache_clear()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -151,27 +150,6 @@ def test_an_unreadable_cache_entry_names_it(copy: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(AtlasError, match=rf"{entry.name}: cannot use the build cache"):
         build.build(copy, check=True)
-
-
-@pytest.fixture
-def counted_bundles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[str]]:
-    """Each Vega bundle made from now on (a small stand-in, made in no time), kept in a
-    cache folder of this test's own, and none kept in this process yet."""
-    import vl_convert
-
-    from attention_atlas.charts import browser
-
-    made: list[str] = []
-
-    def bundle() -> str:
-        made.append(f"var bundle{len(made)};")
-        return made[-1]
-
-    monkeypatch.setattr(vl_convert, "javascript_bundle", bundle)
-    monkeypatch.setenv("ATTENTION_ATLAS_CACHE", str(tmp_path / "cache"))
-    browser.vega_bundle.cache_clear()
-    yield made
-    browser.vega_bundle.cache_clear()
 
 
 def test_the_vega_bundle_is_made_again_only_when_it_is_not_vouched_for(
