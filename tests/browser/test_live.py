@@ -9,7 +9,8 @@ control values the view applied, to the digits shown. Extreme inputs must show
 
 One visit per page (a module fixture) collects every reading; it also takes screenshots
 of each panel before and after a change, light and dark, at 1280 and 390 px wide
-(``test-artifacts/screenshots/live-*.png``).
+(``test-artifacts/screenshots/live-*.png``), turning the page to 390 px once and back
+once (every such turn draws every chart of the page again).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from attention_atlas.scenarios import all_scenarios
 from attention_atlas.scenarios.base import Result
 from tests.browser._browser import (
     DESKTOP,
+    DRAW_TIMEOUT_MS,
+    FITTED,
     PHONE,
     SCREENSHOTS,
     Watch,
@@ -522,25 +525,33 @@ def _page(browser: Any, **options: Any) -> Iterator[tuple[Any, Watch]]:
         context.close()
 
 
+def _resize(page: Any, size: dict[str, int]) -> None:
+    """Turn the page to ``size`` and wait until every chart is drawn for its new column.
+
+    A column that changes width has every chart of the page drawn again, the dearest
+    step of a visit: a visit turns to a phone's width once and back once.
+    """
+    page.set_viewport_size(size)
+    page.wait_for_function(FITTED, timeout=DRAW_TIMEOUT_MS)
+
+
 def _shoot(page: Any, visit: Visit, when: str, theme: str) -> None:
-    """The panel at 1280 and 390 px wide, as JPEGs."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate(HIDE_HEADER, True)
-    for size, label in ((DESKTOP, "1280"), (PHONE, "390")):
-        page.set_viewport_size(size)
-        page.evaluate(SCROLL_TO_PANEL)
-        if label == "390":
-            seen = page.evaluate(READ_PANEL)
-            visit.phone_width = seen["width"]
-            if not seen["fits"]:
-                visit.problems.append(f"{visit.slug} {when} {theme}: wider than a phone")
-        path = SCREENSHOTS / f"live-{visit.slug}--{when}-{theme}-{label}.png"
-        slider = page.locator(".vega-bindings input[type=range]")
-        figure = page.locator(".atlas-figure").filter(has=slider).first
-        figure.screenshot(path=str(path), animations="disabled")
-        visit.screenshots.append(path)
-    page.set_viewport_size(DESKTOP)
-    page.evaluate(HIDE_HEADER, False)
+    """The panel at the page's present width (1280 or 390 px), as a PNG.
+
+    At a phone's width the panel is also read to check that it fits the column.
+    """
+    label = str(page.viewport_size["width"])
+    page.evaluate(SCROLL_TO_PANEL)
+    if label == str(PHONE["width"]):
+        seen = page.evaluate(READ_PANEL)
+        visit.phone_width = seen["width"]
+        if not seen["fits"]:
+            visit.problems.append(f"{visit.slug} {when} {theme}: wider than a phone")
+    path = SCREENSHOTS / f"live-{visit.slug}--{when}-{theme}-{label}.png"
+    slider = page.locator(".vega-bindings input[type=range]")
+    figure = page.locator(".atlas-figure").filter(has=slider).first
+    figure.screenshot(path=str(path), animations="disabled")
+    visit.screenshots.append(path)
 
 
 def _read(page: Any, visit: Visit, label: str) -> dict[str, Any]:
@@ -549,45 +560,71 @@ def _read(page: Any, visit: Visit, label: str) -> dict[str, Any]:
     return reading
 
 
-def drive(browser: Any, served: str, slug: str) -> Visit:
-    """Load the page, read the panel, change it, toggle dark, push it to its edges."""
+def drive(page: Any, watch: Watch, served: str, slug: str) -> Visit:
+    """Load the page, read the panel, change it, toggle dark, push it to its edges.
+
+    The screenshots show the panel before and after the first change in light, before
+    and after every change in dark, each at 1280 and 390 px. A column that changes
+    width has every chart of the page drawn again, so they are taken in the order that
+    turns the page to 390 px once and back once (light at 1280, light at 390, dark at
+    390, dark at 1280), the controls set again to what each screenshot shows.
+    """
     visit = Visit(slug)
-    with _page(browser, viewport=DESKTOP, color_scheme="light") as (page, watch):
-        page.goto(f"{served}tutorial/{slug}.html")
-        wait_for_charts(page, "light")
-        start = _read(page, visit, "defaults")
-        _shoot(page, visit, "before", "light")
-        for n, change in enumerate(CHANGES[slug]):
-            page.evaluate(SET_CONTROLS, change)
-            _read(page, visit, f"change {n + 1}")
-            if n == 0:
-                _shoot(page, visit, "after", "light")
-        changed = visit.readings[-1][1]["controls"]
-        toggle_scheme(page)
-        wait_for_charts(page, "dark")
-        dark = _read(page, visit, "after the dark toggle")
-        if dark["controls"] != changed:
-            visit.problems.append(
-                f"{slug}: the dark redraw moved the controls from {changed} to {dark['controls']}"
-            )
-        _shoot(page, visit, "after", "dark")
-        page.evaluate(SET_CONTROLS, start["controls"])  # a select's value is its index
-        _read(page, visit, "back to the defaults, dark")
-        _shoot(page, visit, "before", "dark")
-        for n, change in enumerate(EXTREMES[slug]):
-            page.evaluate(SET_CONTROLS, change)
-            _read(page, visit, f"extreme {n + 1}")
-        first = next(iter(start["controls"]))
-        page.evaluate(SET_SIGNAL, [first, "NaN"])
-        # No control can do this; the formulas must still read a number.
-        _read(page, visit, f"{first} set to NaN")["injected"] = True
-        visit.problems += [f"{slug}: {p}" for p in watch.problems(*local_origins(served))]
+    watch.clear()
+    page.goto(f"{served}tutorial/{slug}.html")
+    wait_for_charts(page, "light")
+    page.evaluate(HIDE_HEADER, True)
+    start = _read(page, visit, "defaults")["controls"]
+    _shoot(page, visit, "before", "light")
+    for n, change in enumerate(CHANGES[slug]):
+        page.evaluate(SET_CONTROLS, change)
+        changed = _read(page, visit, f"change {n + 1}")["controls"]
+        if n == 0:
+            _shoot(page, visit, "after", "light")
+    _resize(page, PHONE)
+    # A select's value is its index, as SET_CONTROLS takes it.
+    page.evaluate(SET_CONTROLS, dict(visit.readings)["change 1"]["controls"])
+    _shoot(page, visit, "after", "light")
+    page.evaluate(SET_CONTROLS, start)
+    _shoot(page, visit, "before", "light")
+    page.evaluate(SET_CONTROLS, changed)
+    page.evaluate(HIDE_HEADER, False)  # the light/dark toggle is in the header
+    toggle_scheme(page)
+    wait_for_charts(page, "dark")
+    page.evaluate(HIDE_HEADER, True)
+    dark = _read(page, visit, "after the dark toggle")
+    if dark["controls"] != changed:
+        visit.problems.append(
+            f"{slug}: the dark redraw moved the controls from {changed} to {dark['controls']}"
+        )
+    _shoot(page, visit, "after", "dark")
+    page.evaluate(SET_CONTROLS, start)
+    _read(page, visit, "back to the defaults, dark")
+    _shoot(page, visit, "before", "dark")
+    _resize(page, DESKTOP)
+    _shoot(page, visit, "before", "dark")
+    page.evaluate(SET_CONTROLS, changed)
+    _shoot(page, visit, "after", "dark")
+    page.evaluate(SET_CONTROLS, start)
+    for n, change in enumerate(EXTREMES[slug]):
+        page.evaluate(SET_CONTROLS, change)
+        _read(page, visit, f"extreme {n + 1}")
+    first = next(iter(start))
+    page.evaluate(SET_SIGNAL, [first, "NaN"])
+    # No control can do this; the formulas must still read a number.
+    _read(page, visit, f"{first} set to NaN")["injected"] = True
+    visit.problems += [f"{slug}: {p}" for p in watch.problems(*local_origins(served))]
     return visit
 
 
 @pytest.fixture(scope="module")
 def visits(chromium: Any, served: str) -> dict[str, Visit]:
-    return {slug: drive(chromium, served, slug) for slug in SLUGS}
+    """Every page visited in turn in one browser tab (a new page in a warm tab costs
+    less than a new tab); each visit starts from a freshly loaded page, light, 1280 px
+    wide, with nothing kept in local storage."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with _page(chromium, viewport=DESKTOP, color_scheme="light") as (page, watch):
+        return {slug: drive(page, watch, served, slug) for slug in SLUGS}
 
 
 # --------------------------------------------------------------------------- the tests
