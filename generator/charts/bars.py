@@ -14,7 +14,9 @@ from attention_atlas.charts.toolkit import (
     Titles,
     atlas_usermeta,
     chart_title,
+    condition_channel,
     position_encoding,
+    value_channel,
     value_params,
 )
 from attention_atlas.errors import AtlasError
@@ -99,9 +101,9 @@ def bar_chart(
     step = bar_width or (44 if show_values else max(4, min(28, 560 // k)))
     vals_p, labs_p = f"{name}_v", f"{name}_l"
     test = _highlight_test(highlight, k)
-    color: Any = alt.value(BAR_COLOR)
+    color = value_channel(alt.ColorValue, BAR_COLOR)
     if test:
-        color = alt.condition(test, alt.value(ACCENT), alt.value(BAR_COLOR))
+        color = condition_channel(alt.ColorValue, test, ACCENT, BAR_COLOR)
     x = position_encoding(
         labs_p, shown.x, count=k, step=step, max_chars=max(len(s) for s in labs), orient="bottom"
     )

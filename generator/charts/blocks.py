@@ -466,7 +466,7 @@ def block_explorer_chart(
         )
         .transform_calculate(text=f"datum.at >= 0 ? [{dt}_name[datum.at]] : {missing}")
         .mark_text(align="left", baseline="bottom", x=0, y=-34, fontWeight="bold", fontSize=12)
-        .encode(text="text:N")
+        .encode(text=alt.Text("text:N"))
     )
     width, height = _map_size(h, w)
     detail = alt.layer(cells, heading, width=width, height=height)

@@ -18,11 +18,13 @@ from attention_atlas.charts.toolkit import (
     cell_dims,
     cell_tooltip,
     chart_title,
+    condition_channel,
     formatted_width,
     position_encoding,
     prepare_matrix,
     restrict_views,
     value_axis_title,
+    value_channel,
 )
 from attention_atlas.errors import AtlasError
 
@@ -112,8 +114,8 @@ def row_explorer_chart(
         cell=cell,
         legend=False,
         extra_encoding={
-            "stroke": alt.condition(pick, alt.value(HIGHLIGHT), alt.value("transparent")),
-            "strokeWidth": alt.value(2),
+            "stroke": condition_channel(alt.StrokeValue, pick, HIGHLIGHT, "transparent"),
+            "strokeWidth": value_channel(alt.StrokeWidthValue, 2),
         },
     )
     layers[0] = layers[0].add_params(pick)
@@ -147,7 +149,7 @@ def row_explorer_chart(
     label = (
         alt.Chart(name=f"{name}_query")
         .mark_text(align="left", baseline="bottom", x=0, y=-6, fontWeight="bold")
-        .encode(text="q:N")
+        .encode(text=alt.Text("q:N"))
         .transform_filter("datum.c == 0")
     )
     row = add_top_level(

@@ -39,10 +39,12 @@ from attention_atlas.charts.toolkit import (
     cell_tooltip,
     chart_title,
     check_positions,
+    condition_channel,
     position_encoding,
     position_label,
     quantised_title,
     restrict_views,
+    value_channel,
 )
 from attention_atlas.errors import AtlasError, ShapeError
 from attention_atlas.text import hidden_marks, size_text
@@ -190,7 +192,7 @@ def frame_layer(pick: alt.Parameter, name: str) -> alt.Chart:
     return (
         alt.Chart(name=f"{name}_frame")
         .mark_rect(filled=False, strokeWidth=3)
-        .encode(stroke=alt.condition(pick, alt.value(HIGHLIGHT), alt.value("transparent")))
+        .encode(stroke=condition_channel(alt.StrokeValue, pick, HIGHLIGHT, "transparent"))
     )
 
 
@@ -630,11 +632,11 @@ def _image(
         alt.Chart(data, name=name)
         .mark_image(aspect=False, smooth=smooth, align="left", baseline="top")
         .encode(
-            url="url:N",
-            x=alt.value(0),
-            x2=alt.value("width"),
-            y=alt.value(0),
-            y2=alt.value("height"),
+            url=alt.Url("url:N"),
+            x=value_channel(alt.XValue, 0),
+            x2=value_channel(alt.X2Value, "width"),
+            y=value_channel(alt.YValue, 0),
+            y2=value_channel(alt.Y2Value, "height"),
             tooltip=HEAD_TOOLTIP if tooltip else alt.Undefined,
         )
     )

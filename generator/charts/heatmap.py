@@ -26,6 +26,7 @@ from attention_atlas.charts.toolkit import (
     cell_dims,
     cell_tooltip,
     chart_title,
+    condition_channel,
     formatted_width,
     position_encoding,
     prepare_matrix,
@@ -141,10 +142,11 @@ def heat_layers(
                 x=alt.X("c:O"),
                 y=alt.Y("r:O"),
                 text=alt.Text("v:Q", format=fmt),
-                color=alt.condition(
+                color=condition_channel(
+                    alt.ColorValue,
                     text_color_test(data, scheme, diverging),
-                    alt.value("#ffffff"),
-                    alt.value("#111111"),
+                    "#ffffff",
+                    "#111111",
                 ),
                 tooltip=tooltip,
             )

@@ -37,7 +37,12 @@ from numpy.typing import ArrayLike
 
 from attention_atlas.charts.encoding import as_matrix, as_vector, label_list
 from attention_atlas.charts.theme import ACCENT, BAR_COLOR, HIGHLIGHT
-from attention_atlas.charts.toolkit import atlas_usermeta, chart_title
+from attention_atlas.charts.toolkit import (
+    atlas_usermeta,
+    chart_title,
+    condition_channel,
+    value_channel,
+)
 from attention_atlas.errors import AtlasError, ShapeError
 from attention_atlas.text import fixed
 
@@ -317,13 +322,13 @@ def _table(
     plain = (
         alt.Chart(name=f"{name}_table")
         .mark_text(fontSize=12)
-        .encode(x=x, y=y, text="t:N")
+        .encode(x=x, y=y, text=alt.Text("t:N"))
         .transform_filter("!datum.bad")
     )
     over = (
         alt.Chart(name=f"{name}_table_over")
         .mark_text(fontSize=12, fontWeight="bold", color=HIGHLIGHT)
-        .encode(x=x, y=y, text="t:N")
+        .encode(x=x, y=y, text=alt.Text("t:N"))
         .transform_filter("datum.bad")
     )
     chart = alt.layer(plain, over, data=alt.sequence(0, n * c, as_="i")).transform_calculate(
@@ -392,14 +397,14 @@ def _bars(
     scale = alt.Scale(domain=list(domain)) if domain else alt.Scale(zero=True, nice=True)
     y = alt.Y("y:Q", title=y_title, scale=scale, axis=alt.Axis(tickCount=4))
     tooltip = [alt.Tooltip("name:N", title=x_title), alt.Tooltip("y:Q", title=y_title)]
-    color: Any = alt.value(BAR_COLOR)
+    color = value_channel(alt.ColorValue, BAR_COLOR)
     if mark_max:
-        color = alt.condition("datum.y == datum.top", alt.value(ACCENT), alt.value(BAR_COLOR))
+        color = condition_channel(alt.ColorValue, "datum.y == datum.top", ACCENT, BAR_COLOR)
     bars = alt.Chart(name=f"{name}_{key}_bars").mark_bar().encode(x=x, y=y, color=color)
     text = (
         alt.Chart(name=f"{name}_{key}_text")
         .mark_text(fontSize=11, dy=-7)
-        .encode(x=x, y=alt.Y("top_of_bar:Q", scale=scale), text="t:N", tooltip=tooltip)
+        .encode(x=x, y=alt.Y("top_of_bar:Q", scale=scale), text=alt.Text("t:N"), tooltip=tooltip)
     )
     chart = alt.layer(bars.encode(tooltip=tooltip), text, data=alt.sequence(0, count, as_="j"))
     chart = chart.transform_calculate(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import altair as alt
 import numpy as np
@@ -37,6 +37,8 @@ from attention_atlas.text import hidden_marks, plain_significant, visible, visib
 Orient = Literal["top", "bottom", "left", "right"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+Channel = TypeVar("Channel", bound=alt.SchemaBase)
 
 
 # --------------------------------------------------------------------------- matrix data
@@ -290,6 +292,28 @@ def cell_tooltip(query: str, key: str, value: str, fmt: str) -> list[alt.Tooltip
         alt.Tooltip("k:N", title=key),
         alt.Tooltip("v:Q", title=value, format=fmt),
     ]
+
+
+# --------------------------------------------------------------------------- channels
+#
+# ``encode`` turns a plain dict (what ``alt.value`` and ``alt.condition`` return) or a
+# shorthand string into a channel object by validating it against each schema the channel
+# accepts, after hashing every schema class: about 10 ms a channel, on every build of every
+# chart (schema validation of the finished spec being off or not). A channel object given
+# to ``encode`` skips all of it and writes the same spec.
+
+
+def value_channel(channel: type[Channel], value: Any) -> Channel:
+    """``alt.value(value)`` as the channel's value class (``alt.StrokeWidthValue``, ...)."""
+    return channel(value=value)
+
+
+def condition_channel(channel: type[Channel], test: Any, then: Any, otherwise: Any) -> Channel:
+    """``alt.condition(test, alt.value(then), alt.value(otherwise))`` as the channel's value
+    class (``alt.ColorValue``, ``alt.StrokeValue``, ...); ``test`` is an expression string
+    or a selection."""
+    condition = alt.condition(test, alt.value(then), alt.value(otherwise))
+    return channel(**cast(dict[str, Any], condition))
 
 
 # --------------------------------------------------------------------------- positions and sizes
