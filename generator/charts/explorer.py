@@ -12,6 +12,7 @@ from attention_atlas.charts.heatmap import heat_layers
 from attention_atlas.charts.theme import ACCENT, HIGHLIGHT
 from attention_atlas.charts.toolkit import (
     Titles,
+    add_selection,
     add_top_level,
     atlas_usermeta,
     calculate_transforms,
@@ -22,7 +23,7 @@ from attention_atlas.charts.toolkit import (
     formatted_width,
     position_encoding,
     prepare_matrix,
-    restrict_views,
+    unchecked,
     value_axis_title,
     value_channel,
 )
@@ -100,8 +101,13 @@ def row_explorer_chart(
     cell = cell_dims(
         n, m, show_values=show_values, text_chars=formatted_width(w, fmt), cell_size=None
     )
-    pick = alt.selection_point(
-        name=f"{name}_pick", fields=["r"], on="click", clear=False, value=[{"r": initial_row}]
+    pick = unchecked(
+        alt.selection_point,
+        name=f"{name}_pick",
+        fields=["r"],
+        on="click",
+        clear=False,
+        value=[{"r": initial_row}],
     )
     layers = heat_layers(
         data,
@@ -118,7 +124,6 @@ def row_explorer_chart(
             "strokeWidth": value_channel(alt.StrokeWidthValue, 2),
         },
     )
-    layers[0] = layers[0].add_params(pick)
     calc = data.calculate()
     # Set in place: a chained call on a layer copies every layer (a report draws a
     # chart like this for each of its heads).
@@ -159,7 +164,7 @@ def row_explorer_chart(
         height=220,
     )
     chart = alt.hconcat(heat, row, spacing=30)
-    restrict_views(chart, pick.name, (f"{name}_cells",))
+    add_selection(chart, pick, (f"{name}_cells",))
     return add_top_level(
         chart,
         data.params(),

@@ -31,6 +31,7 @@ from attention_atlas.charts.toolkit import (
     position_encoding,
     prepare_matrix,
     shown_title,
+    unchecked,
     value_axis_title,
 )
 from attention_atlas.errors import AtlasError
@@ -72,8 +73,10 @@ def color_scale(data: MatrixData, scheme: str, diverging: bool) -> alt.Scale:
     """The colour scale over the encoded domain (diverging ones are centred at 0)."""
     lo, hi = data.enc.domain
     if diverging:
-        return alt.Scale(scheme=cast(Any, scheme), domain=[lo, hi], domainMid=0, clamp=True)
-    return alt.Scale(scheme=cast(Any, scheme), domain=[lo, hi], clamp=True)
+        return unchecked(
+            alt.Scale, scheme=cast(Any, scheme), domain=[lo, hi], domainMid=0, clamp=True
+        )
+    return unchecked(alt.Scale, scheme=cast(Any, scheme), domain=[lo, hi], clamp=True)
 
 
 def heat_layers(
@@ -118,7 +121,8 @@ def heat_layers(
     color = alt.Color(
         "v:Q",
         scale=color_scale(data, scheme, diverging),
-        legend=alt.Legend(
+        legend=unchecked(
+            alt.Legend,
             title=titles.value,
             gradientLength=max(60, min(200, cell[1] * n)),
             format=fmt,
@@ -370,11 +374,11 @@ def _one_view(
     the matrix's params, a step of ``cell`` pixels, the title and the usermeta."""
     n, m = data.shape
     transform: list[Any] = [
-        alt.CalculateTransform(calculate=expr, **{"as": field})
+        unchecked(alt.CalculateTransform, calculate=expr, **{"as": field})
         for field, expr in data.calculate().items()
     ]
     if data.enc.has_missing:
-        transform.append(alt.FilterTransform(filter="isValid(datum.v)"))
+        transform.append(unchecked(alt.FilterTransform, filter="isValid(datum.v)"))
     chart = alt.layer(*layers, data=alt.sequence(0, n * m, as_="i"), transform=transform)
     return cast(
         alt.LayerChart,
@@ -382,8 +386,8 @@ def _one_view(
             chart,
             data.params(),
             title=title,
-            width=alt.Step(cell[0]),
-            height=alt.Step(cell[1]),
+            width=unchecked(alt.Step, cell[0]),
+            height=unchecked(alt.Step, cell[1]),
             usermeta=atlas_usermeta(cells=n * m, renderer_hint=renderer_hint),
         ),
     )

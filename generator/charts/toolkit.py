@@ -14,12 +14,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, ParamSpec, TypeVar, cast
 
 import altair as alt
 import numpy as np
+from altair.utils.schemapi import debug_mode
 from numpy.typing import ArrayLike, NDArray
 
 from attention_atlas.charts.encoding import (
@@ -39,6 +40,21 @@ Orient = Literal["top", "bottom", "left", "right"]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Channel = TypeVar("Channel", bound=alt.SchemaBase)
+Made = TypeVar("Made")
+Args = ParamSpec("Args")
+
+
+def unchecked(make: Callable[Args, Made], *args: Args.args, **kwargs: Args.kwargs) -> Made:
+    """``make(*args, **kwargs)`` without Altair checking each object it creates.
+
+    Altair validates a schema object (an axis, a scale, a param) against the schema when
+    it is created: about 1 ms each, on every build, whether the finished spec is
+    validated or not. The finished spec is validated as a whole where validation is on
+    (:func:`~attention_atlas.charts.html.schema_validation`, as in the tests), which
+    finds the same mistakes.
+    """
+    with debug_mode(False):
+        return make(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------- matrix data
@@ -97,12 +113,12 @@ class MatrixData:
         the positions of rows and columns when they are not 0, 1, 2, ..."""
         params = [
             *value_params(self.enc, self.values_param),
-            alt.param(name=self.rows_param, value=self.rows),
-            alt.param(name=self.cols_param, value=self.cols),
+            unchecked(alt.param, name=self.rows_param, value=self.rows),
+            unchecked(alt.param, name=self.cols_param, value=self.cols),
         ]
         for suffix, positions in (("_rp", self.row_positions), ("_cp", self.col_positions)):
             if positions is not None:
-                params.append(alt.param(name=self.prefix + suffix, value=positions))
+                params.append(unchecked(alt.param, name=self.prefix + suffix, value=positions))
         return params
 
     def calculate(self, index: str = "datum.i") -> dict[str, str]:
@@ -142,10 +158,10 @@ def check_positions(positions: Any, count: int, what: str) -> list[int] | None:
 
 def value_params(enc: MatrixEncoding, name: str) -> list[alt.Parameter]:
     """The param holding ``enc``'s codes, plus the derived split param in exact mode."""
-    params = [alt.param(name=name, value=enc.codes)]
+    params = [unchecked(alt.param, name=name, value=enc.codes)]
     split = enc.split_expr(name)
     if split is not None:
-        params.append(alt.param(name=f"{name}_x", expr=split))
+        params.append(unchecked(alt.param, name=f"{name}_x", expr=split))
     return params
 
 
@@ -265,10 +281,10 @@ def chart_title(
     if note:
         sub = [*sub, note]
     if not sub:
-        return alt.TitleParams(text=text)
+        return unchecked(alt.TitleParams, text=text)
     if isinstance(subtitle, str) and len(sub) == 1:
-        return alt.TitleParams(text=text, subtitle=shown_title(sub[0]))
-    return alt.TitleParams(text=text, subtitle=[shown_title(t) for t in sub])
+        return unchecked(alt.TitleParams, text=text, subtitle=shown_title(sub[0]))
+    return unchecked(alt.TitleParams, text=text, subtitle=[shown_title(t) for t in sub])
 
 
 def quantised_title(title: str, levels: int, of: str = "") -> str:
@@ -351,7 +367,7 @@ def cell_dims(
 
 def position_scale(count: int) -> alt.Scale:
     """A scale over every position ``0 .. count - 1``, also those no datum reaches."""
-    return alt.Scale(domain={"expr": f"sequence(0, {count})"})
+    return unchecked(alt.Scale, domain={"expr": f"sequence(0, {count})"})
 
 
 def position_encoding(
@@ -389,8 +405,8 @@ def position_encoding(
         axis["labelOverlap"] = "parity"
         axis["labelFontSize"] = 9 if step >= 8 else 8
     if horizontal:
-        return alt.X("c:O", scale=position_scale(count), axis=alt.Axis(**axis))
-    return alt.Y("r:O", scale=position_scale(count), axis=alt.Axis(**axis))
+        return alt.X("c:O", scale=position_scale(count), axis=unchecked(alt.Axis, **axis))
+    return alt.Y("r:O", scale=position_scale(count), axis=unchecked(alt.Axis, **axis))
 
 
 # --------------------------------------------------------------------------- chart metadata
@@ -415,13 +431,39 @@ def restrict_views(chart: Any, param: Any, prefixes: tuple[str, ...]) -> None:
     listens on the wrong layer. Layers share their view's group, so clicks on the other
     layers still reach the selection.
     """
+    names = _views_named(chart, prefixes)
+    for p in chart.params:
+        if getattr(p, "name", None) == param:
+            p.views = names
+
+
+def add_selection(chart: Any, selection: alt.Parameter, prefixes: tuple[str, ...]) -> None:
+    """Define ``selection`` at the top level of a compound chart, in place, on the views
+    whose names start with ``prefixes`` (as :func:`restrict_views` leaves it).
+
+    The spec is the one ``add_params`` on a layer writes once Altair has lifted the
+    selection through every layer and concat above it; that lifting copies every
+    subchart and validates every param at each level, the dearest part of building an
+    interactive chart. Add the selection after the chart is composed.
+    """
+    if not isinstance(selection.param, alt.SelectionParameter):
+        msg = f"add_selection takes a selection, got {selection.param.__class__.__name__}"
+        raise AtlasError(msg)
+    lifted = unchecked(
+        alt.TopLevelSelectionParameter,
+        **selection.param.to_dict(validate=False),
+        views=_views_named(chart, prefixes),
+    )
+    chart.params = [*([] if chart.params is alt.Undefined else chart.params), lifted]
+
+
+def _views_named(chart: Any, prefixes: tuple[str, ...]) -> list[str]:
+    """Names of the unit views inside ``chart`` that start with ``prefixes`` (at least one)."""
     names = [n for n in _view_names(chart) if n.startswith(prefixes)]
     if not names:
         msg = f"no view named {prefixes!r} in the chart"
         raise AtlasError(msg)
-    for p in chart.params:
-        if getattr(p, "name", None) == param:
-            p.views = names
+    return names
 
 
 def _view_names(chart: Any) -> list[str]:
