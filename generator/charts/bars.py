@@ -16,6 +16,7 @@ from attention_atlas.charts.toolkit import (
     chart_title,
     condition_channel,
     position_encoding,
+    unchecked,
     value_channel,
     value_params,
 )
@@ -132,7 +133,7 @@ def bar_chart(
     )
     chart = cast(alt.LayerChart, chart)
     return chart.add_params(
-        *value_params(enc, vals_p), alt.param(name=labs_p, value=labs)
+        *value_params(enc, vals_p), unchecked(alt.param, name=labs_p, value=labs)
     ).properties(
         title=chart_title(title, subtitle, hidden_marks(raw) | titles.marks),
         width=alt.Step(step),

@@ -38,9 +38,11 @@ from numpy.typing import ArrayLike
 from attention_atlas.charts.encoding import as_matrix, as_vector, label_list
 from attention_atlas.charts.theme import ACCENT, BAR_COLOR, HIGHLIGHT
 from attention_atlas.charts.toolkit import (
+    add_top_level,
     atlas_usermeta,
     chart_title,
     condition_channel,
+    unchecked,
     value_channel,
 )
 from attention_atlas.errors import AtlasError, ShapeError
@@ -161,7 +163,7 @@ class _Slider:
 
     def param(self) -> alt.Parameter:
         bind = alt.binding_range(min=self.low, max=self.high, step=self.step, name=self.label)
-        return alt.param(name=self.name, value=self.value, bind=bind)
+        return unchecked(alt.param, name=self.name, value=self.value, bind=bind)
 
     @property
     def safe(self) -> str:
@@ -186,34 +188,36 @@ def _rows_param(name: str, sliders: Sequence[_Slider], width: int) -> alt.Parame
     """The sliders' values as rows of ``width`` (an array of arrays), clamped."""
     rows = len(sliders) // width
     values = (_array(s.safe for s in sliders[j * width : (j + 1) * width]) for j in range(rows))
-    return alt.param(name=name, expr=_array(values))
+    return unchecked(alt.param, name=name, expr=_array(values))
 
 
 def _weighted_rows_param(name: str, weights: Sequence[str], rows: str, width: int) -> alt.Parameter:
     """``sum_j weights[j] * rows[j][u]`` for each column u: the context vector or output."""
     sums = (_sum(f"{w} * {rows}[{j}][{u}]" for j, w in enumerate(weights)) for u in range(width))
-    return alt.param(name=name, expr=_array(sums))
+    return unchecked(alt.param, name=name, expr=_array(sums))
 
 
 def _temperature(name: str) -> tuple[_Slider, alt.Parameter]:
     """The log10-temperature slider (0 = the page's T = 1) and ``<name>_temp`` = T."""
     low, high = LOG_T_RANGE
     slider = _Slider(f"{name}_logt", "log₁₀ T (temperature) ", 0.0, low, high, 0.1)
-    return slider, alt.param(name=f"{name}_temp", expr=f"pow(10, {slider.safe})")
+    return slider, unchecked(alt.param, name=f"{name}_temp", expr=f"pow(10, {slider.safe})")
 
 
 def _choice(name: str, labels: Sequence[str], value: int, label: str) -> tuple[alt.Parameter, str]:
     """A select over positions (shown by their labels) and its safe index expression."""
     count = len(labels)
     bind = alt.binding_select(options=list(range(count)), labels=list(labels), name=label)
-    param = alt.param(name=name, value=int(value), bind=bind)
+    param = unchecked(alt.param, name=name, value=int(value), bind=bind)
     safe = f"clamp(isFinite({name}) ? floor({name}) : {int(value)}, 0, {count - 1})"
     return param, safe
 
 
 def _check(name: str, value: bool, label: str) -> tuple[alt.Parameter, str]:
     """A checkbox and its safe truth expression."""
-    param = alt.param(name=name, value=bool(value), bind=alt.binding_checkbox(name=label))
+    param = unchecked(
+        alt.param, name=name, value=bool(value), bind=alt.binding_checkbox(name=label)
+    )
     return param, f"({name} === true)"
 
 
@@ -233,14 +237,16 @@ def _softmax_params(name: str, scores: list[str], temperature: str) -> list[alt.
     e = [f"{name}_e[{j}]" for j in idx]
     naive = [f"{name}_n[{j}]" for j in idx]
     return [
-        alt.param(name=f"{name}_s", expr=_array(scores)),
-        alt.param(name=f"{name}_x", expr=_array(f"{name}_s[{j}] / {temperature}" for j in idx)),
-        alt.param(name=f"{name}_max", expr=f"max({', '.join(x)})"),
-        alt.param(name=f"{name}_e", expr=_array(f"exp({xj} - {name}_max)" for xj in x)),
-        alt.param(name=f"{name}_w", expr=_array(f"{ej} / {_sum(e)}" for ej in e)),
-        alt.param(name=f"{name}_n", expr=_array(f"exp({xj})" for xj in x)),
-        alt.param(name=f"{name}_nsum", expr=_sum(naive)),
-        alt.param(name=f"{name}_nw", expr=_array(f"{nj} / {name}_nsum" for nj in naive)),
+        unchecked(alt.param, name=f"{name}_s", expr=_array(scores)),
+        unchecked(
+            alt.param, name=f"{name}_x", expr=_array(f"{name}_s[{j}] / {temperature}" for j in idx)
+        ),
+        unchecked(alt.param, name=f"{name}_max", expr=f"max({', '.join(x)})"),
+        unchecked(alt.param, name=f"{name}_e", expr=_array(f"exp({xj} - {name}_max)" for xj in x)),
+        unchecked(alt.param, name=f"{name}_w", expr=_array(f"{ej} / {_sum(e)}" for ej in e)),
+        unchecked(alt.param, name=f"{name}_n", expr=_array(f"exp({xj})" for xj in x)),
+        unchecked(alt.param, name=f"{name}_nsum", expr=_sum(naive)),
+        unchecked(alt.param, name=f"{name}_nw", expr=_array(f"{nj} / {name}_nsum" for nj in naive)),
     ]
 
 
@@ -339,8 +345,8 @@ def _table(
     )
     chart = cast(alt.LayerChart, chart)
     return chart.add_params(
-        alt.param(name=rows_param, value=list(rows)),
-        alt.param(name=cols_param, value=[col.header for col in columns]),
+        unchecked(alt.param, name=rows_param, value=list(rows)),
+        unchecked(alt.param, name=cols_param, value=[col.header for col in columns]),
     ).properties(title=title, width=alt.Step(_COLUMN), height=alt.Step(_ROW))
 
 
@@ -417,7 +423,7 @@ def _bars(
     if mark_max:
         chart = chart.transform_joinaggregate(top="max(y)")
     chart = cast(alt.LayerChart, chart)
-    return chart.add_params(alt.param(name=labels_param, value=list(labels))).properties(
+    return chart.add_params(unchecked(alt.param, name=labels_param, value=list(labels))).properties(
         title=title, width=alt.Step(step), height=130
     )
 
@@ -435,16 +441,20 @@ def _panel(
     """The views stacked, the params on top, the live note in the title."""
     meta = atlas_usermeta(cells=cells, renderer_hint="svg")
     meta["atlas"]["live"] = {"name": name, "controls": controls}
-    return (
-        alt.vconcat(*views, spacing=22)
-        .add_params(*params)
-        .configure_view(stroke=None)  # the text views are not plots: no frame, even in export
-        .properties(
+    chart = alt.vconcat(*views, spacing=22)
+    # Set in place: each chained call would compose the panel again, copying every view.
+    # The text views are not plots: no frame, even in export.
+    chart.config = unchecked(alt.Config, view=unchecked(alt.ViewConfig, stroke=None))
+    return cast(
+        alt.VConcatChart,
+        add_top_level(
+            chart,
+            params,
             title=chart_title(title, subtitle),
             usermeta=meta,
             # Lay out again on every change: a longer number must not be cut off.
-            autosize=alt.AutoSizeParams(type="pad", resize=True),
-        )
+            autosize=unchecked(alt.AutoSizeParams, type="pad", resize=True),
+        ),
     )
 
 
@@ -582,10 +592,10 @@ def dot_score_live_chart(
     dv, av, pv = f"{name}_dec", f"{name}_ann", f"{name}_prod"
     params = [
         *(s.param() for s in (*dec_s, *ann_s)),
-        alt.param(name=dv, expr=_array(s.safe for s in dec_s)),
-        alt.param(name=av, expr=_array(s.safe for s in ann_s)),
-        alt.param(name=pv, expr=_array(f"{dv}[{u}] * {av}[{u}]" for u in range(d))),
-        alt.param(name=f"{name}_score", expr=_sum(f"{pv}[{u}]" for u in range(d))),
+        unchecked(alt.param, name=dv, expr=_array(s.safe for s in dec_s)),
+        unchecked(alt.param, name=av, expr=_array(s.safe for s in ann_s)),
+        unchecked(alt.param, name=pv, expr=_array(f"{dv}[{u}] * {av}[{u}]" for u in range(d))),
+        unchecked(alt.param, name=f"{name}_score", expr=_sum(f"{pv}[{u}]" for u in range(d))),
     ]
     # The sum as the page writes it ("15 + 12 + 900 = 927"); the table has the factors.
     products = " + ' + ' + ".join(_fmt(f"{pv}[{u}]", ".6~g") for u in range(d))
@@ -685,7 +695,7 @@ def softmax_live_chart(
     params = [
         *(s.param() for s in (t_slider, *dec_s, *ann_s)),
         t_param,
-        alt.param(name=dv, expr=_array(s.safe for s in dec_s)),
+        unchecked(alt.param, name=dv, expr=_array(s.safe for s in dec_s)),
         _rows_param(av, ann_s, d),
         *_softmax_params(name, scores, f"{name}_temp"),
         _weighted_rows_param(f"{name}_ctx", w, av, d),
@@ -799,8 +809,8 @@ def additive_live_chart(
         pick,
         *(s.param() for s in (t_slider, *x_s)),
         t_param,
-        alt.param(name=f"{name}_queries", expr=_literal(q)),
-        alt.param(name=qv, expr=f"{name}_queries[{qi}]"),
+        unchecked(alt.param, name=f"{name}_queries", expr=_literal(q)),
+        unchecked(alt.param, name=qv, expr=f"{name}_queries[{qi}]"),
         _rows_param(xv, x_s, d),
         *_softmax_params(name, [score(j) for j in range(m)], f"{name}_temp"),
         _weighted_rows_param(f"{name}_out", w, xv, d),
@@ -812,7 +822,7 @@ def additive_live_chart(
         _naive_line(name),
         f"'output row = {{' + {out} + '}}'",
     ]
-    params.append(alt.param(name=f"{name}_qlabels", value=qlabels))
+    params.append(unchecked(alt.param, name=f"{name}_qlabels", value=qlabels))
     return _weighted_sum_panel(
         name,
         lines,
@@ -899,14 +909,15 @@ def self_attention_live_chart(
         scale_check,
         t_slider.param(),
         t_param,
-        alt.param(name=f"{name}_queries", expr=_literal(qm)),
-        alt.param(name=row, expr=f"{name}_queries[{qi}]"),
+        unchecked(alt.param, name=f"{name}_queries", expr=_literal(qm)),
+        unchecked(alt.param, name=row, expr=f"{name}_queries[{qi}]"),
         *_softmax_params(name, scores, f"{name}_temp"),
-        alt.param(
+        unchecked(
+            alt.param,
             name=f"{name}_z",
             expr=_array(_sum(f"{w[j]} * {_number(vm[j, u])}" for j in range(n)) for u in range(dv)),
         ),
-        alt.param(name=f"{name}_words", value=words),
+        unchecked(alt.param, name=f"{name}_words", value=words),
     ]
     z = _listed(f"{name}_z", dv)
     word = f"{name}_words[{qi}]"
