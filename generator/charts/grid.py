@@ -34,6 +34,7 @@ from attention_atlas.attention import block_edges, pool_map
 from attention_atlas.charts.encoding import encode_matrix, js_number, label_list
 from attention_atlas.charts.theme import HIGHLIGHT, VIRIDIS_STOPS
 from attention_atlas.charts.toolkit import (
+    add_top_level,
     atlas_usermeta,
     calculate_transforms,
     cell_tooltip,
@@ -484,12 +485,14 @@ def head_grid_chart(
     )
     chart: alt.HConcatChart | alt.VConcatChart
     if layout == "side":
-        chart = alt.hconcat(faceted, detail, spacing=24).add_params(*params)
+        chart = alt.hconcat(faceted, detail, spacing=24)
     else:
-        chart = alt.vconcat(faceted, detail, spacing=20).add_params(*params)
+        chart = alt.vconcat(faceted, detail, spacing=20)
+    # Set in place: a chained call composes the chart again, copying both views.
+    add_top_level(chart, params)
     if shared:
         # One named dataset: the grid and the enlarged head share the images.
-        chart = chart.properties(datasets={f"{name}_thumbs": thumbs})
+        chart.datasets = {f"{name}_thumbs": thumbs}
     restrict_views(chart, pick.name, (f"{name}_cells", f"{name}_thumbs"))
     usermeta = atlas_usermeta(cells=cells, renderer_hint="canvas")
     if meta_heads is not None:
@@ -498,7 +501,7 @@ def head_grid_chart(
         # A narrow column stacks the views (atlas-charts.js): the hint then says "below".
         below = chart_title(title, [*sub, OPEN_HINT["below"]], marks)
         usermeta["atlas"]["stacked_title"] = below.to_dict()
-    return chart.properties(title=chart_title(title, [*sub, hint], marks), usermeta=usermeta)
+    return add_top_level(chart, title=chart_title(title, [*sub, hint], marks), usermeta=usermeta)
 
 
 def _map_side(limit: int | None, positions: int) -> int:
