@@ -12,7 +12,9 @@ from attention_atlas.charts.encoding import as_vector, decimals_for, encode_matr
 from attention_atlas.charts.theme import ACCENT, BAR_COLOR
 from attention_atlas.charts.toolkit import (
     Titles,
+    add_top_level,
     atlas_usermeta,
+    calculate_transforms,
     chart_title,
     condition_channel,
     position_encoding,
@@ -126,17 +128,21 @@ def bar_chart(
                 tooltip=tooltip,
             )
         )
-    chart = alt.layer(*layers, data=alt.sequence(0, k, as_="i")).transform_calculate(
-        c="datum.i",
-        v=enc.decode_expr(vals_p),
-        k=f"datum.i + ': ' + {labs_p}[datum.i]",
-    )
-    chart = cast(alt.LayerChart, chart)
-    return chart.add_params(
-        *value_params(enc, vals_p), unchecked(alt.param, name=labs_p, value=labs)
-    ).properties(
-        title=chart_title(title, subtitle, hidden_marks(raw) | titles.marks),
-        width=alt.Step(step),
-        height=200,
-        usermeta=atlas_usermeta(cells=k, renderer_hint=None),
+    calc = {
+        "c": "datum.i",
+        "v": enc.decode_expr(vals_p),
+        "k": f"datum.i + ': ' + {labs_p}[datum.i]",
+    }
+    # Set in place: each chained call on a layer copies every layer.
+    return cast(
+        alt.LayerChart,
+        add_top_level(
+            alt.layer(*layers, data=alt.sequence(0, k, as_="i")),
+            [*value_params(enc, vals_p), unchecked(alt.param, name=labs_p, value=labs)],
+            transform=calculate_transforms(calc),
+            title=chart_title(title, subtitle, hidden_marks(raw) | titles.marks),
+            width=unchecked(alt.Step, step),
+            height=200,
+            usermeta=atlas_usermeta(cells=k, renderer_hint=None),
+        ),
     )

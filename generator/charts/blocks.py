@@ -366,7 +366,8 @@ def block_explorer_chart(
             raise ShapeError(msg)
     ids = [row["blk"] for row in marked_rows]
     dt = f"{name}_dt"
-    pick = alt.selection_point(
+    pick = unchecked(
+        alt.selection_point,
         name=f"{name}_pick",
         fields=["blk"],
         # A touch picks on touchend (a tap brings Vega no click on the block), unless

@@ -209,7 +209,8 @@ def _picker(
 ) -> alt.Parameter:
     """A (layer, head) selection, starting on ``opened``: click a small map, or choose
     from the two menus."""
-    return alt.selection_point(
+    return unchecked(
+        alt.selection_point,
         name=f"{name}_pick",
         fields=["l", "h"],
         on="click",

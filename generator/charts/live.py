@@ -40,6 +40,7 @@ from attention_atlas.charts.theme import ACCENT, BAR_COLOR, HIGHLIGHT
 from attention_atlas.charts.toolkit import (
     add_top_level,
     atlas_usermeta,
+    calculate_transforms,
     chart_title,
     condition_channel,
     unchecked,
@@ -337,17 +338,27 @@ def _table(
         .encode(x=x, y=y, text=alt.Text("t:N"))
         .transform_filter("datum.bad")
     )
-    chart = alt.layer(plain, over, data=alt.sequence(0, n * c, as_="i")).transform_calculate(
-        r=f"floor(datum.i / {c})",
-        c=f"datum.i % {c}",
-        t=_array(col.text for col in columns) + "[datum.c]",
-        bad=_array(col.bad for col in columns) + "[datum.c]",
+    calc = {
+        "r": f"floor(datum.i / {c})",
+        "c": f"datum.i % {c}",
+        "t": _array(col.text for col in columns) + "[datum.c]",
+        "bad": _array(col.bad for col in columns) + "[datum.c]",
+    }
+    # Set in place: each chained call on a layer copies every layer.
+    return cast(
+        alt.LayerChart,
+        add_top_level(
+            alt.layer(plain, over, data=alt.sequence(0, n * c, as_="i")),
+            [
+                unchecked(alt.param, name=rows_param, value=list(rows)),
+                unchecked(alt.param, name=cols_param, value=[col.header for col in columns]),
+            ],
+            transform=calculate_transforms(calc),
+            title=title,
+            width=unchecked(alt.Step, _COLUMN),
+            height=unchecked(alt.Step, _ROW),
+        ),
     )
-    chart = cast(alt.LayerChart, chart)
-    return chart.add_params(
-        unchecked(alt.param, name=rows_param, value=list(rows)),
-        unchecked(alt.param, name=cols_param, value=[col.header for col in columns]),
-    ).properties(title=title, width=alt.Step(_COLUMN), height=alt.Step(_ROW))
 
 
 def _lines(name: str, lines: Sequence[str]) -> alt.Chart:
@@ -422,9 +433,15 @@ def _bars(
     )
     if mark_max:
         chart = chart.transform_joinaggregate(top="max(y)")
-    chart = cast(alt.LayerChart, chart)
-    return chart.add_params(unchecked(alt.param, name=labels_param, value=list(labels))).properties(
-        title=title, width=alt.Step(step), height=130
+    return cast(
+        alt.LayerChart,
+        add_top_level(
+            chart,
+            [unchecked(alt.param, name=labels_param, value=list(labels))],
+            title=title,
+            width=unchecked(alt.Step, step),
+            height=130,
+        ),
     )
 
 
