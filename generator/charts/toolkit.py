@@ -56,8 +56,8 @@ def unchecked(make: Callable[Args, Made], *args: Args.args, **kwargs: Args.kwarg
     it is created: about 1 ms each, on every build, whether the finished spec is
     validated or not. The finished spec is validated as a whole where validation is on
     (:func:`~attention_atlas.charts.html.schema_validation`, as in the tests), which
-    finds the same mistakes. (Altair's switch is process-wide: charts are built on one
-    thread.)
+    finds the same mistakes. (Altair's switch is process-wide: build charts from one
+    thread at a time.)
     """
     with debug_mode(False):
         return make(*args, **kwargs)
