@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import json
 import os
@@ -32,9 +33,20 @@ COUNTS_ONLY = dataclasses.replace(
 )
 
 
+@functools.cache
+def _counts_only() -> Result:
+    """``compute(COUNTS_ONLY)``, once for the module; read, never changed."""
+    return compute(COUNTS_ONLY)
+
+
+def _page_of(scenario: Any, result: Result) -> str:
+    """``render_scenario(scenario)`` around a result already computed for it."""
+    return render_scenario(dataclasses.replace(scenario, compute=lambda _: result))
+
+
 @pytest.fixture(scope="module")
 def result() -> Result:
-    return compute(COUNTS_ONLY)
+    return _counts_only()
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +55,9 @@ def ctx(result: Result) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def rendered() -> str:
-    return render_scenario(COUNTS_ONLY)
+def rendered(result: Result) -> str:
+    """The counts-only page (the determinism test below computes and renders it again)."""
+    return _page_of(COUNTS_ONLY, result)
 
 
 CFG = CostConfig(width=64, features=128, clusters=32, projected=128, iterations=10)
@@ -214,7 +227,7 @@ def test_measured_page_says_where_it_was_measured() -> None:
     params["cost"] = {**params["cost"], "lengths": [256, 512]}
     measured = dataclasses.replace(SCENARIO, params=params)
     result = compute(measured)
-    text = render_scenario(measured)
+    text = _page_of(measured, result)  # the page of this very measurement
     assert "Measured on the build machine" in text
     assert "Measured timings left out" not in text
     facts = result.facts["measured"]
@@ -365,7 +378,7 @@ def test_short_calls_are_repeated_within_a_sample() -> None:
 
 def _measured_page(seconds: np.ndarray) -> str:
     """The page rendered around a synthetic measurement with these medians."""
-    base = compute(COUNTS_ONLY)
+    base = _counts_only()
     lengths = tuple(int(n) for n in base.arrays["lengths"])
     samples = np.stack([_samples(row) for row in seconds])
     fake = _costs.Measurement(

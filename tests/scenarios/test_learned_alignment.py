@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from attention_atlas import export
 from attention_atlas.build import GENERATED_MARK, render_unavailable
 from attention_atlas.charts.figure import figures_in
 from attention_atlas.errors import ResourceUnavailable
@@ -30,12 +31,14 @@ from attention_atlas.text import percent
 
 @pytest.fixture(scope="module")
 def result() -> Result:
-    return SCENARIO.compute(SCENARIO)
+    """``SCENARIO.compute(SCENARIO)``, made once a process (shared with the figure tests)."""
+    return export._computed(SCENARIO.slug)[0]
 
 
 @pytest.fixture(scope="module")
-def ctx(result: Result) -> dict[str, Any]:
-    return SCENARIO.context(result)
+def ctx() -> dict[str, Any]:
+    """``SCENARIO.context(result)``, made with :func:`result`; read, never changed."""
+    return export._computed(SCENARIO.slug)[1]
 
 
 @pytest.fixture(scope="module")

@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
+from attention_atlas import export
 from attention_atlas.build import render_scenario
 from attention_atlas.charts import Figure
 from attention_atlas.scenarios import linformer
 from attention_atlas.scenarios.base import Result
-from attention_atlas.scenarios.linformer import SCENARIO, block_labels, block_sums, compute, context
+from attention_atlas.scenarios.linformer import SCENARIO, block_labels, block_sums
 
 
 @pytest.fixture(scope="module")
 def result() -> Result:
-    return compute(SCENARIO)
+    return export._computed(SCENARIO.slug)[0]  # compute(SCENARIO) once a process (read-only)
 
 
 @pytest.fixture(scope="module")
-def ctx(result: Result) -> dict[str, Any]:
-    return context(result)
+def ctx() -> dict[str, Any]:
+    return export._computed(SCENARIO.slug)[1]  # context(result) once a process (read-only)
 
 
 @pytest.fixture(scope="module")
-def rendered() -> str:
-    return render_scenario(SCENARIO)
+def rendered(scenario_page: Callable[[str], str]) -> str:
+    """``render_scenario(SCENARIO)``, rendered once a session (the determinism test below
+    renders it again)."""
+    return scenario_page(SCENARIO.slug)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

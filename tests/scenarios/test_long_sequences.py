@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from attention_atlas import export
 from attention_atlas.attention import block_edges
 from attention_atlas.build import inline_chart_bytes
 from attention_atlas.charts.blocks import block_explorer_chart, block_range_labels
@@ -21,7 +22,6 @@ from attention_atlas.scenarios.long_sequences import (
     SCENARIO,
     block_kind,
     compute,
-    context,
     long_problem,
     strongest_blocks,
 )
@@ -34,12 +34,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def result() -> Result:
-    return compute(SCENARIO)
+    """``compute(SCENARIO)``, made once a process (the figure and export tests share it)."""
+    return export._computed(SCENARIO.slug)[0]
 
 
 @pytest.fixture(scope="module")
-def ctx(result: Result) -> dict[str, Any]:
-    return context(result)
+def ctx() -> dict[str, Any]:
+    """``context(result)``, made once a process with :func:`result`; read, never changed."""
+    return export._computed(SCENARIO.slug)[1]
 
 
 @pytest.fixture(scope="module")

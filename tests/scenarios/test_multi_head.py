@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from attention_atlas import export
 from attention_atlas.attention import multi_head_attention
-from attention_atlas.build import render_scenario
 from attention_atlas.charts import Figure
 from attention_atlas.scenarios.base import Result
 from attention_atlas.scenarios.multi_head import SCENARIO, layer_norm, routing_sentences
@@ -26,12 +27,18 @@ ROUTING_SENTENCES = [
 
 @pytest.fixture(scope="module")
 def result() -> Result:
-    return SCENARIO.compute(SCENARIO)
+    return export._computed(SCENARIO.slug)[0]  # computed once a process, shared (read-only)
 
 
 @pytest.fixture(scope="module")
-def page() -> str:
-    return html.unescape(render_scenario(SCENARIO))
+def raw(scenario_page: Callable[[str], str]) -> str:
+    """The page as ``render_scenario`` writes it (rendered once a session)."""
+    return scenario_page(SCENARIO.slug)
+
+
+@pytest.fixture(scope="module")
+def page(raw: str) -> str:
+    return html.unescape(raw)
 
 
 def test_seed_routing_matrix_is_read_row_by_row(result: Result) -> None:
@@ -76,8 +83,8 @@ def test_layers_are_stacked_with_a_residual(result: Result) -> None:
     np.testing.assert_allclose(x.mean(axis=-1), 0.0, atol=1e-12)
 
 
-def test_context_gives_every_figure_a_chart(result: Result) -> None:
-    ctx = SCENARIO.context(result)
+def test_context_gives_every_figure_a_chart() -> None:
+    ctx = export._computed(SCENARIO.slug)[1]  # SCENARIO.context(result), made once a process
     figs = {k: v for k, v in ctx.items() if k.endswith("_fig")}
     assert set(figs) == {"routing_fig", "grid_fig", "entropy_fig"}
     for name, fig in figs.items():
@@ -99,7 +106,6 @@ def test_page_reads_the_matrix_aloud_and_states_entropies(page: str, result: Res
     assert "{{" not in page and "{%" not in page
 
 
-def test_every_chart_reaches_the_page_as_html() -> None:
-    raw = render_scenario(SCENARIO)
+def test_every_chart_reaches_the_page_as_html(raw: str) -> None:
     assert raw.count('<figure class="atlas-figure"') == 3
     assert "&lt;figure" not in raw

@@ -6,10 +6,12 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 
 import pytest
 
-from attention_atlas.build import render_index, render_scenario
+from attention_atlas import export
+from attention_atlas.build import render_index
 from attention_atlas.scenarios import all_scenarios, get
 
 pytestmark = pytest.mark.slow  # computes five pages
@@ -21,7 +23,7 @@ SVG = re.compile(r"<svg .*?</svg>", re.S)
 def test_the_home_page_shows_the_self_attention_map_it_links_to() -> None:
     page = render_index(all_scenarios())
     scenario = get("self-attention")
-    ctx = scenario.context(scenario.compute(scenario))
+    ctx = export._computed(scenario.slug)[1]  # its context, made once a process
     specs = [json.loads(html.unescape(s)) for s in SPEC.findall(page)]
     assert len(specs) == 1
     spec = json.dumps(specs[0], ensure_ascii=False)
@@ -44,8 +46,10 @@ def test_the_home_page_shows_the_self_attention_map_it_links_to() -> None:
         ("linformer", ["E (4×16) · (16×16) → (4×16)"]),
     ],
 )
-def test_each_flow_page_draws_its_own_shapes(slug: str, shapes: list[str]) -> None:
-    page = render_scenario(get(slug))
+def test_each_flow_page_draws_its_own_shapes(
+    slug: str, shapes: list[str], scenario_page: Callable[[str], str]
+) -> None:
+    page = scenario_page(slug)  # render_scenario(get(slug)), once a session
     drawings = SVG.findall(page)
     assert len(drawings) == 1, slug
     root = ET.fromstring(drawings[0])  # valid XML inside the Markdown page

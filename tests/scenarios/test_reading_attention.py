@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from attention_atlas.build import render_scenario
+from attention_atlas import export
 from attention_atlas.charts import Figure
 from attention_atlas.readouts import row_entropy_bits
 from attention_atlas.scenarios.base import Result
@@ -19,12 +20,18 @@ SPEC = re.compile(r"data-spec='([^']*)'")
 
 @pytest.fixture(scope="module")
 def result() -> Result:
-    return SCENARIO.compute(SCENARIO)
+    return export._computed(SCENARIO.slug)[0]  # computed once a process, shared (read-only)
 
 
 @pytest.fixture(scope="module")
-def page() -> str:
-    return html.unescape(render_scenario(SCENARIO))
+def raw(scenario_page: Callable[[str], str]) -> str:
+    """The page as ``render_scenario`` writes it (rendered once a session)."""
+    return scenario_page(SCENARIO.slug)
+
+
+@pytest.fixture(scope="module")
+def page(raw: str) -> str:
+    return html.unescape(raw)
 
 
 def test_pattern_maps_are_exact() -> None:
@@ -90,8 +97,8 @@ def test_different_maps_give_the_same_z(result: Result) -> None:
     np.testing.assert_allclose(a["z_diagonal"], a["z_uniform"], atol=1e-12)
 
 
-def test_context_gives_every_figure_a_chart(result: Result) -> None:
-    ctx = SCENARIO.context(result)
+def test_context_gives_every_figure_a_chart() -> None:
+    ctx = export._computed(SCENARIO.slug)[1]  # SCENARIO.context(result), made once a process
     figs = {k: v for k, v in ctx.items() if k.endswith("_fig")}
     assert len(figs) == 10
     for name, fig in figs.items():
@@ -113,7 +120,6 @@ def test_page_states_the_computed_numbers(page: str) -> None:
     assert "{{" not in page and "{%" not in page
 
 
-def test_every_chart_reaches_the_page_as_html() -> None:
-    raw = render_scenario(SCENARIO)
+def test_every_chart_reaches_the_page_as_html(raw: str) -> None:
     assert raw.count('<figure class="atlas-figure"') == 10
     assert "&lt;figure" not in raw

@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 
 import pytest
 
-from attention_atlas.build import render_scenario
 from attention_atlas.errors import ResourceUnavailable
 from attention_atlas.scenarios import all_scenarios, get
 from attention_atlas.scenarios.base import Scenario
@@ -28,10 +28,13 @@ def test_slugs_are_unique_kebab_case_and_match_templates() -> None:
 
 
 @pytest.fixture(scope="module", params=SCENARIOS, ids=lambda s: s.slug)
-def page(request: pytest.FixtureRequest) -> tuple[Scenario, str]:
+def page(
+    request: pytest.FixtureRequest, scenario_page: Callable[[str], str]
+) -> tuple[Scenario, str]:
+    """A scenario and its page (``render_scenario``, every chart validated; once a session)."""
     scenario = request.param
     try:
-        return scenario, render_scenario(scenario)
+        return scenario, scenario_page(scenario.slug)
     except ResourceUnavailable as exc:
         pytest.skip(f"{scenario.slug}: {exc}")
 

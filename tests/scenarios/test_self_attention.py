@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from attention_atlas import export
 from attention_atlas.attention import softmax
-from attention_atlas.build import render_scenario
 from attention_atlas.charts import Figure
 from attention_atlas.scenarios.base import Result
 from attention_atlas.scenarios.self_attention import SCENARIO
@@ -19,12 +20,18 @@ SPEC = re.compile(r"data-spec='([^']*)'")
 
 @pytest.fixture(scope="module")
 def result() -> Result:
-    return SCENARIO.compute(SCENARIO)
+    return export._computed(SCENARIO.slug)[0]  # computed once a process, shared (read-only)
 
 
 @pytest.fixture(scope="module")
-def page() -> str:
-    return html.unescape(render_scenario(SCENARIO))
+def raw(scenario_page: Callable[[str], str]) -> str:
+    """The page as ``render_scenario`` writes it (rendered once a session)."""
+    return scenario_page(SCENARIO.slug)
+
+
+@pytest.fixture(scope="module")
+def page(raw: str) -> str:
+    return html.unescape(raw)
 
 
 def test_shapes_of_every_array(result: Result) -> None:
@@ -68,8 +75,8 @@ def test_embeddings_are_the_hand_built_features_plus_small_noise(result: Result)
     assert abs(x[cats, features.index("punctuation")]) < 0.4
 
 
-def test_context_gives_every_figure_a_chart(result: Result) -> None:
-    ctx = SCENARIO.context(result)
+def test_context_gives_every_figure_a_chart() -> None:
+    ctx = export._computed(SCENARIO.slug)[1]  # SCENARIO.context(result), made once a process
     figs = {k: v for k, v in ctx.items() if k.endswith("_fig")}
     assert {k: f.name for k, f in figs.items()} == {
         "x_fig": "x",
@@ -99,7 +106,6 @@ def test_page_states_the_computed_numbers(page: str, result: Result) -> None:
     assert "{{" not in page and "{%" not in page
 
 
-def test_every_chart_reaches_the_page_as_html() -> None:
-    raw = render_scenario(SCENARIO)
+def test_every_chart_reaches_the_page_as_html(raw: str) -> None:
     assert raw.count('<figure class="atlas-figure"') == 8  # 7 steps and the live panel
     assert "&lt;figure" not in raw
