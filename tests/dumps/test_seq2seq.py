@@ -213,12 +213,21 @@ def test_cli_bad_encoder_tokens_exit_2_one_line_report_untouched(
     assert (out / "keep.txt").read_text() == "previous"
 
 
+@pytest.fixture(scope="module")
+def cli_built(s2s: Path) -> tuple[int, Path]:
+    """``attention-atlas report marian.npz --ask 2 1``: its exit code and the site.
+
+    Built once for the module: the command-line test reads it and the browser tests
+    drive it (query 2 "▁Tier", key 1 "▁animal" of the cross map). Read, never changed.
+    """
+    out = s2s.parent / "report"
+    return main(["report", str(s2s), "--out", str(out), "--ask", "2", "1"]), out
+
+
 @pytest.mark.slow
-def test_cli_builds_an_encoder_decoder_report(
-    s2s: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "site"
-    assert main(["report", str(s2s), "--out", str(out), "--ask", "2", "1"]) == 0
+def test_cli_builds_an_encoder_decoder_report(cli_built: tuple[int, Path]) -> None:
+    code, out = cli_built
+    assert code == 0
     for part in ("encoder", "decoder", "cross"):
         assert (out / part / "index.html").is_file() and (out / part / "ask.html").is_file()
     assert 'href="cross/index.html"' in (out / "index.html").read_text()
@@ -289,11 +298,10 @@ def test_the_guides_transformers_lines_write_a_dump_the_report_reads(
 
 
 @pytest.fixture(scope="module")
-def built(s2s: Path) -> Path:
-    from attention_atlas.dumps.report import build_report
-
-    out = s2s.parent / "report"
-    build_report(s2s, out=out, asks=[("Tier", "animal")])
+def built(cli_built: tuple[int, Path]) -> Path:
+    """The report the command line built (asked about "▁Tier" and "▁animal")."""
+    code, out = cli_built
+    assert code == 0, "the command line did not build the report"
     return out
 
 
