@@ -85,12 +85,22 @@ def test_long_report_keeps_full_resolution_for_the_opened_head(tmp_path: Path) -
     assert len(pages[f"{MODEL_VIEW_DATA}L0-H2.js"]) > 2 * n * n
 
 
+@pytest.fixture(scope="module")
+def on_demand_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small dump and its report, every head loaded on demand; built once for the module
+    (the reproducibility test builds it again, the browser tests drive it). Read-only."""
+    folder = tmp_path_factory.mktemp("on-demand")
+    npz = dump_file(folder / "run.npz", TOKENS, SHAPE, seed=3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grid, "INLINE_CODES_BYTES", 0)
+        return npz, build_report(npz, out=folder / "report", title="T").out
+
+
 def test_built_report_holds_the_data_files_and_is_reproducible(
-    tmp_path: Path, on_demand: None
+    tmp_path: Path, on_demand: None, on_demand_report: tuple[Path, Path]
 ) -> None:
-    npz = dump_file(tmp_path / "run.npz", TOKENS, SHAPE)
-    first = build_report(npz, out=tmp_path / "a", title="T").out
-    second = build_report(npz, out=tmp_path / "b", title="T").out
+    npz, first = on_demand_report
+    second = build_report(npz, out=tmp_path / "b", title="T").out  # the same input again
     names = sorted(p.name for p in (first / "model-view").iterdir())
     assert names == sorted(f"L{layer}-H{h}.js" for layer in range(2) for h in range(3))
     for name in names:
@@ -130,8 +140,13 @@ def drawn_as(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory, drawn_as: str) -> Iterator[Path]:
+def report(
+    tmp_path_factory: pytest.TempPathFactory, drawn_as: str, on_demand_report: tuple[Path, Path]
+) -> Iterator[Path]:
     """A small report whose model view loads every head on demand."""
+    if drawn_as == "marks":
+        yield on_demand_report[1]
+        return
     folder = tmp_path_factory.mktemp("model-view")
     npz = dump_file(folder / "run.npz", TOKENS, SHAPE, seed=3)
     with pytest.MonkeyPatch.context() as patch:
