@@ -755,6 +755,7 @@ def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[
             {"toc": {"permalink": True}},
             "pymdownx.details",
             "pymdownx.superfences",
+            "attention_atlas.render.markdown_figures",
         ],
         "nav": nav,
         "extra_javascript": [f"assets/atlas/{a}" for a in assets if a.endswith(".js")],
