@@ -291,11 +291,15 @@ def snippet(
     if caption_text:
         fallback += f" {caption_text}"
     return Markup(
-        f'<figure class="atlas-figure" id="chart-{digest}">'
+        f'{FIGURE_OPENING} id="chart-{digest}">'
         f'<div class="atlas-chart" data-renderer="{mode}" data-spec=\'{payload}\'>'
         f"<noscript>{html.escape(fallback)} (Needs JavaScript.)</noscript></div>"
         f"<figcaption>{html.escape(caption_text)}</figcaption></figure>"
     )
+
+
+#: How every figure of :func:`figure_html` starts (it is one line, ending ``</figure>``).
+FIGURE_OPENING = '<figure class="atlas-figure"'
 
 
 def _one_line(text: str) -> str:
