@@ -134,24 +134,37 @@ def _report(args: argparse.Namespace) -> int:
     from attention_atlas.dumps.seq2seq import is_seq2seq
 
     need = "the report"
-    if not is_seq2seq(args.file):
-        from attention_atlas.dumps.read import inspect_dump
-
-        # Headers first, before the site machinery loads: a refusal takes a fraction of a second.
-        plan = inspect_dump(args.file, max_memory=args.max_memory)
-        need = f"the report needs {bytes_text(plan.need)}"
-
-    from attention_atlas.dumps.report import build_report
-
     try:
-        result = build_report(
-            args.file,
-            out=args.out,
-            title=args.title,
-            max_memory=args.max_memory,
-            asks=asks,
-            ask_map=args.map or "cross",
-        )
+        dump = None
+        if not is_seq2seq(args.file):
+            from attention_atlas.dumps.read import inspect_dump, load_any
+
+            # The headers, then the data, before the site machinery loads: a refusal of
+            # either takes a fraction of a second.
+            plan = inspect_dump(args.file, max_memory=args.max_memory)
+            need = f"the report needs {bytes_text(plan.need)}"
+            dump = load_any(args.file, max_memory=args.max_memory)
+
+        from attention_atlas.dumps.report import build_report, report_of_dump
+
+        if dump is not None:
+            result = report_of_dump(
+                dump,
+                args.file,
+                out=args.out,
+                title=args.title,
+                max_memory=args.max_memory,
+                asks=asks,
+            )
+        else:
+            result = build_report(
+                args.file,
+                out=args.out,
+                title=args.title,
+                max_memory=args.max_memory,
+                asks=asks,
+                ask_map=args.map or "cross",
+            )
     except MemoryError:
         raise _out_of_memory(args.file, need) from None
     for warning in result.warnings:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from attention_atlas.scenarios import all_scenarios
@@ -102,3 +103,21 @@ def test_the_program_starts_without_the_slow_optional_grammar(tmp_path: Path) ->
         check=False,
     )
     assert called.stdout.splitlines()[-1] == "False", "a call with arguments changed the imports"
+
+
+def test_a_dump_refused_for_its_values_is_refused_before_the_charts_load(tmp_path: Path) -> None:
+    """Headers and values are both checked before the report's site machinery (Altair and
+    the chart builders) is imported: a refusal takes a fraction of a second."""
+    weights = np.full((4, 4), 0.25)
+    weights[1, 2] = np.nan
+    np.savez(tmp_path / "nan.npz", attention=weights, tokens=np.array(list("abcd")))
+    code = (
+        "import sys; from attention_atlas import cli; "
+        "code = cli.main(['report', 'nan.npz', '--out', 'report']); "
+        "print(code, 'altair' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.split() == ["2", "False"], result.stderr
+    assert "NaN" in result.stderr and not (tmp_path / "report").exists()

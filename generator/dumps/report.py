@@ -804,7 +804,6 @@ def build_report(
     ReportResult
     """
     from attention_atlas.charts.html import schema_validation
-    from attention_atlas.dumps.stream import stream_dump
 
     heading = title or f"Attention report: {Path(path).name}"
     target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
@@ -817,6 +816,26 @@ def build_report(
             pages = render_seq2seq_report(both, title=heading, asks=asks, ask_map=ask_map)
         return publish_report(pages, target, heading, Path(path).name, list(both.warnings))
     dump = load_any(path, max_memory=max_memory)
+    return report_of_dump(dump, path, out=target, title=heading, max_memory=max_memory, asks=asks)
+
+
+def report_of_dump(
+    dump: AttentionDump | ProjectionDump,
+    path: str | Path,
+    *,
+    out: Path | None = None,
+    title: str | None = None,
+    max_memory: int | str | None = None,
+    asks: list[Ask] | None = None,
+) -> ReportResult:
+    """:func:`build_report` of a dump already read from ``path`` by
+    :func:`~attention_atlas.dumps.read.load_any` (the command reads it before this module
+    loads, so that a refusal is quick); the parameters as there."""
+    from attention_atlas.charts.html import schema_validation
+    from attention_atlas.dumps.stream import stream_dump
+
+    heading = title or f"Attention report: {Path(path).name}"
+    target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
     _check_out(target)
     # The tests validate every chart of a report against the schema; a run skips it.
     with schema_validation(False):
