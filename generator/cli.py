@@ -147,24 +147,11 @@ def _report(args: argparse.Namespace) -> int:
 
         from attention_atlas.dumps.report import build_report, report_of_dump
 
+        options = {"out": args.out, "title": args.title, "max_memory": args.max_memory}
         if dump is not None:
-            result = report_of_dump(
-                dump,
-                args.file,
-                out=args.out,
-                title=args.title,
-                max_memory=args.max_memory,
-                asks=asks,
-            )
+            result = report_of_dump(dump, args.file, asks=asks, **options)
         else:
-            result = build_report(
-                args.file,
-                out=args.out,
-                title=args.title,
-                max_memory=args.max_memory,
-                asks=asks,
-                ask_map=args.map or "cross",
-            )
+            result = build_report(args.file, asks=asks, ask_map=args.map or "cross", **options)
     except MemoryError:
         raise _out_of_memory(args.file, need) from None
     for warning in result.warnings:
