@@ -19,6 +19,7 @@ from attention_atlas.charts.toolkit import (
     condition_channel,
     position_encoding,
     unchecked,
+    unchecked_param,
     value_channel,
     value_params,
 )
@@ -138,7 +139,7 @@ def bar_chart(
         alt.LayerChart,
         add_top_level(
             alt.layer(*layers, data=alt.sequence(0, k, as_="i")),
-            [*value_params(enc, vals_p), unchecked(alt.param, name=labs_p, value=labs)],
+            [*value_params(enc, vals_p), unchecked_param(name=labs_p, value=labs)],
             transform=calculate_transforms(calc),
             title=chart_title(title, subtitle, hidden_marks(raw) | titles.marks),
             width=unchecked(alt.Step, step),

@@ -37,6 +37,7 @@ from attention_atlas.charts.toolkit import (
     shown_title,
     title_marks,
     unchecked,
+    unchecked_param,
     value_axis_title,
 )
 from attention_atlas.errors import AtlasError, ShapeError
@@ -278,8 +279,8 @@ def _detail_params(
         codes.append(enc.codes)
         steps.append(float(js_number(enc.step)))
     params = [
-        unchecked(alt.param, name=f"{name}_codes", value="".join(codes)),
-        unchecked(alt.param, name=f"{name}_step", value=steps),
+        unchecked_param(name=f"{name}_codes", value="".join(codes)),
+        unchecked_param(name=f"{name}_step", value=steps),
     ]
     return params, (h, w)
 
@@ -413,10 +414,10 @@ def block_explorer_chart(
     rows0 = [int(r_edges[r]) for r, _ in detail_blocks]
     cols0 = [int(c_edges[c]) for _, c in detail_blocks]
     params += [
-        unchecked(alt.param, name=f"{dt}_id", value=ids),
-        unchecked(alt.param, name=f"{dt}_r0", value=rows0),
-        unchecked(alt.param, name=f"{dt}_c0", value=cols0),
-        unchecked(alt.param, name=f"{dt}_name", value=list(detail_names)),
+        unchecked_param(name=f"{dt}_id", value=ids),
+        unchecked_param(name=f"{dt}_r0", value=rows0),
+        unchecked_param(name=f"{dt}_c0", value=cols0),
+        unchecked_param(name=f"{dt}_name", value=list(detail_names)),
     ]
     code = f"parseInt(substring({dt}_codes, 2 * datum.i, 2 * datum.i + 2), 16)"
     shown, detail_shown = titles.shown(), shown_title(detail_title)

@@ -46,6 +46,7 @@ from attention_atlas.charts.toolkit import (
     quantised_title,
     restrict_views,
     unchecked,
+    unchecked_param,
     value_channel,
 )
 from attention_atlas.errors import AtlasError, ShapeError
@@ -436,15 +437,14 @@ def head_grid_chart(
     sub = [subtitle] if isinstance(subtitle, str) else list(subtitle or [])
     if sqrt:
         sub.append("Square-root colour scale, so that small weights show.")
-    at = unchecked(
-        alt.param,
+    at = unchecked_param(
         name=f"{name}_at",
         expr=f"length({_store(name)}) ? {_store(name)}[0].values[0] * {n_heads} "
         f"+ {_store(name)}[0].values[1] : 0",
     )
     params: list[Any] = [
-        unchecked(alt.param, name=lparam, value=layers),
-        unchecked(alt.param, name=hparam, value=heads),
+        unchecked_param(name=lparam, value=layers),
+        unchecked_param(name=hparam, value=heads),
         at,
     ]
     meta_heads: dict[str, Any] | None = None
@@ -699,14 +699,14 @@ def _detail(
         )
         return image, []
     params: list[alt.Parameter] = [
-        unchecked(alt.param, name=rparam, value=rows),
-        unchecked(alt.param, name=cparam, value=cols),
+        unchecked_param(name=rparam, value=rows),
+        unchecked_param(name=cparam, value=cols),
     ]
     placed = {}
     for suffix, at_positions in zip(("_rp", "_cp"), positions, strict=True):
         if at_positions is not None:
             placed[suffix] = f"{name}{suffix}"
-            params.append(unchecked(alt.param, name=f"{name}{suffix}", value=at_positions))
+            params.append(unchecked_param(name=f"{name}{suffix}", value=at_positions))
     tooltip = cell_tooltip("Query", "Key", QUANTISED_TITLE, ".3f")
     labels = {
         "q": position_label("datum.r", rparam, placed.get("_rp")),
@@ -731,12 +731,12 @@ def _detail(
             **labels,
         }
         params += [
-            unchecked(alt.param, name=vparam, value=""),
-            unchecked(alt.param, name=f"{name}_hk", value=-1),
-            unchecked(alt.param, name=f"{name}_hs", value=""),
+            unchecked_param(name=vparam, value=""),
+            unchecked_param(name=f"{name}_hk", value=-1),
+            unchecked_param(name=f"{name}_hs", value=""),
         ]
         if as_image:
-            params.append(unchecked(alt.param, name=f"{name}_hi", value=""))
+            params.append(unchecked_param(name=f"{name}_hi", value=""))
         status = (
             f"{name}_hk == {at} ? 'Exact values: hover a cell' : "
             f"({name}_hs || 'Loading exact values…')"
@@ -753,7 +753,7 @@ def _detail(
             **labels,
         }
         if mode == "inline":
-            params.append(unchecked(alt.param, name=vparam, value=enc.codes))
+            params.append(unchecked_param(name=vparam, value=enc.codes))
     cells = alt.Chart(name=f"{name}_head").mark_rect()
     # Transforms in order: rows for the picked head, then its values and labels.
     cells = cells.properties(transform=[*pre, *calculate_transforms(calc)])
@@ -769,7 +769,7 @@ def _detail(
     if mode != "load":
         detail = cells.properties(data=data, title=title, **size)
         if mode == "cells":
-            params.append(unchecked(alt.param, name=vparam, value=enc.codes))
+            params.append(unchecked_param(name=vparam, value=enc.codes))
         return detail, params
     assert thumbs is not None
     under = (

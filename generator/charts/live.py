@@ -44,6 +44,7 @@ from attention_atlas.charts.toolkit import (
     chart_title,
     condition_channel,
     unchecked,
+    unchecked_param,
     value_channel,
 )
 from attention_atlas.errors import AtlasError, ShapeError
@@ -164,7 +165,7 @@ class _Slider:
 
     def param(self) -> alt.Parameter:
         bind = alt.binding_range(min=self.low, max=self.high, step=self.step, name=self.label)
-        return unchecked(alt.param, name=self.name, value=self.value, bind=bind)
+        return unchecked_param(name=self.name, value=self.value, bind=bind)
 
     @property
     def safe(self) -> str:
@@ -189,36 +190,34 @@ def _rows_param(name: str, sliders: Sequence[_Slider], width: int) -> alt.Parame
     """The sliders' values as rows of ``width`` (an array of arrays), clamped."""
     rows = len(sliders) // width
     values = (_array(s.safe for s in sliders[j * width : (j + 1) * width]) for j in range(rows))
-    return unchecked(alt.param, name=name, expr=_array(values))
+    return unchecked_param(name=name, expr=_array(values))
 
 
 def _weighted_rows_param(name: str, weights: Sequence[str], rows: str, width: int) -> alt.Parameter:
     """``sum_j weights[j] * rows[j][u]`` for each column u: the context vector or output."""
     sums = (_sum(f"{w} * {rows}[{j}][{u}]" for j, w in enumerate(weights)) for u in range(width))
-    return unchecked(alt.param, name=name, expr=_array(sums))
+    return unchecked_param(name=name, expr=_array(sums))
 
 
 def _temperature(name: str) -> tuple[_Slider, alt.Parameter]:
     """The log10-temperature slider (0 = the page's T = 1) and ``<name>_temp`` = T."""
     low, high = LOG_T_RANGE
     slider = _Slider(f"{name}_logt", "log₁₀ T (temperature) ", 0.0, low, high, 0.1)
-    return slider, unchecked(alt.param, name=f"{name}_temp", expr=f"pow(10, {slider.safe})")
+    return slider, unchecked_param(name=f"{name}_temp", expr=f"pow(10, {slider.safe})")
 
 
 def _choice(name: str, labels: Sequence[str], value: int, label: str) -> tuple[alt.Parameter, str]:
     """A select over positions (shown by their labels) and its safe index expression."""
     count = len(labels)
     bind = alt.binding_select(options=list(range(count)), labels=list(labels), name=label)
-    param = unchecked(alt.param, name=name, value=int(value), bind=bind)
+    param = unchecked_param(name=name, value=int(value), bind=bind)
     safe = f"clamp(isFinite({name}) ? floor({name}) : {int(value)}, 0, {count - 1})"
     return param, safe
 
 
 def _check(name: str, value: bool, label: str) -> tuple[alt.Parameter, str]:
     """A checkbox and its safe truth expression."""
-    param = unchecked(
-        alt.param, name=name, value=bool(value), bind=alt.binding_checkbox(name=label)
-    )
+    param = unchecked_param(name=name, value=bool(value), bind=alt.binding_checkbox(name=label))
     return param, f"({name} === true)"
 
 
@@ -238,16 +237,16 @@ def _softmax_params(name: str, scores: list[str], temperature: str) -> list[alt.
     e = [f"{name}_e[{j}]" for j in idx]
     naive = [f"{name}_n[{j}]" for j in idx]
     return [
-        unchecked(alt.param, name=f"{name}_s", expr=_array(scores)),
-        unchecked(
-            alt.param, name=f"{name}_x", expr=_array(f"{name}_s[{j}] / {temperature}" for j in idx)
+        unchecked_param(name=f"{name}_s", expr=_array(scores)),
+        unchecked_param(
+            name=f"{name}_x", expr=_array(f"{name}_s[{j}] / {temperature}" for j in idx)
         ),
-        unchecked(alt.param, name=f"{name}_max", expr=f"max({', '.join(x)})"),
-        unchecked(alt.param, name=f"{name}_e", expr=_array(f"exp({xj} - {name}_max)" for xj in x)),
-        unchecked(alt.param, name=f"{name}_w", expr=_array(f"{ej} / {_sum(e)}" for ej in e)),
-        unchecked(alt.param, name=f"{name}_n", expr=_array(f"exp({xj})" for xj in x)),
-        unchecked(alt.param, name=f"{name}_nsum", expr=_sum(naive)),
-        unchecked(alt.param, name=f"{name}_nw", expr=_array(f"{nj} / {name}_nsum" for nj in naive)),
+        unchecked_param(name=f"{name}_max", expr=f"max({', '.join(x)})"),
+        unchecked_param(name=f"{name}_e", expr=_array(f"exp({xj} - {name}_max)" for xj in x)),
+        unchecked_param(name=f"{name}_w", expr=_array(f"{ej} / {_sum(e)}" for ej in e)),
+        unchecked_param(name=f"{name}_n", expr=_array(f"exp({xj})" for xj in x)),
+        unchecked_param(name=f"{name}_nsum", expr=_sum(naive)),
+        unchecked_param(name=f"{name}_nw", expr=_array(f"{nj} / {name}_nsum" for nj in naive)),
     ]
 
 
@@ -350,8 +349,8 @@ def _table(
         add_top_level(
             alt.layer(plain, over, data=alt.sequence(0, n * c, as_="i")),
             [
-                unchecked(alt.param, name=rows_param, value=list(rows)),
-                unchecked(alt.param, name=cols_param, value=[col.header for col in columns]),
+                unchecked_param(name=rows_param, value=list(rows)),
+                unchecked_param(name=cols_param, value=[col.header for col in columns]),
             ],
             transform=calculate_transforms(calc),
             title=title,
@@ -437,7 +436,7 @@ def _bars(
         alt.LayerChart,
         add_top_level(
             chart,
-            [unchecked(alt.param, name=labels_param, value=list(labels))],
+            [unchecked_param(name=labels_param, value=list(labels))],
             title=title,
             width=unchecked(alt.Step, step),
             height=130,
@@ -609,10 +608,10 @@ def dot_score_live_chart(
     dv, av, pv = f"{name}_dec", f"{name}_ann", f"{name}_prod"
     params = [
         *(s.param() for s in (*dec_s, *ann_s)),
-        unchecked(alt.param, name=dv, expr=_array(s.safe for s in dec_s)),
-        unchecked(alt.param, name=av, expr=_array(s.safe for s in ann_s)),
-        unchecked(alt.param, name=pv, expr=_array(f"{dv}[{u}] * {av}[{u}]" for u in range(d))),
-        unchecked(alt.param, name=f"{name}_score", expr=_sum(f"{pv}[{u}]" for u in range(d))),
+        unchecked_param(name=dv, expr=_array(s.safe for s in dec_s)),
+        unchecked_param(name=av, expr=_array(s.safe for s in ann_s)),
+        unchecked_param(name=pv, expr=_array(f"{dv}[{u}] * {av}[{u}]" for u in range(d))),
+        unchecked_param(name=f"{name}_score", expr=_sum(f"{pv}[{u}]" for u in range(d))),
     ]
     # The sum as the page writes it ("15 + 12 + 900 = 927"); the table has the factors.
     products = " + ' + ' + ".join(_fmt(f"{pv}[{u}]", ".6~g") for u in range(d))
@@ -712,7 +711,7 @@ def softmax_live_chart(
     params = [
         *(s.param() for s in (t_slider, *dec_s, *ann_s)),
         t_param,
-        unchecked(alt.param, name=dv, expr=_array(s.safe for s in dec_s)),
+        unchecked_param(name=dv, expr=_array(s.safe for s in dec_s)),
         _rows_param(av, ann_s, d),
         *_softmax_params(name, scores, f"{name}_temp"),
         _weighted_rows_param(f"{name}_ctx", w, av, d),
@@ -826,8 +825,8 @@ def additive_live_chart(
         pick,
         *(s.param() for s in (t_slider, *x_s)),
         t_param,
-        unchecked(alt.param, name=f"{name}_queries", expr=_literal(q)),
-        unchecked(alt.param, name=qv, expr=f"{name}_queries[{qi}]"),
+        unchecked_param(name=f"{name}_queries", expr=_literal(q)),
+        unchecked_param(name=qv, expr=f"{name}_queries[{qi}]"),
         _rows_param(xv, x_s, d),
         *_softmax_params(name, [score(j) for j in range(m)], f"{name}_temp"),
         _weighted_rows_param(f"{name}_out", w, xv, d),
@@ -839,7 +838,7 @@ def additive_live_chart(
         _naive_line(name),
         f"'output row = {{' + {out} + '}}'",
     ]
-    params.append(unchecked(alt.param, name=f"{name}_qlabels", value=qlabels))
+    params.append(unchecked_param(name=f"{name}_qlabels", value=qlabels))
     return _weighted_sum_panel(
         name,
         lines,
@@ -926,15 +925,14 @@ def self_attention_live_chart(
         scale_check,
         t_slider.param(),
         t_param,
-        unchecked(alt.param, name=f"{name}_queries", expr=_literal(qm)),
-        unchecked(alt.param, name=row, expr=f"{name}_queries[{qi}]"),
+        unchecked_param(name=f"{name}_queries", expr=_literal(qm)),
+        unchecked_param(name=row, expr=f"{name}_queries[{qi}]"),
         *_softmax_params(name, scores, f"{name}_temp"),
-        unchecked(
-            alt.param,
+        unchecked_param(
             name=f"{name}_z",
             expr=_array(_sum(f"{w[j]} * {_number(vm[j, u])}" for j in range(n)) for u in range(dv)),
         ),
-        unchecked(alt.param, name=f"{name}_words", value=words),
+        unchecked_param(name=f"{name}_words", value=words),
     ]
     z = _listed(f"{name}_z", dv)
     word = f"{name}_words[{qi}]"

@@ -63,6 +63,11 @@ def unchecked(make: Callable[Args, Made], *args: Args.args, **kwargs: Args.kwarg
         return make(*args, **kwargs)
 
 
+def unchecked_param(**kwargs: Any) -> alt.Parameter:
+    """``alt.param(**kwargs)`` built :func:`unchecked` (the param every chart has most of)."""
+    return cast(alt.Parameter, unchecked(alt.param, **kwargs))
+
+
 # --------------------------------------------------------------------------- matrix data
 
 
@@ -119,12 +124,12 @@ class MatrixData:
         the positions of rows and columns when they are not 0, 1, 2, ..."""
         params = [
             *value_params(self.enc, self.values_param),
-            unchecked(alt.param, name=self.rows_param, value=self.rows),
-            unchecked(alt.param, name=self.cols_param, value=self.cols),
+            unchecked_param(name=self.rows_param, value=self.rows),
+            unchecked_param(name=self.cols_param, value=self.cols),
         ]
         for suffix, positions in (("_rp", self.row_positions), ("_cp", self.col_positions)):
             if positions is not None:
-                params.append(unchecked(alt.param, name=self.prefix + suffix, value=positions))
+                params.append(unchecked_param(name=self.prefix + suffix, value=positions))
         return params
 
     def calculate(self, index: str = "datum.i") -> dict[str, str]:
@@ -164,10 +169,10 @@ def check_positions(positions: Any, count: int, what: str) -> list[int] | None:
 
 def value_params(enc: MatrixEncoding, name: str) -> list[alt.Parameter]:
     """The param holding ``enc``'s codes, plus the derived split param in exact mode."""
-    params = [unchecked(alt.param, name=name, value=enc.codes)]
+    params = [unchecked_param(name=name, value=enc.codes)]
     split = enc.split_expr(name)
     if split is not None:
-        params.append(unchecked(alt.param, name=f"{name}_x", expr=split))
+        params.append(unchecked_param(name=f"{name}_x", expr=split))
     return params
 
 
