@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),
     ("mkdocs",),
     ("build", "export"),
-    ("dumps", "scenarios"),
+    ("dumps", "project", "scenarios"),
     ("models", "publish", "render"),
     ("charts",),
     ("readouts",),

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import altair
 import numpy as np
@@ -34,6 +33,7 @@ from attention_atlas.charts.figure import Figure, figures_in
 from attention_atlas.charts.html import schema_validation
 from attention_atlas.errors import AtlasError, ResourceUnavailable
 from attention_atlas.fileio import write_if_changed
+from attention_atlas.project import Project, check_site_url
 from attention_atlas.render import templating
 from attention_atlas.scenarios import Scenario, all_scenarios, select
 from attention_atlas.scenarios._home import home_context
@@ -45,55 +45,6 @@ PAGE_BUDGET_BYTES = 2_500_000
 
 #: First line of a cached page: the format, then the SHA-256 of the text after it.
 _CACHE_HEADER = b"attention-atlas cached page; sha256="
-
-
-@dataclass(frozen=True)
-class Project:
-    """Every path a build derives, computed in one place."""
-
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "mkdocs.yml"
-
-    @property
-    def docs(self) -> Path:
-        return self.root / "site_src"
-
-    @property
-    def assets(self) -> Path:
-        return self.docs / "assets" / "atlas"
-
-    @property
-    def cache(self) -> Path:
-        return self.root / ".atlas-cache"
-
-    def protected(self) -> dict[Path, str]:
-        """Folders an output folder may never be nor contain."""
-        return {
-            self.root: "the project folder",
-            self.docs: "the docs folder (site_src/)",
-            self.root / "templates": "the templates folder",
-            templating.templates_dir(): "the templates folder",
-            Path(attention_atlas.__file__).parent: "the package's source folder",
-            self.cache: "the build cache (.atlas-cache/)",
-        }
-
-    def check_out(self, out: Path) -> None:
-        """Refuse an output folder inside the docs folder (MkDocs would copy it into itself)."""
-        docs = self.docs.resolve()
-        if docs in out.resolve().parents:
-            msg = f"--out {out}: is inside the docs folder {docs}; choose a folder outside it"
-            raise AtlasError(msg)
-
-    def check_layout(self) -> None:
-        if not self.config.is_file():
-            msg = f"{self.config}: not found; run attention-atlas from the project folder"
-            raise AtlasError(msg)
-        if not self.docs.is_dir():
-            msg = f"{self.docs}: the docs folder (site_src/) is missing"
-            raise AtlasError(msg)
 
 
 @dataclass
@@ -304,23 +255,6 @@ def _missing_pages(project: Project, chosen: tuple[Scenario, ...]) -> tuple[Scen
     )
 
 
-def check_site_url(url: str) -> str:
-    """``--site-url``: an absolute http(s) URL, returned ending in ``/``.
-
-    The deployed site's address: MkDocs writes it into every page's canonical link and
-    the sitemap, and Material's instant navigation runs only on that origin.
-    """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        msg = (
-            f"--site-url {url!r}: expected the absolute http(s) address the site is served "
-            "from, such as https://example.org/atlas/"
-        )
-        raise AtlasError(msg)
-    path = parts.path if parts.path.endswith("/") else parts.path + "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
 #: A shape written with a times sign or an x, spaced or not: "4×2", "128 × 128", "3x4".
 _SHAPE = re.compile(r"(?<![\w.])(\d+) ?[x×] ?(\d+)(?![\w.])")
 
@@ -405,7 +339,7 @@ def build(
     project.check_layout()
     report = BuildReport()
     chosen = select(only)
-    out = (out or project.root / "site").resolve()
+    out = project.site(out)
     if check:
         pages = render_pages(
             project, chosen, force=force, write_cache=False, progress=progress, report=report
@@ -413,7 +347,6 @@ def build(
         report.stale = stale_pages(project, pages)
         return report
     project.check_out(out)
-    publish.check_out(out, protected=project.protected())
     if only:
         chosen = tuple(sorted(chosen + _missing_pages(project, chosen), key=lambda s: s.order))
     pages = render_pages(project, chosen, force=force, progress=progress, report=report)

@@ -29,6 +29,17 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _build(args: argparse.Namespace) -> int:
+    from attention_atlas.project import Project, check_site_url
+
+    # The checks that need no page, before the build machinery loads: a wrong folder or
+    # address is refused in a fraction of a second. build() makes them again.
+    if args.site_url is not None:
+        check_site_url(args.site_url)
+    project = Project(Path.cwd().resolve())
+    project.check_layout()
+    if not args.check:
+        project.check_out(project.site(args.out))
+
     from attention_atlas import build
 
     def progress(outcome: build.PageOutcome) -> None:
@@ -131,7 +142,12 @@ def _report(args: argparse.Namespace) -> int:
         msg = 'report: give FILE (an attention dump) or --text "a sentence"'
         raise AtlasError(msg)
     asks = [tuple(pair) for pair in args.ask or []]
+    from attention_atlas.dumps.destination import check_report_folder, report_folder
     from attention_atlas.dumps.seq2seq import is_seq2seq
+
+    # The folder first: a wrong --out is refused before the dump is read.
+    out = report_folder(args.file, args.out)
+    check_report_folder(out)
 
     need = "the report"
     try:
@@ -147,7 +163,7 @@ def _report(args: argparse.Namespace) -> int:
 
         from attention_atlas.dumps.report import build_report, report_of_dump
 
-        options = {"out": args.out, "title": args.title, "max_memory": args.max_memory}
+        options = {"out": out, "title": args.title, "max_memory": args.max_memory}
         if dump is not None:
             result = report_of_dump(dump, args.file, asks=asks, **options)
         else:
@@ -167,12 +183,14 @@ def _report_text(args: argparse.Namespace) -> int:
         raise AtlasError(msg)
     if args.text is None:
         raise AtlasError("report: --pair needs --text (the first sentence)")
-    from attention_atlas.dumps.report import _check_out, publish_report, render_report
+    from attention_atlas.dumps.destination import check_report_folder, report_folder
+
+    target = report_folder("text", args.out)  # text-report by default
+    check_report_folder(target)
+    from attention_atlas.dumps.report import publish_report, render_report
     from attention_atlas.dumps.sentence import sentence_dump
     from attention_atlas.text import visible
 
-    target = (args.out if args.out is not None else Path.cwd() / "text-report").resolve()
-    _check_out(target)
     dump = sentence_dump(args.text, args.pair, download=args.download_weights)
     shown = visible(" ".join(args.text.split()))
     heading = args.title or f"Attention report: “{shown[:60]}{'…' if len(shown) > 60 else ''}”"

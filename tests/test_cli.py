@@ -121,3 +121,44 @@ def test_a_dump_refused_for_its_values_is_refused_before_the_charts_load(tmp_pat
     )
     assert result.stdout.split() == ["2", "False"], result.stderr
     assert "NaN" in result.stderr and not (tmp_path / "report").exists()
+
+
+#: Run the command in a fresh process; print its exit code and whether Altair was loaded.
+CHECKED_EARLY = (
+    "import sys; from attention_atlas import cli; "
+    "code = cli.main(sys.argv[1:]); print(code, 'altair' in sys.modules)"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["build", "--out", "site_src"],
+        ["build", "--out", "."],
+        ["build", "--site-url", "example.org/atlas", "--out", "public"],
+        ["report", "garbled.npz", "--out", "a-file"],
+        ["report", "garbled.npz"],  # garbled-report/ is a file
+        ["report", "--text", "it was tired", "--out", "a-file"],
+    ],
+)
+def test_a_wrong_folder_or_address_is_refused_before_any_work(
+    argv: list[str], built_site: Path, tmp_path: Path
+) -> None:
+    """The output folder (and the site's address) are checked before the dump is read and
+    before the build or report machinery loads: a refusal takes a fraction of a second."""
+    cwd = built_site if argv[0] == "build" else tmp_path
+    (tmp_path / "garbled.npz").write_bytes(b"not a zip archive at all")
+    (tmp_path / "a-file").write_text("a file of the user's\n")
+    (tmp_path / "garbled-report").write_text("also the user's\n")
+    result = subprocess.run(
+        [sys.executable, "-c", CHECKED_EARLY, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.split() == ["2", "False"], result.stderr
+    flag = "--site-url" if "--site-url" in argv else "--out"
+    assert result.stderr.startswith(f"error: {flag} "), result.stderr
+    assert "garbled.npz" not in result.stderr  # the dump was never opened
+    assert (tmp_path / "a-file").read_text() == "a file of the user's\n"

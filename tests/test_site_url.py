@@ -10,7 +10,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from attention_atlas.build import check_site_url, finish_search_index
+from attention_atlas.build import finish_search_index
+from attention_atlas.project import check_site_url
 from attention_atlas.errors import AtlasError
 from tests.conftest import run_cli
 

@@ -32,6 +32,7 @@ from markupsafe import Markup, escape
 
 from attention_atlas import readouts
 from attention_atlas.dumps import charts as dump_charts
+from attention_atlas.dumps.destination import check_report_folder, report_folder
 from attention_atlas.dumps.read import AttentionDump, ProjectionDump, load_any
 from attention_atlas.dumps.seq2seq import FIELDS, PARTS, TITLES, Seq2SeqDump, is_seq2seq
 from attention_atlas.dumps.workers import per_layer
@@ -763,13 +764,6 @@ def report_config(title: str, pages: dict[str, str], assets: list[str]) -> dict[
     }
 
 
-def _check_out(out: Path) -> None:
-    """Refuse a file, or a folder the package did not make, before any work."""
-    from attention_atlas import publish
-
-    publish.check_out(out, kind="report", looks_ours=None)
-
-
 def build_report(
     path: str | Path,
     *,
@@ -806,12 +800,12 @@ def build_report(
     from attention_atlas.charts.html import schema_validation
 
     heading = title or f"Attention report: {Path(path).name}"
-    target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
+    target = report_folder(path, out)
     if is_seq2seq(path):
         from attention_atlas.dumps.seq2seq import load_seq2seq
 
         both = load_seq2seq(path, max_memory=max_memory)
-        _check_out(target)
+        check_report_folder(target)
         with schema_validation(False):
             pages = render_seq2seq_report(both, title=heading, asks=asks, ask_map=ask_map)
         return publish_report(pages, target, heading, Path(path).name, list(both.warnings))
@@ -835,8 +829,8 @@ def report_of_dump(
     from attention_atlas.dumps.stream import stream_dump
 
     heading = title or f"Attention report: {Path(path).name}"
-    target = (out if out is not None else Path.cwd() / f"{Path(path).stem}-report").resolve()
-    _check_out(target)
+    target = report_folder(path, out)
+    check_report_folder(target)
     # The tests validate every chart of a report against the schema; a run skips it.
     with schema_validation(False):
         if isinstance(dump, ProjectionDump):
@@ -854,7 +848,7 @@ def publish_report(
     from attention_atlas import publish
     from attention_atlas.render.assets import write_assets
 
-    _check_out(target)
+    check_report_folder(target)
     with (
         publish.publishing(target, kind="report", looks_ours=None, source=source_name) as staging,
         tempfile.TemporaryDirectory(prefix="attention-atlas-report-") as work,

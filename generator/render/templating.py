@@ -9,7 +9,6 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from attention_atlas.charts.figure import Figure
 from attention_atlas.errors import AtlasError
 from attention_atlas.render.mathml import math
 
@@ -49,6 +48,10 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 def place_figure(value: Any) -> Markup:
     """The ``figure`` filter: a :class:`~attention_atlas.charts.figure.Figure` as page HTML."""
+    # Imported here, not at the top: the output checks that read templates_dir() run
+    # before a command loads Altair (a refusal then takes a fraction of a second).
+    from attention_atlas.charts.figure import Figure
+
     if isinstance(value, jinja2.Undefined):
         return Markup(str(value))  # StrictUndefined: the usual error naming the variable
     if not isinstance(value, Figure):
