@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from attention_atlas import fileio
 from attention_atlas.cli import main
 from attention_atlas.dumps.report import render_seq2seq_report, report_config
 from attention_atlas.dumps.seq2seq import is_seq2seq, load_seq2seq, validate_seq2seq
@@ -204,6 +205,7 @@ def test_cli_bad_encoder_tokens_exit_2_one_line_report_untouched(
 ) -> None:
     out = tmp_path / "site"
     out.mkdir()
+    fileio.write_marker(out, "report", source="good.npz")  # a previous report
     (out / "keep.txt").write_text("previous")
     bad = save(tmp_path / "bad.npz", **_broken("cross too narrow"))
     code = main(["report", str(bad), "--out", str(out)])
