@@ -75,16 +75,16 @@ def test_same_process_exports_are_identical(run_npz: Path, tmp_path: Path) -> No
         assert digest(first) == digest(second), fmt
 
 
-#: Exports each target of argv[2:] (pairs: a name, then a slug or a dump) in every format
-#: into argv[1]/NAME/, through the program's own entry point as its console script runs it.
+#: Exports each target of argv[3:] (pairs: a name, then a slug or a dump) in each format
+#: of argv[2] (comma-separated) into argv[1]/NAME/, through the program's own entry point
+#: as its console script runs it (importing nothing of the package before it, as it does).
 _EXPORT_ALL = """
 import sys
 from pathlib import Path
 from attention_atlas import cli
-from attention_atlas.export import FORMATS
-out, pairs = Path(sys.argv[1]), sys.argv[2:]
+out, formats, pairs = Path(sys.argv[1]), sys.argv[2].split(","), sys.argv[3:]
 for name, source in zip(pairs[::2], pairs[1::2]):
-    for fmt in FORMATS:
+    for fmt in formats:
         chart = out / name / f"chart.{fmt}"
         sys.argv = ["attention-atlas", "export", source, "--format", fmt, "--out", str(chart)]
         if cli.main() != 0:
@@ -106,7 +106,7 @@ def two_processes(run_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     for run, order in (("a", TARGETS), ("b", TARGETS[::-1])):
         pairs = [part for target in order for part in (target, sources[target])]
         result = subprocess.run(
-            [sys.executable, "-c", _EXPORT_ALL, str(base / run), *pairs],
+            [sys.executable, "-c", _EXPORT_ALL, str(base / run), ",".join(FORMATS), *pairs],
             capture_output=True,
             text=True,
             check=False,
