@@ -11,8 +11,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from attention_atlas.build import finish_search_index
-from attention_atlas.project import check_site_url
 from attention_atlas.errors import AtlasError
+from attention_atlas.project import check_site_url
 from tests.conftest import run_cli
 
 HREF = re.compile(r'\shref="([^"]*)"')
