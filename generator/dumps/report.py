@@ -801,11 +801,11 @@ def build_report(
 
     heading = title or f"Attention report: {Path(path).name}"
     target = report_folder(path, out)
+    check_report_folder(target)  # before the dump is read
     if is_seq2seq(path):
         from attention_atlas.dumps.seq2seq import load_seq2seq
 
         both = load_seq2seq(path, max_memory=max_memory)
-        check_report_folder(target)
         with schema_validation(False):
             pages = render_seq2seq_report(both, title=heading, asks=asks, ask_map=ask_map)
         return publish_report(pages, target, heading, Path(path).name, list(both.warnings))
