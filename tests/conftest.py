@@ -65,20 +65,39 @@ def pytest_configure(config: pytest.Config) -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
+#: Fixtures that stand for the built site (the browser tests' ``site`` asks for
+#: ``built_site`` only once Chromium is known to be there).
+SITE_FIXTURES = frozenset({"built_site", "site"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that needs ``built_site`` slow; run the slowest modules first.
 
     The site build is the slowest set-up of the suite, so its users are slow whether
     or not they are marked. Modules go in decreasing number of slow tests: starting
     the long ones first keeps a worker from being handed one at the very end while
-    the other sits idle. The order within a module is kept.
+    the other sits idle. One exception: while the first module that needs the site
+    builds it (about 10 s), the other worker is handed the three slowest modules that
+    do not need it, rather than a module that would wait for the build. The order
+    within a module is kept.
     """
     slow: Counter[str] = Counter()
+    needs_site: set[str] = set()
     for item in items:
-        if "built_site" in getattr(item, "fixturenames", ()):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "built_site" in fixtures:
             item.add_marker(pytest.mark.slow)
+        if fixtures & SITE_FIXTURES:
+            needs_site.add(_module(item))
         slow[_module(item)] += item.get_closest_marker("slow") is not None
-    items.sort(key=lambda item: -slow[_module(item)])
+    order = sorted(slow, key=lambda module: -slow[module])
+    builders = [module for module in order if module in needs_site]
+    if builders:
+        others = [module for module in order if module not in needs_site][:3]
+        first = [builders[0], *others]
+        order = first + [module for module in order if module not in first]
+    rank = {module: i for i, module in enumerate(order)}
+    items.sort(key=lambda item: rank[_module(item)])
 
 
 def _module(item: pytest.Item) -> str:
