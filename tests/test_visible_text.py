@@ -375,6 +375,7 @@ def test_raw_specs_with_control_characters_render_in_every_format(tmp_path: Path
     script = textwrap.dedent(
         """
         import json, sys
+        sys.modules.setdefault("rfc3987_syntax", None)  # as every test process does
         from attention_atlas.export import render_spec
         labels = [chr(c) for c in range(32) if chr(c) not in "\\t\\n\\r"]
         labels += ["\\ufffe", "\\uffff", "\\ud800", "\\u202e\\u200b"]
