@@ -66,7 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 #: Fixtures that stand for the built site (the browser tests' ``site`` asks for
-#: ``built_site`` only once Chromium is known to be there).
+#: ``built_site`` only once Chromium is known to be there). A module's own fixture of
+#: the same name counts too; that only hands the module out a little later.
 SITE_FIXTURES = frozenset({"built_site", "site"})
 
 
