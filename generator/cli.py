@@ -143,11 +143,11 @@ def _report(args: argparse.Namespace) -> int:
         raise AtlasError(msg)
     asks = [tuple(pair) for pair in args.ask or []]
     from attention_atlas.dumps.destination import check_report_folder, report_folder
-    from attention_atlas.dumps.seq2seq import is_seq2seq
 
     # The folder first: a wrong --out is refused before the dump is read.
     out = report_folder(args.file, args.out)
     check_report_folder(out)
+    from attention_atlas.dumps.seq2seq import is_seq2seq
 
     need = "the report"
     try:
