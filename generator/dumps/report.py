@@ -848,8 +848,7 @@ def publish_report(
     from attention_atlas import publish
     from attention_atlas.render.assets import write_assets
 
-    check_report_folder(target)
-    with (
+    with (  # publishing checks the folder again, holding its lock
         publish.publishing(target, kind="report", looks_ours=None, source=source_name) as staging,
         tempfile.TemporaryDirectory(prefix="attention-atlas-report-") as work,
     ):
